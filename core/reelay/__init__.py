@@ -1,0 +1,85 @@
+"""Reelay: one asynchronous HTTP API in front of many AI video vendors."""
+
+from .errors import (
+    Conflict,
+    FailureKind,
+    InvalidRequest,
+    NotFound,
+    PermissionDenied,
+    ReelayError,
+    UpstreamError,
+    ValueNotAllowed,
+    failure_for_http_status,
+)
+from .hookspecs import hookimpl
+from .models import (
+    Adjustment,
+    Capabilities,
+    Channel,
+    ContentSource,
+    CredentialSpec,
+    DurationRule,
+    GenerationRequest,
+    ImageInput,
+    ImageRole,
+    MetadataPolicy,
+    ModelSpec,
+    NormalizationPolicy,
+    PrecedenceRules,
+    StatusUpdate,
+    Task,
+    TaskError,
+    TaskStatus,
+    Token,
+    UnifiedRequest,
+    VendorRef,
+    VendorSpec,
+    VideoResult,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Adjustment",
+    "Capabilities",
+    "Channel",
+    "Conflict",
+    "ContentSource",
+    "CredentialSpec",
+    "DurationRule",
+    "FailureKind",
+    "GenerationRequest",
+    "ImageInput",
+    "ImageRole",
+    "InvalidRequest",
+    "MetadataPolicy",
+    "ModelSpec",
+    "NormalizationPolicy",
+    "NotFound",
+    "PermissionDenied",
+    "PrecedenceRules",
+    "ReelayError",
+    "StatusUpdate",
+    "Task",
+    "TaskError",
+    "TaskStatus",
+    "Token",
+    "UnifiedRequest",
+    "UpstreamError",
+    "ValueNotAllowed",
+    "VendorRef",
+    "VendorSpec",
+    "VideoResult",
+    "failure_for_http_status",
+    "hookimpl",
+]
+
+
+def __getattr__(name: str):
+    # The dispatcher and app factory pull in aiohttp's server and the store;
+    # importing them lazily keeps `import reelay` cheap for plugins.
+    if name in ("Dispatcher", "create_app", "setup_routes"):
+        from . import server
+
+        return getattr(server, name)
+    raise AttributeError(name)

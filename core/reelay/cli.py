@@ -1,0 +1,166 @@
+"""The ``reelay`` command: run the gateway, the demo, and inspect plugins."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any
+
+import click
+
+from . import __version__
+
+
+@click.group()
+@click.version_option(__version__, prog_name="reelay")
+def cli() -> None:
+    """Reelay: one asynchronous HTTP API in front of many AI video vendors."""
+
+
+@cli.command()
+@click.option(
+    "--config",
+    "config_path",
+    envvar="REELAY_CONFIG",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="TOML configuration file (or REELAY_CONFIG).",
+)
+@click.option("--host", default=None, help="Override server.host.")
+@click.option("--port", default=None, type=int, help="Override server.port.")
+def serve(config_path: str, host: str | None, port: int | None) -> None:
+    """Run the gateway with a configuration file."""
+    import attrs
+    from aiohttp import web
+
+    from .config import ConfigError, load_config
+    from .dispatcher import Dispatcher
+    from .logs import configure_logging
+    from .server import create_app
+
+    try:
+        config = load_config(config_path)
+        if host or port:
+            server = attrs.evolve(config.server, host=host or config.server.host, port=port or config.server.port)
+            config = attrs.evolve(config, server=server)
+        configure_logging(config.logging.format, config.logging.level)
+        dispatcher = Dispatcher(config)
+    except ConfigError as error:
+        raise click.ClickException(str(error)) from None
+    app = create_app(config, dispatcher=dispatcher)
+    click.echo(f"reelay {__version__} listening on http://{config.server.host}:{config.server.port}", err=True)
+    web.run_app(app, host=config.server.host, port=config.server.port, print=None, access_log=None)
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, type=int, show_default=True)
+@click.option("--generation-seconds", default=8.0, type=float, show_default=True, help="How long emulated jobs take.")
+@click.option("--token", default=None, help="The demo API token (default: sk-reelay-demo).")
+@click.option("--store", "store_url", default=None, help="Store URL (default: a fresh SQLite file).")
+def demo(host: str, port: int, generation_seconds: float, token: str | None, store_url: str | None) -> None:
+    """Run the gateway against every installed plugin's emulator (no keys, no network)."""
+    from .demo import DEMO_TOKEN, run_demo
+    from .logs import configure_logging
+
+    configure_logging("console", os.environ.get("REELAY_LOG_LEVEL", "info"))
+    run_demo(host, port, generation_seconds, token or DEMO_TOKEN, store_url)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def plugins(as_json: bool) -> None:
+    """List installed plugins, their vendors, models and precedence rules."""
+    from .plugins import Registry, make_plugin_manager, plugin_distributions
+
+    pm = make_plugin_manager()
+    registry = Registry.collect(pm)
+    listing = describe_plugins(pm, registry, plugin_distributions(pm))
+    if as_json:
+        click.echo(json.dumps(listing, indent=2))
+        return
+    if not listing["plugins"]:
+        click.echo("No vendor plugins installed. Install one, e.g. `pip install -e plugins/kling`.")
+    for plugin in listing["plugins"]:
+        click.echo(f"{plugin['distribution']} {plugin['version']} (plugin {plugin['name']})")
+    for vendor in listing["vendors"]:
+        click.echo(f"\nvendor {vendor['name']}: {vendor['title']}")
+        click.echo(f"  base_url default: {vendor['default_base_url']}")
+        click.echo("  credentials: " + ", ".join(vendor["credentials"]))
+        if vendor["options"]:
+            click.echo("  channel options: " + ", ".join(f"{k} ({v})" for k, v in vendor["options"].items()))
+        for model in vendor["models"]:
+            kinds = "/".join(kind for kind in ("text-to-video", "image-to-video") if model[kind])
+            aliases = f" (aliases: {', '.join(model['aliases'])})" if model["aliases"] else ""
+            click.echo(f"  model {model['name']}{aliases}: {kinds}")
+            click.echo(
+                f"    durations {model['durations']} default {model['default_duration']};"
+                f" sizes {model['sizes']} default {model['default_size']}; typical {model['typical_seconds']}s"
+            )
+            for line in model["precedence"]:
+                click.echo(f"    {line}")
+            if model["metadata_fields"]:
+                click.echo("    metadata keys passed: " + ", ".join(model["metadata_fields"]))
+
+
+def describe_plugins(pm: Any, registry: Any, distributions: list[tuple[str, str, str]]) -> dict[str, Any]:
+    vendors = []
+    for vendor in registry.vendors.values():
+        models = []
+        for model in registry.models_of(vendor.name):
+            models.append(
+                {
+                    "name": model.name,
+                    "aliases": list(model.aliases),
+                    "upstream": model.upstream,
+                    "text-to-video": model.capabilities.text_to_video,
+                    "image-to-video": model.capabilities.image_to_video,
+                    "end_frame": model.capabilities.end_frame,
+                    "max_reference_images": model.capabilities.max_reference_images,
+                    "durations": list(model.durations),
+                    "default_duration": model.default_duration,
+                    "sizes": list(model.sizes),
+                    "default_size": model.default_size,
+                    "typical_seconds": model.typical_seconds,
+                    "precedence": model.precedence.describe(),
+                    "metadata_fields": list(model.metadata_fields),
+                }
+            )
+        vendors.append(
+            {
+                "name": vendor.name,
+                "title": vendor.title,
+                "default_base_url": vendor.default_base_url,
+                "credentials": [c.name + ("" if c.required else " (optional)") for c in vendor.credentials],
+                "options": dict(vendor.options),
+                "models": models,
+            }
+        )
+    plugins = [{"name": name, "distribution": dist, "version": version} for name, dist, version in distributions]
+    return {"plugins": plugins, "vendors": vendors}
+
+
+@cli.command("check-config")
+@click.argument("config_path", type=click.Path(dir_okay=False), envvar="REELAY_CONFIG")
+def check_config(config_path: str) -> None:
+    """Check a configuration file against the installed plugins."""
+    from .config import ConfigError, load_config, validate
+    from .plugins import Registry, make_plugin_manager
+
+    try:
+        config = load_config(config_path)
+    except ConfigError as error:
+        raise click.ClickException(str(error)) from None
+    problems = validate(config, Registry.collect(make_plugin_manager()))
+    if problems:
+        raise click.ClickException("invalid configuration:\n  " + "\n  ".join(problems))
+    click.echo(f"{config_path}: ok ({len(config.tokens)} tokens, {len(config.channels)} channels)")
+
+
+def main() -> None:
+    cli(prog_name="reelay")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,139 @@
+"""``reelay demo``: the gateway on its embedded default, no keys, no network.
+
+Every installed plugin's emulator is started on loopback and configured as a
+channel; the store is SQLite; a demo token is printed with ready-to-paste
+commands.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import attrs
+from aiohttp import web
+
+from .config import Config, PollerConfig, ServerConfig, StoreConfig, hash_key
+from .dispatcher import Dispatcher
+from .emulation import serve_app
+from .models import Channel, Token
+from .plugins import Registry, make_plugin_manager
+from .server import create_app
+
+DEMO_TOKEN = "sk-reelay-demo"
+
+
+@attrs.frozen
+class DemoSetup:
+    config: Config
+    emulators: dict[str, str]  # emulator label -> base URL
+
+
+@contextlib.asynccontextmanager
+async def demo_environment(
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    generation_seconds: float = 8.0,
+    token: str = DEMO_TOKEN,
+    store_url: str | None = None,
+    results_dir: str | None = None,
+) -> AsyncIterator[DemoSetup]:
+    """Start every registered emulator and yield a config pointing at them."""
+    pm = make_plugin_manager()
+    registry = Registry.collect(pm)
+    workdir = Path(tempfile.mkdtemp(prefix="reelay-demo-"))
+    channels, emulators = [], {}
+    async with contextlib.AsyncExitStack() as stack:
+        for spec in registry.emulators:
+            settings = spec.settings(generation_seconds=generation_seconds)
+            base_url = await stack.enter_async_context(serve_app(spec.create_app(settings), host="127.0.0.1"))
+            emulators[spec.label] = base_url
+            channels.append(
+                Channel(
+                    name=f"demo-{spec.label}",
+                    vendor=spec.vendor,
+                    base_url=base_url,
+                    models=spec.models,
+                    credentials=dict(spec.credentials),
+                    options=dict(spec.channel_options),
+                    typical_seconds=generation_seconds,
+                )
+            )
+        config = Config(
+            server=ServerConfig(host=host, port=port),
+            store=StoreConfig(
+                url=store_url or f"sqlite:///{workdir / 'reelay.db'}",
+                results_dir=results_dir or str(workdir / "results"),
+            ),
+            poller=PollerConfig(min_interval=0.5, max_interval=5.0),
+            tokens=(Token(name="demo", key_sha256=hash_key(token)),),
+            channels=tuple(channels),
+        )
+        yield DemoSetup(config, emulators)
+
+
+def demo_banner(setup: DemoSetup, token: str, registry: Registry) -> str:
+    base = f"http://{setup.config.server.host}:{setup.config.server.port}"
+    lines = [
+        f"Reelay demo gateway on {base} (emulated vendors, SQLite store, no keys needed)",
+        "",
+    ]
+    if not setup.emulators:
+        lines.append("No vendor plugin is installed: `pip install -e plugins/kling` (or sora, veo) and start again.")
+    for label, url in setup.emulators.items():
+        lines.append(f"  emulator {label:<12} {url}")
+    lines += [
+        "",
+        "Set these to use the reelay CLI client against it:",
+        f"  export REELAY_BASE_URL={base}",
+        f"  export REELAY_API_KEY={token}",
+        "",
+    ]
+    example = _example_model(registry)
+    if example:
+        lines += [
+            "Try it:",
+            f"  curl -s {base}/v1/video/generations -H 'Authorization: Bearer {token}' \\",
+            "    -H 'Content-Type: application/json' \\",
+            f'    -d \'{{"model": "{example}", "prompt": "a red fox running through snow", "duration": 5}}\'',
+            f"  curl -s {base}/v1/videos/TASK_ID -H 'Authorization: Bearer {token}'",
+            f"  curl -s -o fox.mp4 {base}/v1/videos/TASK_ID/content -H 'Authorization: Bearer {token}'",
+            f"  reelay generate --model {example} --prompt 'a red fox' --wait -o fox.mp4",
+            "",
+        ]
+    lines.append("Models: " + ", ".join(sorted(registry.models)))
+    return "\n".join(lines)
+
+
+def _example_model(registry: Registry) -> str | None:
+    for preferred in ("kling-v1", "sora-2", "veo-3"):
+        if preferred in registry.models:
+            return preferred
+    text_models = [m.name for m in registry.models.values() if m.capabilities.text_to_video]
+    return text_models[0] if text_models else None
+
+
+def run_demo(host: str, port: int, generation_seconds: float, token: str, store_url: str | None) -> None:
+    """Run the demo gateway until interrupted."""
+
+    async def make_app() -> web.Application:
+        stack = contextlib.AsyncExitStack()
+        setup = await stack.enter_async_context(
+            demo_environment(
+                host=host, port=port, generation_seconds=generation_seconds, token=token, store_url=store_url
+            )
+        )
+        dispatcher = Dispatcher(setup.config)
+        app = create_app(setup.config, dispatcher=dispatcher)
+
+        async def close_emulators(_: web.Application) -> None:
+            await stack.aclose()
+
+        app.on_cleanup.append(close_emulators)
+        print(demo_banner(setup, token, dispatcher.registry), flush=True)
+        return app
+
+    web.run_app(make_app(), host=host, port=port, print=None, access_log=None)

@@ -1,0 +1,589 @@
+"""The dispatcher: tokens, models, channels, submission with fail-over, polling.
+
+Usable as a library: ``async with Dispatcher(config) as dispatcher: ...``, or
+mounted into an aiohttp application with :func:`reelay.server.setup_routes`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import math
+import os
+import random
+import secrets
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import attrs
+import pluggy
+import structlog
+
+from .config import Config, ConfigError, hash_key, validate
+from .errors import (
+    AuthenticationError,
+    Conflict,
+    FailureKind,
+    InvalidRequest,
+    NotFound,
+    PermissionDenied,
+    ReelayError,
+    UpstreamError,
+    UpstreamUnavailable,
+    ValueNotAllowed,
+)
+from .models import (
+    Channel,
+    ContentSource,
+    GenerationRequest,
+    ModelSpec,
+    StatusUpdate,
+    Task,
+    TaskError,
+    TaskStatus,
+    Token,
+    UnifiedRequest,
+    VideoResult,
+)
+from .normalize import normalize
+from .plugins import Registry, make_plugin_manager
+from .store import Store, open_store
+
+log = structlog.get_logger("reelay")
+
+#: How long a task may sit in submission before the poller treats it as
+#: interrupted (the gateway stopped between recording it and hearing back).
+SUBMISSION_GRACE_SECONDS = 120.0
+
+
+def new_task_id() -> str:
+    """An opaque, URL-safe public id with 144 random bits."""
+    return "video_" + secrets.token_urlsafe(18)
+
+
+@attrs.frozen
+class LocalContent:
+    """A result the gateway stored itself."""
+
+    path: str
+    mime_type: str
+
+
+class Dispatcher:
+    """Routes unified requests to vendor channels and tracks the tasks.
+
+    :param config: the gateway configuration.
+    :param pm: a plugin manager (default: the installed plugins).
+    :param store: a task store (default: the one ``config.store.url`` names).
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        pm: pluggy.PluginManager | None = None,
+        store: Store | None = None,
+        clock: Callable[[], float] = time.time,
+    ):
+        self.config = config
+        self.pm = pm or make_plugin_manager()
+        self.registry = Registry.collect(self.pm)
+        problems = validate(config, self.registry)
+        if problems:
+            raise ConfigError(problems)
+        self.channels = {channel.name: self._with_defaults(channel) for channel in config.channels}
+        self.tokens = {token.key_sha256: token for token in config.tokens}
+        self.store = store or open_store(config.store.url)
+        self.clock = clock
+        self.results_dir = Path(config.store.results_dir)
+        self._http: aiohttp.ClientSession | None = None
+        self._own_http = False
+        self._new_work = asyncio.Event()
+
+    def _with_defaults(self, channel: Channel) -> Channel:
+        vendor = self.registry.vendors[channel.vendor]
+        if not channel.base_url and vendor.default_base_url:
+            channel = attrs.evolve(channel, base_url=vendor.default_base_url)
+        return channel
+
+    # ------------------------------------------------------------ lifecycle
+
+    @property
+    def http(self) -> aiohttp.ClientSession:
+        if self._http is None:
+            raise RuntimeError("the dispatcher is not started")
+        return self._http
+
+    async def start(self, http: aiohttp.ClientSession | None = None) -> None:
+        await self.store.open()
+        if http is None:
+            connector = aiohttp.TCPConnector(limit=256, limit_per_host=64)
+            self._http = aiohttp.ClientSession(connector=connector, trust_env=False)
+            self._own_http = True
+        else:
+            self._http = http
+
+    async def stop(self) -> None:
+        if self._http is not None and self._own_http:
+            await self._http.close()
+        self._http = None
+        await self.store.close()
+
+    async def __aenter__(self) -> Dispatcher:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    # ------------------------------------------------------------ callers
+
+    def authenticate(self, authorization: str | None) -> Token:
+        """The token named by an ``Authorization: Bearer`` header."""
+        if not authorization:
+            raise AuthenticationError("missing Authorization header; send 'Authorization: Bearer <token>'")
+        scheme, _, key = authorization.partition(" ")
+        key = key.strip()
+        if scheme.lower() != "bearer" or not key:
+            raise AuthenticationError("the Authorization header must be 'Bearer <token>'")
+        digest = hash_key(key)
+        token = self.tokens.get(digest)
+        # Looking up by hash never compares the secret itself; the final
+        # compare is constant-time all the same.
+        if token is None or not hmac.compare_digest(token.key_sha256, digest):
+            raise AuthenticationError("invalid API token")
+        return token
+
+    def channels_for(self, model: ModelSpec, group: str) -> list[Channel]:
+        return [
+            channel
+            for channel in self.channels.values()
+            if channel.vendor == model.vendor
+            and group in channel.groups
+            and (not channel.models or model.name in channel.models)
+        ]
+
+    def models_for(self, token: Token) -> list[ModelSpec]:
+        return [model for model in self.registry.models.values() if self.channels_for(model, token.group)]
+
+    def resolve_model(self, name: str, token: Token) -> ModelSpec:
+        model = self.registry.model(name)
+        if model is None:
+            raise NotFound(f"model {name!r} does not exist", param="model", code="model_not_found")
+        if not self.channels_for(model, token.group):
+            raise PermissionDenied(f"model {name!r} is not available to this token", param="model")
+        return model
+
+    def order_channels(self, channels: list[Channel]) -> list[Channel]:
+        """Highest priority first; within a priority, a random order weighted by ``weight``."""
+        ordered: list[Channel] = []
+        for priority in sorted({channel.priority for channel in channels}, reverse=True):
+            pool = [channel for channel in channels if channel.priority == priority]
+            while pool:
+                weights = [channel.weight for channel in pool]
+                if sum(weights) <= 0:
+                    ordered.extend(pool)
+                    break
+                pick = random.choices(pool, weights=weights)[0]
+                ordered.append(pick)
+                pool.remove(pick)
+        return ordered
+
+    # ------------------------------------------------------------ submission
+
+    async def submit(self, token: Token, unified: UnifiedRequest) -> Task:
+        """Validate, route and submit a request; returns the recorded task.
+
+        The task row is written before the first upstream call and updated
+        with the vendor's reference after it, so nothing accepted is lost.
+        """
+        model = self.resolve_model(unified.model, token)
+        public_id = new_task_id()
+        candidates = self.order_channels(self.channels_for(model, token.group))
+        task: Task | None = None
+        strict_error: ValueNotAllowed | None = None
+        failures: list[UpstreamError] = []
+        for channel in candidates:
+            try:
+                request = normalize(unified, model, self.config.policy_for(channel), public_id)
+            except ValueNotAllowed as error:
+                strict_error = strict_error or error  # this channel takes exact values only
+                continue
+            payload = self.pm.hook.reelay_build_payload(request=request, model=model, channel=channel)
+            if payload is None:
+                log.error("no plugin builds payloads for vendor", vendor=channel.vendor, channel=channel.name)
+                continue
+            task = await self._record(task, token, model, channel, request)
+            try:
+                ref = await self._submit_hook(payload, request, channel)
+            except UpstreamError as error:
+                if error.kind in (FailureKind.CALLER, FailureKind.CONTENT_POLICY):
+                    await self._fail(task, TaskError(error.code, error.message))
+                    raise InvalidRequest(error.message, code=error.code, param=error.param) from None
+                log.warning(
+                    "channel failed at submission",
+                    task_id=public_id,
+                    channel=channel.name,
+                    kind=error.kind.value,
+                    code=error.code,
+                )
+                failures.append(error)
+                continue
+            except ReelayError as error:
+                await self._fail(task, TaskError(error.code, error.message))
+                raise
+            task.vendor_ref = ref
+            task.next_poll_at = self.clock() + self.first_poll_delay(model, channel)
+            await self.store.save(task)
+            self._new_work.set()
+            log.info("task accepted", task_id=task.id, model=model.name, channel=channel.name)
+            self._notify(self.pm.hook.reelay_request_accepted, task=task, request=request)
+            return task
+        if task is None:
+            if strict_error is not None:
+                raise strict_error
+            raise UpstreamUnavailable("no channel could take this request", status=503, code="no_channel_available")
+        await self._fail(task, TaskError("upstream_failed", "every eligible channel failed"))
+        rate_limited = all(failure.kind is FailureKind.RATE_LIMITED for failure in failures)
+        raise UpstreamUnavailable(
+            f"every eligible channel failed ({len(failures)} tried): "
+            + "; ".join(sorted({failure.code for failure in failures})),
+            status=503 if rate_limited else 502,
+            code="rate_limited" if rate_limited else "upstream_failed",
+        )
+
+    async def _submit_hook(self, payload: Any, request: GenerationRequest, channel: Channel):
+        awaitable = self.pm.hook.reelay_submit(payload=payload, request=request, channel=channel, http=self.http)
+        if awaitable is None:
+            raise UpstreamError(FailureKind.CHANNEL, f"no plugin submits to vendor {channel.vendor!r}")
+        return await awaitable
+
+    async def _record(
+        self, task: Task | None, token: Token, model: ModelSpec, channel: Channel, request: GenerationRequest
+    ) -> Task:
+        now = self.clock()
+        if task is None:
+            task = Task(
+                id=request.public_id,
+                owner=token.name,
+                model=model.name,
+                vendor=model.vendor,
+                channel=channel.name,
+                created_at=now,
+                updated_at=now,
+                seconds=request.duration,
+                size=request.size,
+                prompt=request.prompt,
+                adjustments=request.adjustments,
+                request=request,
+                next_poll_at=now + SUBMISSION_GRACE_SECONDS,
+            )
+            await self.store.insert(task)
+            return task
+        task.channel = channel.name
+        task.seconds, task.size, task.adjustments, task.request = (
+            request.duration,
+            request.size,
+            request.adjustments,
+            request,
+        )
+        task.next_poll_at = now + SUBMISSION_GRACE_SECONDS
+        await self.store.save(task)
+        return task
+
+    async def _fail(self, task: Task, error: TaskError) -> None:
+        previous = task.status
+        task.status = TaskStatus.FAILED
+        task.error = error
+        task.completed_at = task.updated_at = self.clock()
+        await self.store.save(task)
+        if previous is not TaskStatus.FAILED:
+            self._notify(self.pm.hook.reelay_task_changed, task=task, previous=previous)
+
+    # ------------------------------------------------------------ reading
+
+    async def get_task(self, token: Token, task_id: str) -> Task:
+        """The caller's task; another token's task is indistinguishable from none."""
+        task = await self.store.get(task_id)
+        if task is None or not hmac.compare_digest(task.owner, token.name):
+            raise NotFound(f"no task {task_id!r}", param="task_id", code="task_not_found")
+        return self.with_estimate(task)
+
+    def with_estimate(self, task: Task) -> Task:
+        """The task with its progress estimate brought up to now (never lower)."""
+        if task.status is TaskStatus.IN_PROGRESS:
+            estimate = self.estimate_progress(task, self.clock())
+            if estimate > task.progress:
+                task.progress = estimate
+        return task
+
+    async def list_tasks(
+        self, token: Token, *, limit: int = 20, after: str | None = None, descending: bool = True
+    ) -> list[Task]:
+        tasks = await self.store.list(token.name, limit=limit, after=after, descending=descending)
+        return [self.with_estimate(task) for task in tasks]
+
+    async def open_content(self, token: Token, task_id: str, variant: str = "video") -> LocalContent | ContentSource:
+        task = await self.get_task(token, task_id)
+        if task.status is not TaskStatus.COMPLETED or task.result is None:
+            raise Conflict(
+                f"task {task_id} is {task.status.value}; its content is available once it is completed",
+                param="task_id",
+            )
+        if task.result.path is not None:
+            if variant != "video":
+                raise InvalidRequest(f"variant {variant!r} is not available for this task", param="variant")
+            return LocalContent(task.result.path, task.result.mime_type)
+        channel = self._channel_of(task)
+        awaitable = self.pm.hook.reelay_open_content(task=task, channel=channel, http=self.http, variant=variant)
+        if awaitable is None:
+            raise InvalidRequest(f"variant {variant!r} is not available for this task", param="variant")
+        try:
+            return await awaitable
+        except UpstreamError as error:
+            raise UpstreamUnavailable(f"the vendor could not serve the content: {error.message}") from None
+
+    def _channel_of(self, task: Task) -> Channel:
+        channel = self.channels.get(task.channel)
+        if channel is None:
+            raise UpstreamUnavailable(f"channel {task.channel!r} of this task is no longer configured", status=503)
+        return channel
+
+    # ------------------------------------------------------------ control
+
+    async def cancel(self, token: Token, task_id: str) -> Task:
+        task = await self.get_task(token, task_id)
+        if task.is_terminal:
+            raise Conflict(f"task {task_id} already ended ({task.status.value})", param="task_id", code="task_ended")
+        channel = self._channel_of(task)
+        awaitable = self.pm.hook.reelay_cancel(task=task, channel=channel, http=self.http)
+        if awaitable is None:
+            raise InvalidRequest(
+                f"{task.vendor} tasks cannot be cancelled; the task keeps running", code="cancel_not_supported"
+            )
+        try:
+            await awaitable
+        except UpstreamError as error:
+            raise UpstreamUnavailable(f"the vendor did not cancel the task: {error.message}") from None
+        previous = task.status
+        task.status = TaskStatus.CANCELLED
+        task.completed_at = task.updated_at = self.clock()
+        await self.store.save(task)
+        self._notify(self.pm.hook.reelay_task_changed, task=task, previous=previous)
+        return task
+
+    async def delete(self, token: Token, task_id: str) -> None:
+        """Forget a finished task (and its stored result); cancel it first if it runs."""
+        task = await self.get_task(token, task_id)
+        if not task.is_terminal:
+            await self.cancel(token, task_id)
+        if task.result is not None and task.result.path:
+            await asyncio.to_thread(_unlink, task.result.path)
+        await self.store.delete(task_id)
+
+    async def remix(self, token: Token, task_id: str, prompt: str) -> Task:
+        """A new task remixing a completed one, pinned to the original's channel."""
+        original = await self.get_task(token, task_id)
+        if original.status is not TaskStatus.COMPLETED:
+            raise Conflict(f"task {task_id} is {original.status.value}; only completed videos can be remixed")
+        channel = self._channel_of(original)
+        now = self.clock()
+        task = attrs.evolve(
+            original,
+            id=new_task_id(),
+            status=TaskStatus.QUEUED,
+            progress=0,
+            created_at=now,
+            updated_at=now,
+            completed_at=None,
+            prompt=prompt,
+            vendor_ref=None,
+            result=None,
+            error=None,
+            adjustments=(),
+            request=None,
+            poll_failures=0,
+            remixed_from=original.id,
+            next_poll_at=now + SUBMISSION_GRACE_SECONDS,
+        )
+        awaitable = self.pm.hook.reelay_remix(task=original, prompt=prompt, channel=channel, http=self.http)
+        if awaitable is None:
+            raise InvalidRequest(f"{original.vendor} has no remix", code="remix_not_supported", param="task_id")
+        await self.store.insert(task)
+        try:
+            task.vendor_ref = await awaitable
+        except UpstreamError as error:
+            await self._fail(task, TaskError(error.code, error.message))
+            if error.kind in (FailureKind.CALLER, FailureKind.CONTENT_POLICY):
+                raise InvalidRequest(error.message, code=error.code) from None
+            raise UpstreamUnavailable(f"the remix could not be submitted: {error.message}") from None
+        task.next_poll_at = now + self.first_poll_delay(self.registry.models[task.model], channel)
+        await self.store.save(task)
+        self._new_work.set()
+        return task
+
+    # ------------------------------------------------------------ polling
+
+    def typical_seconds(self, model: ModelSpec | None, channel: Channel | None) -> float:
+        if channel is not None and channel.typical_seconds:
+            return channel.typical_seconds
+        return model.typical_seconds if model is not None else 60.0
+
+    def first_poll_delay(self, model: ModelSpec, channel: Channel) -> float:
+        poller = self.config.poller
+        return _clamp(self.typical_seconds(model, channel) * 0.25, poller.min_interval, poller.max_interval)
+
+    def next_poll_delay(self, task: Task, now: float) -> float:
+        """Every tenth of the typical time, clamped; slower for stragglers and after failures."""
+        poller = self.config.poller
+        typical = self.typical_seconds(self.registry.models.get(task.model), self.channels.get(task.channel))
+        elapsed = now - task.created_at
+        base = typical * (0.1 if elapsed < 2 * typical else 0.25)
+        delay = _clamp(base, poller.min_interval, poller.max_interval)
+        if task.poll_failures:
+            delay = min(delay * 2 ** min(task.poll_failures, 6), poller.max_interval * 4)
+        return delay
+
+    def estimate_progress(self, task: Task, now: float) -> int:
+        """Progress from elapsed time against the typical time: 90% at the typical
+        time, then creeping towards 99%, never 100% before completion."""
+        typical = self.typical_seconds(self.registry.models.get(task.model), self.channels.get(task.channel))
+        elapsed = max(0.0, now - task.created_at)
+        if elapsed <= typical:
+            return int(90 * elapsed / typical)
+        return min(99, 90 + int(9 * (1 - math.exp(-(elapsed - typical) / typical))))
+
+    async def poll(self, task: Task, lease: str) -> Task:
+        """Ask the vendor about one leased task and record what changed."""
+        now = self.clock()
+        previous = task.status
+        channel = self.channels.get(task.channel)
+        if channel is None:
+            return await self._settle(task, lease, previous, StatusUpdate(TaskStatus.FAILED, error=_channel_gone(task)))
+        try:
+            awaitable = self.pm.hook.reelay_fetch_status(task=task, channel=channel, http=self.http)
+            if awaitable is None:
+                raise UpstreamError(FailureKind.CHANNEL, f"no plugin polls vendor {channel.vendor!r}")
+            payload = await awaitable
+            update = self.pm.hook.reelay_map_status(payload=payload, task=task, channel=channel)
+            if update is None:
+                raise UpstreamError(FailureKind.TRANSIENT, f"no plugin maps {channel.vendor!r} statuses")
+        except UpstreamError as error:
+            if error.kind is FailureKind.NOT_FOUND and task.vendor_ref is None:
+                return await self._resubmit(task, channel, lease)
+            if error.kind is FailureKind.NOT_FOUND:
+                update = StatusUpdate(TaskStatus.FAILED, error=TaskError("upstream_not_found", error.message))
+            else:
+                task.poll_failures += 1
+                log.warning("poll failed", task_id=task.id, channel=channel.name, code=error.code)
+                return await self._settle(task, lease, previous, None, now)
+        except Exception:  # a plugin bug must not stop the poller or lose the task
+            log.exception("plugin raised while polling", task_id=task.id, channel=channel.name)
+            task.poll_failures += 1
+            return await self._settle(task, lease, previous, None, now)
+        task.poll_failures = 0
+        return await self._settle(task, lease, previous, update, now)
+
+    async def _settle(
+        self, task: Task, lease: str, previous: TaskStatus, update: StatusUpdate | None, now: float | None = None
+    ) -> Task:
+        now = self.clock() if now is None else now
+        if update is not None:
+            await self._apply(task, update, now)
+        if not task.is_terminal and now - task.created_at > self.config.poller.timeout_seconds:
+            limit = int(self.config.poller.timeout_seconds)
+            task.status = TaskStatus.FAILED
+            task.error = TaskError("timeout", f"the task did not finish within {limit} seconds")
+            task.completed_at = now
+        task.updated_at = now
+        task.next_poll_at = now + self.next_poll_delay(task, now)
+        if not await self.store.save(task, lease=lease):
+            log.warning("lease lost before saving a poll", task_id=task.id)
+            return task
+        if task.status is not previous:
+            log.info("task changed", task_id=task.id, status=task.status.value, previous=previous.value)
+            self._notify(self.pm.hook.reelay_task_changed, task=task, previous=previous)
+        return task
+
+    async def _apply(self, task: Task, update: StatusUpdate, now: float) -> None:
+        task.status = update.status
+        if update.status is TaskStatus.COMPLETED:
+            task.progress = 100
+            task.completed_at = now
+            task.result = await self._keep_result(task, update.result)
+            task.error = None
+        elif update.status.is_terminal:
+            task.completed_at = now
+            task.error = update.error or TaskError("generation_failed", "the vendor reported a failure")
+        else:
+            progress = update.progress if update.progress is not None else self.estimate_progress(task, now)
+            task.progress = max(task.progress, min(99, int(progress)))
+
+    async def _keep_result(self, task: Task, result: VideoResult | None) -> VideoResult:
+        if result is None:
+            return VideoResult()
+        if result.data is None:
+            return result
+        # Inline bytes are decoded once and kept in the result storage.
+        suffix = ".mp4" if result.mime_type == "video/mp4" else ""
+        path = self.results_dir / f"{task.id}{suffix}"
+        await asyncio.to_thread(_write_file, path, result.data)
+        return attrs.evolve(result, data=None, path=str(path.resolve()))
+
+    async def _resubmit(self, task: Task, channel: Channel, lease: str) -> Task:
+        """Submit again a task whose submission was interrupted before the vendor's id was recorded."""
+        model = self.registry.models.get(task.model)
+        previous = task.status
+        if task.request is None or model is None:
+            update = StatusUpdate(TaskStatus.FAILED, error=TaskError("submission_lost", "the submission was lost"))
+            return await self._settle(task, lease, previous, update)
+        payload = self.pm.hook.reelay_build_payload(request=task.request, model=model, channel=channel)
+        try:
+            task.vendor_ref = await self._submit_hook(payload, task.request, channel)
+        except UpstreamError as error:
+            if error.retryable:
+                task.poll_failures += 1
+                return await self._settle(task, lease, previous, None)
+            update = StatusUpdate(TaskStatus.FAILED, error=TaskError(error.code, error.message))
+            return await self._settle(task, lease, previous, update)
+        log.info("interrupted submission sent again", task_id=task.id, channel=channel.name)
+        return await self._settle(task, lease, previous, None)
+
+    async def wait_for_work(self, timeout: float) -> None:
+        """Sleep until new work arrives or ``timeout`` passes (for the poller)."""
+        try:
+            await asyncio.wait_for(self._new_work.wait(), timeout)
+        except TimeoutError:
+            pass
+        self._new_work.clear()
+
+    def _notify(self, hook: Any, **kwargs: Any) -> None:
+        try:
+            hook(**kwargs)
+        except Exception:  # an observer's bug must not fail the task
+            log.exception("observer hook raised", hook=hook.name)
+
+
+def _channel_gone(task: Task) -> TaskError:
+    return TaskError("channel_removed", f"channel {task.channel!r} is no longer configured")
+
+
+def _clamp(value: float, low: float, high: float) -> float:
+    return max(low, min(high, value))
+
+
+def _write_file(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".part")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass

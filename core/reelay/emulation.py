@@ -1,0 +1,172 @@
+"""Vendor-neutral helpers for vendor emulators.
+
+An emulator is a real :class:`aiohttp.web.Application` that speaks one
+vendor's wire protocol. Plugins build theirs from these pieces: a job clock
+that advances statuses over a configurable time, failure scenarios chosen by
+markers in the prompt, a small real MP4 and a loopback server runner.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import attrs
+from aiohttp import web
+from attrs import frozen
+
+
+@cache
+def sample_asset(name: str) -> bytes:
+    """Bytes of a file shipped in ``reelay/assets`` (``sample.mp4``, ``sample.png``...)."""
+    return resources.files("reelay").joinpath("assets", name).read_bytes()
+
+
+def sample_mp4() -> bytes:
+    """A small, real, playable MP4 (2 s, 160x90)."""
+    return sample_asset("sample.mp4")
+
+
+class Scenario(enum.StrEnum):
+    """How an emulated job ends, chosen by a marker in the prompt.
+
+    Markers let end-to-end tests and the contract suite drive every path
+    through a real emulator without a back channel.
+    """
+
+    SUCCEED = "succeed"
+    FAIL = "fail"  # the generation fails after starting
+    REJECT = "reject"  # refused at submission as a content-policy violation
+    BLOCK = "block"  # accepted, then filtered as a content-policy violation
+    INVALID = "invalid"  # refused at submission as an invalid request
+
+    @property
+    def marker(self) -> str:
+        return f"[emulate:{self.value}]"
+
+
+def scenario_for(prompt: str | None) -> Scenario:
+    """The scenario a prompt asks for; :attr:`Scenario.SUCCEED` without a marker."""
+    if prompt and "[emulate:" in prompt:
+        for scenario in Scenario:
+            if scenario.marker in prompt:
+                return scenario
+    return Scenario.SUCCEED
+
+
+class JobPhase(enum.StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+
+
+@attrs.define
+class EmulatedJob:
+    """A job in an emulator, whose phase follows the clock.
+
+    A job is queued for the first tenth of its time, running until
+    ``duration`` has passed, then done (succeeded or failed per ``scenario``).
+    """
+
+    id: str
+    duration: float
+    scenario: Scenario = Scenario.SUCCEED
+    created: float = attrs.field(factory=time.time)
+    data: dict[str, Any] = attrs.field(factory=dict)
+    cancelled: bool = False
+
+    def elapsed(self, now: float | None = None) -> float:
+        return (time.time() if now is None else now) - self.created
+
+    def phase(self, now: float | None = None) -> JobPhase:
+        elapsed = self.elapsed(now)
+        if elapsed >= self.duration:
+            return JobPhase.DONE
+        if elapsed >= self.duration * 0.1:
+            return JobPhase.RUNNING
+        return JobPhase.QUEUED
+
+    def progress(self, now: float | None = None) -> int:
+        if self.duration <= 0:
+            return 100
+        return max(0, min(100, int(100 * self.elapsed(now) / self.duration)))
+
+    @property
+    def succeeds(self) -> bool:
+        return self.scenario is Scenario.SUCCEED
+
+
+@frozen
+class EmulatorSettings:
+    """How an emulator behaves.
+
+    :param credentials: the credentials it accepts (and a demo channel sends).
+    :param generation_seconds: how long each job takes to finish.
+    :param video: the bytes served as every result.
+    :param fail_submissions: the first N submissions answer a transient
+        server error, to exercise fail-over.
+    :param options: vendor-specific switches (for example which API form).
+    """
+
+    credentials: Mapping[str, str] = attrs.field(factory=dict)
+    generation_seconds: float = 2.0
+    video: bytes = attrs.field(factory=sample_mp4, repr=False)
+    fail_submissions: int = 0
+    options: Mapping[str, Any] = attrs.field(factory=dict)
+
+
+@frozen
+class EmulatorSpec:
+    """An emulator a plugin registers through ``reelay_register_emulators``.
+
+    :param vendor: the vendor it emulates.
+    :param create_app: builds the application from :class:`EmulatorSettings`.
+    :param credentials: credentials for a demo or test channel (the emulator
+        accepts exactly these).
+    :param channel_options: extra channel options a channel pointed at it
+        needs (for example ``{"api": "vertex"}``).
+    :param name: tells several emulators of one vendor apart.
+    :param models: the models a channel on this emulator should serve
+        (default: every model of the vendor).
+    """
+
+    vendor: str
+    create_app: Callable[[EmulatorSettings], web.Application]
+    credentials: Mapping[str, str] = attrs.field(factory=dict)
+    channel_options: Mapping[str, Any] = attrs.field(factory=dict)
+    name: str = ""
+    models: tuple[str, ...] = ()
+
+    @property
+    def label(self) -> str:
+        return self.name or self.vendor
+
+    def settings(self, **overrides: Any) -> EmulatorSettings:
+        values: dict[str, Any] = {"credentials": dict(self.credentials), "options": dict(self.channel_options)}
+        values.update(overrides)
+        return EmulatorSettings(**values)
+
+
+@contextlib.asynccontextmanager
+async def serve_app(app: web.Application, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[str]:
+    """Run ``app`` on loopback for the duration of the block; yields its base URL."""
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    try:
+        sockets = site._server.sockets if site._server is not None else ()  # aiohttp exposes no public accessor
+        bound_port = sockets[0].getsockname()[1] if sockets else port
+        yield f"http://{host}:{bound_port}"
+    finally:
+        await runner.cleanup()
+
+
+def json_error(status: int, body: Mapping[str, Any]) -> web.Response:
+    """A JSON error response, for emulators answering in their vendor's error shape."""
+    return web.json_response(dict(body), status=status)

@@ -1,0 +1,50 @@
+"""structlog set-up: one line per event, secrets scrubbed before rendering."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from typing import Any
+
+import structlog
+
+# Keys whose values are never rendered, whatever a caller logs.
+_SECRET_KEYS = frozenset(
+    {"authorization", "api_key", "key", "secret_key", "access_key", "access_token", "token_value", "password"}
+)
+_BEARER = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+")
+_LONG_BASE64 = re.compile(r"[A-Za-z0-9+/=]{200,}")
+
+
+def scrub(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
+    """Drop secret-looking values and shorten inline image data."""
+    for key, value in list(event.items()):
+        if key.lower() in _SECRET_KEYS:
+            event[key] = "[redacted]"
+        elif isinstance(value, str):
+            value = _BEARER.sub(r"\1[redacted]", value)
+            event[key] = _LONG_BASE64.sub("[base64 omitted]", value)
+    return event
+
+
+def configure_logging(format: str = "console", level: str = "info") -> None:
+    numeric = logging.getLevelName(level.upper())
+    if not isinstance(numeric, int):
+        numeric = logging.INFO
+    renderer: Any = (
+        structlog.processors.JSONRenderer() if format == "json" else structlog.dev.ConsoleRenderer(colors=False)
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            scrub,
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(numeric),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=False,
+    )

@@ -1,0 +1,406 @@
+"""Reelay's domain model: plain attrs classes that know nothing of JSON.
+
+Wire formats live at the edges (``reelay.wire`` for the gateway's HTTP API,
+each plugin's own wire module for its vendor).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+from attrs import field, frozen
+
+
+class TaskStatus(enum.StrEnum):
+    """The one status vocabulary every vendor's states are mapped into."""
+
+    QUEUED = "queued"
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in _TERMINAL
+
+
+_TERMINAL = frozenset({TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED})
+
+
+class NormalizationPolicy(enum.StrEnum):
+    """What to do with a duration or size the model does not offer."""
+
+    SNAP = "snap"  # use the nearest allowed value and report it on the task
+    STRICT = "strict"  # reject with a 400 listing the allowed values
+
+
+class ImageRole(enum.StrEnum):
+    """What an input image is for, once the precedence rules have placed it."""
+
+    FIRST_FRAME = "first_frame"
+    LAST_FRAME = "last_frame"
+    REFERENCE = "reference"
+
+
+class MetadataPolicy(enum.StrEnum):
+    """Which ``metadata`` keys a vendor plugin forwards into its payload."""
+
+    ALL = "all"  # every key except the protected ones
+    KNOWN = "known"  # only the keys the model declares; others are dropped and reported
+    NONE = "none"
+
+
+# ---------------------------------------------------------------- models as data
+
+
+@frozen
+class Capabilities:
+    """What kinds of generation a model can do."""
+
+    text_to_video: bool = True
+    image_to_video: bool = False
+    end_frame: bool = False
+    max_reference_images: int = 0
+
+
+@frozen
+class DurationRule:
+    """Durations allowed only under a condition (for example 8 s at 1080p).
+
+    The rule applies when the effective size is in ``sizes`` or, with
+    ``with_reference_images``, when the request carries reference images.
+    """
+
+    allowed: tuple[int, ...]
+    sizes: tuple[str, ...] = ()
+    with_reference_images: bool = False
+
+
+@frozen
+class PrecedenceRules:
+    """How the unified request's overlapping fields feed a vendor's fields.
+
+    Declared as data by each model so the core applies them uniformly and
+    ``reelay plugins`` can show them.
+
+    * ``duration_sources``: fields read in order, the first one present wins.
+      Names are unified request fields (``duration``, ``seconds``) or
+      ``metadata.<key>``.
+    * ``image_sources``: the order in which ``image``, ``input_reference`` and
+      ``images`` are flattened into one list of input images.
+    * ``image_roles``: the role of the 1st, 2nd, ... image of that list. Images
+      past the roles become reference images when the model takes them.
+    * ``reference_image_sources``: ``metadata.<key>`` lists that go straight to
+      reference images.
+    * ``size_on_image_to_video``: False when the vendor derives the frame from
+      the input image, so ``size`` is not sent (and not reported).
+    * ``metadata``: which metadata keys pass into the vendor payload;
+      ``protected_fields`` can never be set from metadata (the routed model).
+    """
+
+    duration_sources: tuple[str, ...] = ("duration", "seconds")
+    image_sources: tuple[str, ...] = ("image", "input_reference", "images")
+    image_roles: tuple[ImageRole, ...] = (ImageRole.FIRST_FRAME,)
+    reference_image_sources: tuple[str, ...] = ()
+    size_on_image_to_video: bool = True
+    metadata: MetadataPolicy = MetadataPolicy.ALL
+    protected_fields: tuple[str, ...] = ("model",)
+
+    def describe(self) -> list[str]:
+        """Human-readable lines, as ``reelay plugins`` prints them."""
+        lines = [
+            "duration: " + " > ".join(self.duration_sources),
+            "images: "
+            + " > ".join(self.image_sources)
+            + " -> "
+            + ", ".join(role.value for role in self.image_roles)
+            + " (then reference images)",
+        ]
+        if self.reference_image_sources:
+            lines.append("reference images: " + ", ".join(self.reference_image_sources))
+        if not self.size_on_image_to_video:
+            lines.append("size: ignored for image-to-video (the image decides)")
+        lines.append(
+            f"metadata: {self.metadata.value}"
+            + (f" (never overrides {', '.join(self.protected_fields)})" if self.protected_fields else "")
+        )
+        return lines
+
+
+@frozen
+class ModelSpec:
+    """A model a vendor plugin serves, declared as data.
+
+    :param name: the public name callers send in ``model``.
+    :param vendor: the vendor that serves it (a registered :class:`VendorSpec`).
+    :param upstream_name: the vendor's own id, when it differs from ``name``.
+    :param durations: allowed durations in seconds; ``default_duration`` is used
+        when the caller sends none.
+    :param sizes: allowed sizes, as ``WxH`` pixels or ``W:H`` ratios.
+    :param typical_seconds: how long a generation usually takes; drives the
+        poll schedule and the progress estimate.
+    :param metadata_fields: the vendor's documented extra fields, used when
+        ``precedence.metadata`` is ``known`` and shown by ``reelay plugins``.
+    """
+
+    name: str
+    vendor: str
+    capabilities: Capabilities = Capabilities()
+    durations: tuple[int, ...] = (5,)
+    default_duration: int | None = None
+    duration_rules: tuple[DurationRule, ...] = ()
+    sizes: tuple[str, ...] = ()
+    default_size: str | None = None
+    typical_seconds: float = 60.0
+    precedence: PrecedenceRules = PrecedenceRules()
+    upstream_name: str | None = None
+    aliases: tuple[str, ...] = ()
+    metadata_fields: tuple[str, ...] = ()
+    description: str = ""
+
+    @property
+    def upstream(self) -> str:
+        return self.upstream_name or self.name
+
+
+@frozen
+class CredentialSpec:
+    """One credential a channel of this vendor needs."""
+
+    name: str
+    required: bool = True
+    secret: bool = True
+    description: str = ""
+
+
+@frozen
+class VendorSpec:
+    """A vendor a plugin can talk to.
+
+    :param options: channel keys beyond the core ones that this vendor reads
+        (for example ``api``); other unknown keys are a configuration error.
+    :param credentials: what ``[channels.credentials]`` must or may hold;
+        ``alternatives`` lists groups of which one must be complete.
+    """
+
+    name: str
+    title: str = ""
+    default_base_url: str | None = None
+    credentials: tuple[CredentialSpec, ...] = ()
+    options: Mapping[str, str] = attrs.field(factory=dict)
+    can_cancel: bool = False
+    can_remix: bool = False
+    docs_url: str = ""
+
+
+# ---------------------------------------------------------------- configuration
+
+
+@frozen
+class Channel:
+    """A configured vendor account. Credentials never appear in ``repr``."""
+
+    name: str
+    vendor: str
+    base_url: str
+    groups: tuple[str, ...] = ("default",)
+    models: tuple[str, ...] = ()
+    priority: int = 0
+    weight: int = 1
+    model_map: Mapping[str, str] = attrs.field(factory=dict)
+    credentials: Mapping[str, str] = attrs.field(factory=dict, repr=False)
+    options: Mapping[str, Any] = attrs.field(factory=dict)
+    normalization: NormalizationPolicy | None = None
+    typical_seconds: float | None = None
+    max_concurrency: int = 16
+
+    def upstream_model(self, model: ModelSpec) -> str:
+        return self.model_map.get(model.name, model.upstream)
+
+
+@frozen
+class Token:
+    """A caller's API token, kept only as a SHA-256 hash."""
+
+    name: str
+    key_sha256: str = field(repr=False)
+    group: str = "default"
+
+
+# ---------------------------------------------------------------- requests
+
+
+@frozen
+class ImageInput:
+    """An input image: a URL, or inline bytes as base64 with a MIME type.
+
+    The base64 text is kept as received so plugins never re-encode it.
+    """
+
+    url: str | None = None
+    base64: str | None = field(default=None, repr=False)
+    mime_type: str | None = None
+    filename: str | None = None
+
+    @property
+    def is_url(self) -> bool:
+        return self.url is not None
+
+    def data_uri(self) -> str:
+        if self.url is not None:
+            return self.url
+        return f"data:{self.mime_type or 'application/octet-stream'};base64,{self.base64}"
+
+
+@frozen
+class Adjustment:
+    """A value the normalization changed, shown to the caller."""
+
+    field: str
+    requested: Any
+    effective: Any
+    reason: str
+
+
+@frozen
+class GenerationRequest:
+    """A validated, vendor-neutral generation request.
+
+    Built by the core from the unified request with the model's precedence
+    rules applied: ``duration`` and ``size`` are the effective values the vendor
+    will be asked for, images have their roles, ``extra`` holds the metadata
+    keys allowed through.
+    """
+
+    model: str
+    prompt: str | None = None
+    duration: int | None = None
+    size: str | None = None
+    first_frame: ImageInput | None = None
+    last_frame: ImageInput | None = None
+    reference_images: tuple[ImageInput, ...] = ()
+    extra: Mapping[str, Any] = attrs.field(factory=dict)
+    adjustments: tuple[Adjustment, ...] = ()
+    dropped_metadata: tuple[str, ...] = ()
+    public_id: str = ""
+
+    @property
+    def is_image_to_video(self) -> bool:
+        return self.first_frame is not None or self.last_frame is not None or bool(self.reference_images)
+
+
+@frozen
+class UnifiedRequest:
+    """The caller's request as received (after JSON/multipart parsing)."""
+
+    model: str
+    prompt: str | None = None
+    image: str | None = None
+    images: tuple[str, ...] = ()
+    input_reference: tuple[str, ...] = ()
+    duration: Any = None
+    seconds: Any = None
+    size: str | None = None
+    metadata: Mapping[str, Any] = attrs.field(factory=dict)
+    uploads: tuple[ImageInput, ...] = ()  # files sent as multipart parts
+
+
+# ---------------------------------------------------------------- vendor answers
+
+
+@frozen
+class VendorRef:
+    """What a vendor returned for an accepted submission.
+
+    :param id: the vendor's task or operation id, stored whole.
+    :param data: small extra facts the plugin needs later (for example which
+        endpoint family the task lives on).
+    """
+
+    id: str
+    data: Mapping[str, Any] = attrs.field(factory=dict)
+
+
+@frozen
+class VideoResult:
+    """Where a finished video is.
+
+    Exactly one of ``url`` (fetched by the plugin's content hook), ``data``
+    (inline bytes the core stores in its result storage) or ``path`` (a file
+    the core already stored) is set.
+    """
+
+    url: str | None = field(default=None, repr=False)
+    data: bytes | None = field(default=None, repr=False)
+    path: str | None = None
+    mime_type: str = "video/mp4"
+    duration: float | None = None
+    extra: Mapping[str, Any] = attrs.field(factory=dict)
+
+
+@frozen
+class TaskError:
+    """Why a task failed: a stable ``code`` and a human message."""
+
+    code: str
+    message: str
+
+
+@frozen
+class StatusUpdate:
+    """A vendor status mapped into Reelay's vocabulary.
+
+    ``progress`` is None when the vendor gives none (the core estimates it).
+    """
+
+    status: TaskStatus
+    progress: int | None = None
+    result: VideoResult | None = None
+    error: TaskError | None = None
+
+
+@frozen
+class ContentSource:
+    """How to read a finished video: an upstream URL with headers to proxy."""
+
+    url: str = field(repr=False)
+    headers: Mapping[str, str] = attrs.field(factory=dict, repr=False)
+    mime_type: str | None = None
+
+
+# ---------------------------------------------------------------- tasks
+
+
+@attrs.define
+class Task:
+    """A generation task as the gateway tracks it."""
+
+    id: str
+    owner: str
+    model: str
+    vendor: str
+    channel: str
+    status: TaskStatus = TaskStatus.QUEUED
+    progress: int = 0
+    created_at: float = 0.0
+    updated_at: float = 0.0
+    completed_at: float | None = None
+    seconds: int | None = None
+    size: str | None = None
+    prompt: str | None = None
+    vendor_ref: VendorRef | None = None
+    result: VideoResult | None = None
+    error: TaskError | None = None
+    adjustments: tuple[Adjustment, ...] = ()
+    request: GenerationRequest | None = field(default=None, repr=False)
+    next_poll_at: float = 0.0
+    poll_failures: int = 0
+    remixed_from: str | None = None
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status.is_terminal

@@ -1,0 +1,106 @@
+"""Plugin loading and the registry of vendors, models and emulators.
+
+Third-party plugins come through the ``reelay`` entry-point group.
+``REELAY_PLUGINS`` (comma-separated entry-point names) is an allow-list;
+``REELAY_TRACE_HOOKS=1`` prints every hook call with its arguments and result.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from collections.abc import Iterable
+from importlib import metadata
+
+import attrs
+import pluggy
+
+from . import hookspecs
+from .emulation import EmulatorSpec
+from .models import ModelSpec, VendorSpec
+
+#: Built-in plugins, loaded like third-party ones (none yet: vendors ship separately).
+DEFAULT_PLUGINS: tuple[str, ...] = ()
+
+ENTRY_POINT_GROUP = "reelay"
+
+
+def make_plugin_manager(*, load_entry_points: bool = True, plugins: Iterable[object] = ()) -> pluggy.PluginManager:
+    """A plugin manager with the hookspecs and the installed plugins."""
+    pm = pluggy.PluginManager(hookspecs.PROJECT)
+    pm.add_hookspecs(hookspecs)
+    for name in DEFAULT_PLUGINS:
+        pm.register(importlib.import_module(name), name)
+    if load_entry_points:
+        allowed = os.environ.get("REELAY_PLUGINS")
+        if allowed is None:
+            pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
+        else:
+            wanted = {name.strip() for name in allowed.split(",") if name.strip()}
+            for entry_point in metadata.entry_points(group=ENTRY_POINT_GROUP):
+                if entry_point.name in wanted and pm.get_plugin(entry_point.name) is None:
+                    pm.register(entry_point.load(), entry_point.name)
+    for plugin in plugins:
+        pm.register(plugin)
+    pm.check_pending()
+    if os.environ.get("REELAY_TRACE_HOOKS"):
+        pm.trace.root.setwriter(sys.stderr.write)
+        pm.enable_tracing()
+    return pm
+
+
+class RegistryError(Exception):
+    """Two plugins registered the same name, or a model names an unknown vendor."""
+
+
+@attrs.define
+class Registry:
+    """Everything the installed plugins registered, by name."""
+
+    vendors: dict[str, VendorSpec] = attrs.field(factory=dict)
+    models: dict[str, ModelSpec] = attrs.field(factory=dict)
+    aliases: dict[str, str] = attrs.field(factory=dict)
+    emulators: list[EmulatorSpec] = attrs.field(factory=list)
+
+    @classmethod
+    def collect(cls, pm: pluggy.PluginManager) -> Registry:
+        registry = cls()
+        pm.hook.reelay_register_vendors(register=registry.add_vendor)
+        pm.hook.reelay_register_models(register=registry.add_model)
+        pm.hook.reelay_register_emulators(register=registry.emulators.append)
+        for model in registry.models.values():
+            if model.vendor not in registry.vendors:
+                raise RegistryError(f"model {model.name!r} names vendor {model.vendor!r}, which no plugin registered")
+        return registry
+
+    def add_vendor(self, vendor: VendorSpec) -> None:
+        if vendor.name in self.vendors:
+            raise RegistryError(f"vendor {vendor.name!r} is registered twice")
+        self.vendors[vendor.name] = vendor
+
+    def add_model(self, model: ModelSpec) -> None:
+        for name in (model.name, *model.aliases):
+            if name in self.models or name in self.aliases:
+                raise RegistryError(f"model {name!r} is registered twice")
+        self.models[model.name] = model
+        for alias in model.aliases:
+            self.aliases[alias] = model.name
+
+    def model(self, name: str) -> ModelSpec | None:
+        """The model registered under ``name`` or one of its aliases."""
+        found = self.models.get(name)
+        if found is None and name in self.aliases:
+            found = self.models[self.aliases[name]]
+        return found
+
+    def models_of(self, vendor: str) -> list[ModelSpec]:
+        return [model for model in self.models.values() if model.vendor == vendor]
+
+
+def plugin_distributions(pm: pluggy.PluginManager) -> list[tuple[str, str, str]]:
+    """``(plugin name, distribution, version)`` for each plugin loaded from a package."""
+    rows = []
+    for plugin, dist in pm.list_plugin_distinfo():
+        rows.append((pm.get_name(plugin) or "?", dist.metadata["name"], dist.version))
+    return rows

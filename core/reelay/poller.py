@@ -1,0 +1,101 @@
+"""The background poller: asks vendors about unfinished tasks on a schedule.
+
+Tasks are claimed with a lease in the store, so two gateway processes never
+poll the same task at once; a process that dies leaves leases that expire,
+and every unfinished task is picked up again after a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import socket
+from collections import defaultdict
+
+import structlog
+
+from .dispatcher import Dispatcher
+from .models import Task
+
+log = structlog.get_logger("reelay.poller")
+
+
+class Poller:
+    """Polls due tasks concurrently, bounded per channel."""
+
+    def __init__(self, dispatcher: Dispatcher):
+        self.dispatcher = dispatcher
+        self.config = dispatcher.config.poller
+        self.lease = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+        self._limits: dict[str, asyncio.Semaphore] = defaultdict(lambda: asyncio.Semaphore(16))
+        for channel in dispatcher.channels.values():
+            self._limits[channel.name] = asyncio.Semaphore(channel.max_concurrency)
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self._runner: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._runner = asyncio.create_task(self.run(), name="reelay-poller")
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            self._runner.cancel()
+            try:
+                await self._runner
+            except asyncio.CancelledError:
+                pass
+            self._runner = None
+        for job in list(self._in_flight):
+            job.cancel()
+        if self._in_flight:
+            await asyncio.gather(*self._in_flight, return_exceptions=True)
+        try:
+            await self.dispatcher.store.release_leases(self.lease)
+        except Exception:  # the store may already be closed by an embedding app
+            log.warning("could not release poll leases; they expire on their own")
+
+    async def run(self) -> None:
+        while True:
+            try:
+                claimed = await self.tick()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("poller tick failed")
+                claimed = 0
+            if claimed >= self.config.batch:
+                await asyncio.sleep(0)
+                continue
+            await self.dispatcher.wait_for_work(await self._sleep_time())
+
+    async def tick(self) -> int:
+        """Claim the tasks due now and start polling them; returns how many."""
+        room = self.config.batch - len(self._in_flight)
+        if room <= 0:
+            return 0
+        now = self.dispatcher.clock()
+        tasks = await self.dispatcher.store.claim_due(now, self.lease, self.config.lease_seconds, room)
+        for task in tasks:
+            job = asyncio.create_task(self._poll(task))
+            self._in_flight.add(job)
+            job.add_done_callback(self._in_flight.discard)
+        return len(tasks)
+
+    async def _poll(self, task: Task) -> None:
+        async with self._limits[task.channel]:
+            try:
+                await self.dispatcher.poll(task, self.lease)
+            except Exception:
+                log.exception("poll crashed", task_id=task.id)
+
+    async def _sleep_time(self) -> float:
+        due = await self.dispatcher.store.next_due()
+        if due is None:
+            return self.config.max_interval
+        wait = due - self.dispatcher.clock()
+        return max(0.02, min(wait, self.config.max_interval))
+
+    async def drain(self) -> None:
+        """Wait for the polls in flight (tests and benchmarks)."""
+        while self._in_flight:
+            await asyncio.gather(*list(self._in_flight), return_exceptions=True)

@@ -1,0 +1,363 @@
+"""The HTTP API: an app factory, and routes other aiohttp apps can mount.
+
+``create_app(config)`` is the standalone gateway. ``setup_routes(app,
+dispatcher)`` mounts the same routes into an existing application; the
+error middleware only touches Reelay's own routes there.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import aiohttp
+import structlog
+from aiohttp import web
+
+from . import __version__
+from .config import Config
+from .dispatcher import Dispatcher, LocalContent
+from .errors import InvalidRequest, NotFound, PayloadTooLarge, ReelayError
+from .models import ContentSource, Task, Token
+from .poller import Poller
+from .ranges import parse_range
+from .wire import parse_unified_request, task_to_json
+
+log = structlog.get_logger("reelay.http")
+
+DISPATCHER = web.AppKey("reelay.dispatcher", Dispatcher)
+POLLER = web.AppKey("reelay.poller", Poller)
+PUBLIC_URL = web.AppKey("reelay.public_url", str)
+OWNS_ALL_ROUTES = web.AppKey("reelay.owns_all_routes", bool)
+
+ROUTE_PREFIX = "reelay."
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+# ---------------------------------------------------------------- app factory
+
+
+def create_app(
+    config: Config,
+    *,
+    dispatcher: Dispatcher | None = None,
+    poller: bool | None = None,
+) -> web.Application:
+    """The standalone gateway application.
+
+    :param dispatcher: a dispatcher to use (default: one built from ``config``).
+    :param poller: run the background poller (default: ``config.poller.enabled``).
+    """
+    max_body = int(config.server.max_body_mb * 1024 * 1024)
+    app = web.Application(client_max_size=max_body, middlewares=[error_middleware])
+    app[OWNS_ALL_ROUTES] = True
+    setup_routes(app, dispatcher or Dispatcher(config), poller=config.poller.enabled if poller is None else poller)
+    return app
+
+
+def setup_routes(app: web.Application, dispatcher: Dispatcher, *, poller: bool = True) -> None:
+    """Mount Reelay's routes, dispatcher and poller into ``app``.
+
+    The dispatcher (its store and client session) and the poller are started
+    and stopped with ``app`` through ``cleanup_ctx``.
+    """
+    app[DISPATCHER] = dispatcher
+    if error_middleware not in app.middlewares:
+        app.middlewares.append(error_middleware)
+    public = dispatcher.config.server.public_url
+    if public:
+        app[PUBLIC_URL] = public.rstrip("/")
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        await dispatcher.start()
+        running = None
+        if poller:
+            running = Poller(dispatcher)
+            app[POLLER] = running
+            running.start()
+        try:
+            yield
+        finally:
+            if running is not None:
+                await running.stop()
+            await dispatcher.stop()
+
+    app.cleanup_ctx.append(lifecycle)
+    router = app.router
+    routes: list[tuple[str, str, Handler, str]] = [
+        ("POST", "/v1/video/generations", create_generation, "create"),
+        ("GET", "/v1/video/generations/{task_id}", get_task, "get_generation"),
+        ("GET", "/v1/videos/{task_id}", get_task, "get_video"),
+        ("GET", "/v1/videos/{task_id}/content", get_content, "content"),
+        ("POST", "/v1/videos/{task_id}/cancel", cancel_task, "cancel"),
+        ("GET", "/v1/models", list_models, "models"),
+        ("GET", "/healthz", healthz, "healthz"),
+    ]
+    for method, path, handler, name in routes:
+        if method == "GET":
+            router.add_get(path, handler, name=ROUTE_PREFIX + name)  # answers HEAD too
+        else:
+            router.add_route(method, path, handler, name=ROUTE_PREFIX + name)
+    from .openai_compat import setup_openai_routes
+
+    setup_openai_routes(app)
+
+
+# ---------------------------------------------------------------- middleware
+
+
+def _is_ours(request: web.Request) -> bool:
+    if request.app.get(OWNS_ALL_ROUTES):
+        return True
+    route = request.match_info.route
+    name = getattr(route, "name", None) or ""
+    return name.startswith(ROUTE_PREFIX)
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Turns every error on Reelay's routes into the JSON error body."""
+    started = time.perf_counter()
+    request_id = request.headers.get("X-Request-Id") or _short_id()
+    structlog.contextvars.bind_contextvars(request_id=request_id)
+    try:
+        response = await handler(request)
+    except ReelayError as error:
+        response = _error_response(error)
+    except web.HTTPException as error:
+        if not _is_ours(request) or error.status < 400:
+            raise
+        response = _error_response(_from_http_exception(error))
+    except Exception:
+        log.exception("unhandled error", method=request.method, path=request.path)
+        response = _error_response(ReelayError("internal error; the request id is " + request_id))
+    finally:
+        structlog.contextvars.unbind_contextvars("request_id")
+    if not response.prepared:
+        response.headers["X-Request-Id"] = request_id
+    log.debug(
+        "request",
+        method=request.method,
+        path=request.path,
+        status=response.status,
+        ms=round((time.perf_counter() - started) * 1000, 2),
+        request_id=request_id,
+    )
+    return response
+
+
+def _from_http_exception(error: web.HTTPException) -> ReelayError:
+    if error.status == 413:
+        return PayloadTooLarge("request body too large (limit: server.max_body_mb)")
+    if error.status == 404:
+        return NotFound("no such route", code="route_not_found")
+    if error.status == 405:
+        return ReelayError("method not allowed on this route", code="method_not_allowed", status=405)
+    if error.status == 416:
+        failed = ReelayError("requested range not satisfiable", code="range_not_satisfiable", status=416)
+        failed.type = "invalid_request_error"
+        return failed
+    failed = ReelayError(error.reason or "request failed", code="http_error", status=error.status)
+    failed.type = "invalid_request_error" if error.status < 500 else "server_error"
+    return failed
+
+
+def _error_response(error: ReelayError) -> web.Response:
+    return web.json_response(error.body(), status=error.status)
+
+
+def _short_id() -> str:
+    import secrets
+
+    return "req_" + secrets.token_hex(8)
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def dispatcher_of(request: web.Request) -> Dispatcher:
+    return request.app[DISPATCHER]
+
+
+def authenticate(request: web.Request) -> Token:
+    token = dispatcher_of(request).authenticate(request.headers.get("Authorization"))
+    structlog.contextvars.bind_contextvars(token=token.name)
+    return token
+
+
+def content_url(request: web.Request, task: Task) -> str:
+    base = request.app.get(PUBLIC_URL)
+    if base is None:
+        base = f"{request.scheme}://{request.host}"
+    return f"{base}/v1/videos/{task.id}/content"
+
+
+def task_response(request: web.Request, task: Task, status: int = 200) -> web.Response:
+    body = task_to_json(task, content_url(request, task))
+    headers = poll_after_header(request, task)
+    return web.json_response(body, status=status, headers=headers, dumps=_dumps)
+
+
+def poll_after_header(request: web.Request, task: Task) -> dict[str, str]:
+    if task.is_terminal:
+        return {}
+    dispatcher = dispatcher_of(request)
+    wait = max(task.next_poll_at - dispatcher.clock(), dispatcher.config.poller.min_interval)
+    return {"openai-poll-after-ms": str(int(wait * 1000))}
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+async def read_json(request: web.Request) -> Any:
+    limit = request.app[DISPATCHER].config.server.max_body_mb * 1024 * 1024
+    if request.content_length is not None and request.content_length > limit:
+        raise PayloadTooLarge("request body too large (limit: server.max_body_mb)")
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise PayloadTooLarge("request body too large (limit: server.max_body_mb)") from None
+    if not raw:
+        raise InvalidRequest("the request body is empty; send a JSON object")
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidRequest("the request body is not valid JSON") from None
+
+
+# ---------------------------------------------------------------- handlers
+
+
+async def create_generation(request: web.Request) -> web.Response:
+    token = authenticate(request)
+    unified = parse_unified_request(await read_json(request))
+    task = await dispatcher_of(request).submit(token, unified)
+    return task_response(request, task)
+
+
+async def get_task(request: web.Request) -> web.Response:
+    token = authenticate(request)
+    task = await dispatcher_of(request).get_task(token, request.match_info["task_id"])
+    return task_response(request, task)
+
+
+async def cancel_task(request: web.Request) -> web.Response:
+    token = authenticate(request)
+    task = await dispatcher_of(request).cancel(token, request.match_info["task_id"])
+    return task_response(request, task)
+
+
+async def list_models(request: web.Request) -> web.Response:
+    token = authenticate(request)
+    dispatcher = dispatcher_of(request)
+    data = [
+        {"id": model.name, "object": "model", "created": 0, "owned_by": model.vendor}
+        for model in dispatcher.models_for(token)
+    ]
+    return web.json_response({"object": "list", "data": data})
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok", "version": __version__})
+
+
+async def get_content(request: web.Request) -> web.StreamResponse:
+    token = authenticate(request)
+    variant = request.query.get("variant", "video")
+    source = await dispatcher_of(request).open_content(token, request.match_info["task_id"], variant)
+    if isinstance(source, LocalContent):
+        return web.FileResponse(source.path, headers={"Content-Type": source.mime_type})
+    return await proxy_content(request, source, dispatcher_of(request).http)
+
+
+# ---------------------------------------------------------------- content proxy
+
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_CHUNK = 256 * 1024
+
+
+async def proxy_content(request: web.Request, source: ContentSource, http: aiohttp.ClientSession) -> web.StreamResponse:
+    """Stream an upstream body to the caller, forwarding ``Range``.
+
+    Redirects are followed by hand so the source's credentials are dropped
+    when a redirect leaves the source's origin (signed download URLs).
+    """
+    method = "HEAD" if request.method == "HEAD" else "GET"
+    wanted = request.headers.get("Range")
+    url, headers = source.url, dict(source.headers)
+    if wanted:
+        headers["Range"] = wanted
+    origin = _origin(url)
+    try:
+        for _ in range(6):
+            upstream = await http.request(method, url, headers=headers, allow_redirects=False)
+            if upstream.status not in _REDIRECTS or "Location" not in upstream.headers:
+                break
+            url = urljoin(url, upstream.headers["Location"])
+            upstream.release()
+            if _origin(url) != origin:
+                headers = {"Range": wanted} if wanted else {}
+        else:
+            raise ReelayError("the vendor's download redirected too many times", code="upstream_failed", status=502)
+    except aiohttp.ClientError:
+        raise ReelayError("could not reach the vendor for the content", code="upstream_failed", status=502) from None
+    try:
+        return await _relay(request, upstream, source, wanted)
+    finally:
+        upstream.release()
+
+
+async def _relay(
+    request: web.Request, upstream: aiohttp.ClientResponse, source: ContentSource, wanted: str | None
+) -> web.StreamResponse:
+    if upstream.status == 416:
+        raise web.HTTPRequestRangeNotSatisfiable()
+    if upstream.status >= 400:
+        raise ReelayError(
+            f"the vendor answered {upstream.status} for the content", code="upstream_content_unavailable", status=502
+        )
+    content_type = source.mime_type or upstream.headers.get("Content-Type") or "application/octet-stream"
+    response = web.StreamResponse(status=upstream.status if upstream.status == 206 else 200)
+    response.content_type = content_type.split(";")[0]
+    response.headers["Accept-Ranges"] = "bytes"
+    length = upstream.headers.get("Content-Length")
+    skip, remaining = 0, None
+    if upstream.status == 206 and "Content-Range" in upstream.headers:
+        response.headers["Content-Range"] = upstream.headers["Content-Range"]
+    elif wanted and length is not None and upstream.status == 200:
+        # The vendor ignored Range: serve the slice ourselves.
+        span = parse_range(wanted, int(length))
+        if span is not None:
+            skip, end = span
+            remaining = end - skip + 1
+            response.set_status(206)
+            response.headers["Content-Range"] = f"bytes {skip}-{end}/{length}"
+            length = str(remaining)
+    if length is not None:
+        response.content_length = int(length)
+    await response.prepare(request)
+    if request.method == "HEAD":
+        return response
+    async for chunk in upstream.content.iter_chunked(_CHUNK):
+        if skip:
+            if len(chunk) <= skip:
+                skip -= len(chunk)
+                continue
+            chunk, skip = chunk[skip:], 0
+        if remaining is not None:
+            chunk = chunk[:remaining]
+            remaining -= len(chunk)
+        await response.write(chunk)
+        if remaining == 0:
+            break
+    await response.write_eof()
+    return response
+
+
+def _origin(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return parts.scheme, parts.netloc

@@ -1,0 +1,61 @@
+"""Task storage: the interface the gateway uses, and how to open one by URL.
+
+The SQLite store is the embedded default. The interface is shaped for a
+PostgreSQL store shared by several gateway processes: polling is claimed with
+a lease (``claim_due``), and updates from the poller name the lease they hold.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from ..models import Task
+
+
+class Store(Protocol):
+    """Where tasks live. Every method is safe to call concurrently."""
+
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def insert(self, task: Task) -> None:
+        """Record a new task (before anything is sent upstream)."""
+
+    async def save(self, task: Task, *, lease: str | None = None) -> bool:
+        """Write a task's current state.
+
+        With ``lease``, the write only happens while that lease still holds
+        the task, and it releases the lease. Returns whether it was written.
+        """
+
+    async def get(self, task_id: str) -> Task | None: ...
+
+    async def list(self, owner: str, *, limit: int, after: str | None = None, descending: bool = True) -> list[Task]:
+        """The owner's tasks by creation time, starting after the task ``after``."""
+
+    async def delete(self, task_id: str) -> None: ...
+
+    async def claim_due(self, now: float, lease: str, lease_seconds: float, limit: int) -> list[Task]:
+        """Unfinished tasks due for a poll, leased to ``lease`` so no other poller takes them."""
+
+    async def release_leases(self, lease: str) -> None:
+        """Free every task leased to ``lease`` (a poller stopping cleanly)."""
+
+    async def next_due(self) -> float | None:
+        """When the earliest unfinished task is due, or None when there is none."""
+
+
+def open_store(url: str) -> Store:
+    """A store for a URL such as ``sqlite:///reelay.db`` or ``sqlite://:memory:``."""
+    if url.startswith("sqlite://"):
+        from .sqlite import SQLiteStore
+
+        path = url.removeprefix("sqlite://")
+        if path.startswith("/") and not path.startswith("//"):
+            path = path[1:]  # sqlite:///relative.db -> relative.db
+        elif path.startswith("//"):
+            path = path[1:]  # sqlite:////abs/path.db -> /abs/path.db
+        return SQLiteStore(path or ":memory:")
+    scheme = url.split(":", 1)[0]
+    raise ValueError(f"unsupported store URL scheme {scheme!r}: use sqlite:///PATH")

@@ -1,0 +1,101 @@
+"""Task <-> storage row. The store's own converter, separate from the HTTP wire."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import cattrs
+
+from ..models import Adjustment, GenerationRequest, Task, TaskError, TaskStatus, VendorRef, VideoResult
+
+_converter = cattrs.Converter(omit_if_default=True)
+_converter.register_unstructure_hook(bytes, lambda value: None)  # inline bytes never reach the store
+
+COLUMNS = (
+    "id",
+    "owner",
+    "model",
+    "vendor",
+    "channel",
+    "status",
+    "progress",
+    "created_at",
+    "updated_at",
+    "completed_at",
+    "seconds",
+    "size",
+    "prompt",
+    "vendor_ref",
+    "result",
+    "error",
+    "adjustments",
+    "request",
+    "next_poll_at",
+    "poll_failures",
+    "remixed_from",
+)
+
+
+def _dump(value: Any) -> str | None:
+    if value is None or value == ():
+        return None
+    return json.dumps(_converter.unstructure(value), separators=(",", ":"))
+
+
+def _load(text: str | None, cls: Any) -> Any:
+    if text is None:
+        return None
+    return _converter.structure(json.loads(text), cls)
+
+
+def to_row(task: Task) -> tuple[Any, ...]:
+    return (
+        task.id,
+        task.owner,
+        task.model,
+        task.vendor,
+        task.channel,
+        task.status.value,
+        task.progress,
+        task.created_at,
+        task.updated_at,
+        task.completed_at,
+        task.seconds,
+        task.size,
+        task.prompt,
+        _dump(task.vendor_ref),
+        _dump(task.result),
+        _dump(task.error),
+        _dump(task.adjustments),
+        _dump(task.request) if not task.status.is_terminal else None,
+        task.next_poll_at,
+        task.poll_failures,
+        task.remixed_from,
+    )
+
+
+def from_row(row: Any) -> Task:
+    return Task(
+        id=row[0],
+        owner=row[1],
+        model=row[2],
+        vendor=row[3],
+        channel=row[4],
+        status=TaskStatus(row[5]),
+        progress=row[6],
+        created_at=row[7],
+        updated_at=row[8],
+        completed_at=row[9],
+        seconds=row[10],
+        size=row[11],
+        prompt=row[12],
+        vendor_ref=_load(row[13], VendorRef),
+        result=_load(row[14], VideoResult),
+        error=_load(row[15], TaskError),
+        adjustments=tuple(_load(row[16], list[Adjustment]) or ()),
+        request=_load(row[17], GenerationRequest),
+        next_poll_at=row[18],
+        poll_failures=row[19],
+        remixed_from=row[20],
+    )
