@@ -1,6 +1,7 @@
 """The plugin authors' contract suite, run against the core's own test vendor."""
 
 import acme
+
 from reelay.testing import VendorContract
 
 

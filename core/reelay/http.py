@@ -7,6 +7,7 @@ never leaks a credential into a message.
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -57,12 +58,16 @@ async def request_json(
     The caller decides what a non-2xx status means for its vendor. Connection
     failures and timeouts raise ``UpstreamError(TRANSIENT)``.
     """
+    if json_body is not None:
+        # Bodies carrying base64 images run to megabytes: a stream keeps
+        # aiohttp from copying (and warning about) one large bytes payload.
+        data = io.BytesIO(json.dumps(json_body, separators=(",", ":")).encode())
+        headers = {**(headers or {}), "Content-Type": "application/json"}
     try:
         async with http.request(
             method,
             url,
             headers=headers,
-            json=json_body,
             data=data,
             params=params,
             timeout=timeout or DEFAULT_TIMEOUT,

@@ -12,6 +12,7 @@ import secrets
 from typing import Any
 
 from aiohttp import web
+
 from reelay import (
     Capabilities,
     ContentSource,
@@ -258,7 +259,7 @@ def create_emulator(settings: EmulatorSettings) -> web.Application:
             return web.json_response({"message": "no such file"}, status=404)
         return bytes_response(request, settings.video, "video/mp4")
 
-    app = web.Application()
+    app = web.Application(client_max_size=64 * 1024**2)
     app.router.add_post("/v2/jobs", create)
     app.router.add_get("/v2/jobs/{job}", status)
     app.router.add_delete("/v2/jobs/{job}", cancel)

@@ -20,6 +20,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import io
+import json
 import time
 from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
@@ -89,6 +91,9 @@ class GatewayClient:
 
     async def request(self, method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
         headers = {**self.headers, **kwargs.pop("headers", {})}
+        if "json" in kwargs:  # streamed, as large base64 bodies should be
+            kwargs["data"] = io.BytesIO(json.dumps(kwargs.pop("json")).encode())
+            headers["Content-Type"] = "application/json"
         async with self.http.request(method, self.base_url + path, headers=headers, **kwargs) as response:
             body = await response.json(content_type=None)
             return response.status, body

@@ -1,0 +1,193 @@
+"""The HTTP API on a real server: task objects, listings and every error path."""
+
+import json
+
+import pytest
+from acme_gateway import BASIC_TOKEN, OTHER_TOKEN
+
+from reelay.testing import TEST_TOKEN
+
+ERROR_KEYS = {"message", "type", "code", "param"}
+
+
+def assert_error(status, body, expected_status, code=None, param=None):
+    assert status == expected_status, body
+    assert set(body["error"]) == ERROR_KEYS, body
+    if code is not None:
+        assert body["error"]["code"] == code, body
+    if param is not None:
+        assert body["error"]["param"] == param, body
+
+
+async def raw(gateway, method, path, *, token=TEST_TOKEN, data=None, headers=None):
+    all_headers = {"Authorization": f"Bearer {token}"} if token else {}
+    all_headers.update(headers or {})
+    async with gateway.client.http.request(method, gateway.base_url + path, data=data, headers=all_headers) as resp:
+        return resp.status, await resp.json(content_type=None), resp.headers
+
+
+async def test_submit_answers_at_once_with_the_task_object(gateway):
+    status, task = await gateway.client.submit(model="acme-1", prompt="a fox", seconds="6", size="1280x720")
+    assert status == 200
+    assert task["id"].startswith("video_") and len(task["id"]) >= 28
+    assert task["status"] == "queued" and task["progress"] == 0
+    assert task["seconds"] == "6" and task["size"] == "1280x720" and task["model"] == "acme-1"
+    assert isinstance(task["created_at"], int) and task["completed_at"] is None
+    same = await gateway.client.get(task["id"])
+    assert same["id"] == task["id"]
+    status, legacy = await gateway.client.request("GET", f"/v1/video/generations/{task['id']}")
+    assert status == 200 and legacy["task_id"] == task["id"]
+
+
+async def test_task_shows_effective_values_after_snapping(gateway):
+    status, task = await gateway.client.submit(model="acme-1", prompt="a fox", seconds="7", size="1920x1080")
+    assert status == 200
+    assert task["seconds"] == "8" and task["size"] == "1920x1080"
+    assert {a["field"] for a in task["adjustments"]} == {"seconds"}
+
+
+async def test_unknown_fields_are_ignored(gateway):
+    status, task = await gateway.client.submit(model="acme-1", prompt="a fox", colour="blue", n=3)
+    assert status == 200, task
+
+
+async def test_vendor_id_and_url_never_exposed(gateway):
+    _, task = await gateway.client.submit(model="acme-1", prompt="a fox")
+    final, _ = await gateway.client.wait(task["id"])
+    text = json.dumps(final)
+    assert gateway.emulators["acme"] not in text
+    assert final["url"] == f"{gateway.base_url}/v1/videos/{task['id']}/content"
+
+
+async def test_models_lists_what_the_group_can_use(gateway):
+    status, body = await gateway.client.request("GET", "/v1/models")
+    assert status == 200 and body["object"] == "list"
+    assert {m["id"] for m in body["data"]} == {"acme-1", "acme-still"}
+    status, body, _ = await raw(gateway, "GET", "/v1/models", token=BASIC_TOKEN)
+    assert {m["id"] for m in body["data"]} == {"acme-still"}
+
+
+async def test_healthz_needs_no_token(gateway):
+    status, body, _ = await raw(gateway, "GET", "/healthz", token=None)
+    assert status == 200 and body["status"] == "ok"
+
+
+async def test_alias_resolves_to_model(gateway):
+    status, task = await gateway.client.submit(model="acme-still-2024", image="https://x.test/a.png")
+    assert status == 200 and task["model"] == "acme-still"
+
+
+# ---------------------------------------------------------------- errors
+
+
+@pytest.mark.parametrize(
+    ("body", "param"),
+    [
+        ({"prompt": "no model"}, "model"),
+        ({"model": "acme-1"}, "prompt"),
+        ({"model": "acme-1", "prompt": 5}, "prompt"),
+        ({"model": "acme-1", "prompt": "x", "duration": "long"}, "duration"),
+        ({"model": "acme-1", "prompt": "x", "seconds": [4]}, "seconds"),
+        ({"model": "acme-1", "prompt": "x", "size": "huge"}, "size"),
+        ({"model": "acme-1", "prompt": "x", "images": [1, 2]}, "images"),
+        ({"model": "acme-1", "prompt": "x", "image": "not-an-image!"}, "image"),
+        ({"model": "acme-1", "prompt": "x", "metadata": "style"}, "metadata"),
+        ({"model": "acme-still", "prompt": "text only"}, "image"),
+    ],
+)
+async def test_invalid_body_is_400_naming_the_field(gateway, body, param):
+    status, answer = await gateway.client.request("POST", "/v1/video/generations", json=body)
+    assert_error(status, answer, 400, param=param)
+    assert answer["error"]["type"] == "invalid_request_error"
+
+
+@pytest.mark.parametrize("data", [b"{not json", b"", b"[1, 2]", b'"text"', b"\xff\xfe"])
+async def test_malformed_json_is_400(gateway, data):
+    status, body, _ = await raw(gateway, "POST", "/v1/video/generations", data=data)
+    assert_error(status, body, 400)
+
+
+@pytest.mark.parametrize("header", [None, "Bearer", "Basic abc", "Bearer wrong-token", "bearer  "])
+async def test_bad_token_is_401(gateway, header):
+    headers = {"Authorization": header} if header is not None else {}
+    status, body, _ = await raw(gateway, "GET", "/v1/models", token=None, headers=headers)
+    assert_error(status, body, 401, code="invalid_api_key")
+
+
+async def test_unknown_model_is_404(gateway):
+    status, body = await gateway.client.submit(model="nope-9", prompt="x")
+    assert_error(status, body, 404, code="model_not_found", param="model")
+
+
+async def test_model_outside_group_is_403(gateway):
+    body = json.dumps({"model": "acme-1", "prompt": "x"}).encode()
+    status, answer, _ = await raw(gateway, "POST", "/v1/video/generations", token=BASIC_TOKEN, data=body)
+    assert_error(status, answer, 403, code="model_not_available", param="model")
+
+
+async def test_unknown_task_and_other_callers_task_look_the_same(gateway):
+    _, task = await gateway.client.submit(model="acme-1", prompt="mine")
+    status, unknown, _ = await raw(gateway, "GET", "/v1/videos/video_doesnotexist")
+    status2, foreign, _ = await raw(gateway, "GET", f"/v1/videos/{task['id']}", token=OTHER_TOKEN)
+    assert_error(status, unknown, 404, code="task_not_found")
+    assert_error(status2, foreign, 404, code="task_not_found")
+    status3, _, _ = await raw(gateway, "GET", f"/v1/videos/{task['id']}/content", token=OTHER_TOKEN)
+    assert status3 == 404
+
+
+async def test_content_before_completion_is_409(gateway):
+    _, task = await gateway.client.submit(model="acme-1", prompt="slow")
+    status, _headers, body = await gateway.client.content(task["id"])
+    assert status == 409
+    assert_error(status, json.loads(body), 409, code="task_not_ready")
+
+
+async def test_range_outside_the_file_is_416(gateway):
+    _, task = await gateway.client.submit(model="acme-1", prompt="a fox")
+    await gateway.client.wait(task["id"])
+    status, _, body = await gateway.client.content(task["id"], range_="bytes=999999-")
+    assert status == 416
+    assert set(json.loads(body)["error"]) == ERROR_KEYS
+
+
+async def test_body_too_large_is_413(acme_pm, tmp_path):
+    import attrs
+    from acme_gateway import acme_gateway
+
+    from reelay.config import ServerConfig
+
+    async with acme_gateway(acme_pm, tmp_path, server=ServerConfig(port=0, max_body_mb=0.01)) as gw:
+        big = json.dumps({"model": "acme-1", "prompt": "x", "image": "A" * 20000}).encode()
+        status, body, _ = await raw(gw, "POST", "/v1/video/generations", data=big)
+        assert_error(status, body, 413, code="request_too_large")
+        assert attrs.has(type(gw.dispatcher.config))
+
+
+async def test_default_body_limit_allows_base64_images(gateway):
+    image = "data:image/png;base64," + "iVBORw0KGgo" + "A" * (3 * 1024 * 1024)
+    status, task = await gateway.client.submit(model="acme-1", prompt="big image", image=image)
+    assert status == 200, task
+
+
+async def test_unknown_route_and_method_are_json(gateway):
+    status, body, _ = await raw(gateway, "GET", "/v1/nothing-here")
+    assert_error(status, body, 404)
+    status, body, _ = await raw(gateway, "PUT", "/v1/video/generations")
+    assert_error(status, body, 405)
+
+
+async def test_all_channels_failing_is_502_without_secrets(acme_pm, tmp_path):
+    from acme_gateway import ACME_KEY, acme_gateway
+
+    async with acme_gateway(acme_pm, tmp_path, channel_overrides={"base_url": "http://127.0.0.1:9"}) as gw:
+        status, body = await gw.client.submit(model="acme-1", prompt="x")
+        assert_error(status, body, 502, code="upstream_failed")
+        assert ACME_KEY not in json.dumps(body) and "127.0.0.1:9" not in json.dumps(body)
+
+
+async def test_cancel_route(gateway):
+    _, task = await gateway.client.submit(model="acme-1", prompt="stop me")
+    status, body = await gateway.client.request("POST", f"/v1/videos/{task['id']}/cancel")
+    assert status == 200 and body["status"] == "cancelled"
+    status, body = await gateway.client.request("POST", f"/v1/videos/{task['id']}/cancel")
+    assert_error(status, body, 409, code="task_ended")

@@ -1,0 +1,141 @@
+"""Tasks survive restarts and crashes; the poller retries, times out and leases."""
+
+import asyncio
+import time
+
+import acme
+import attrs
+from acme_gateway import acme_gateway
+
+from reelay.config import PollerConfig
+from reelay.dispatcher import SUBMISSION_GRACE_SECONDS, Dispatcher
+from reelay.emulation import serve_app
+from reelay.models import UnifiedRequest
+from reelay.normalize import normalize
+from reelay.plugins import Registry
+from reelay.store import open_store
+from reelay.testing import channel_for, gateway_config, running_gateway
+
+
+async def test_restart_with_tasks_in_flight_completes_every_task(acme_pm, acme_spec, tmp_path):
+    settings = acme_spec.settings(generation_seconds=0.8)
+    async with serve_app(acme.create_emulator(settings)) as emulator_url:
+        config = gateway_config([channel_for(acme_spec, emulator_url)], tmp_path)
+        async with running_gateway(config, pm=acme_pm) as first:
+            ids = []
+            for n in range(5):
+                status, task = await first.client.submit(model="acme-1", prompt=f"fox {n}")
+                assert status == 200
+                ids.append(task["id"])
+        # The first gateway is gone with every task unfinished.
+        async with running_gateway(config, pm=acme_pm) as second:
+            for task_id in ids:
+                final, _ = await second.client.wait(task_id)
+                assert final["status"] == "completed"
+                code, _, data = await second.client.content(task_id)
+                assert code == 200 and data == settings.video
+
+
+async def test_crash_between_recording_and_submitting_is_resubmitted(acme_pm, acme_spec, tmp_path):
+    """A row written before the upstream call, with no vendor id, is submitted again after the grace time."""
+    settings = acme_spec.settings(generation_seconds=0.2)
+    async with serve_app(acme.create_emulator(settings)) as emulator_url:
+        config = gateway_config([channel_for(acme_spec, emulator_url)], tmp_path)
+        dispatcher = Dispatcher(config, pm=acme_pm)
+        await dispatcher.start()
+        token = config.tokens[0]
+        model = dispatcher.registry.models["acme-1"]
+        channel = dispatcher.channels[config.channels[0].name]
+        request = normalize(UnifiedRequest(model="acme-1", prompt="interrupted"), model, public_id="video_crashed")
+        task = await dispatcher._record(None, token, model, channel, request)  # the gateway dies here
+        assert task.next_poll_at >= time.time() + SUBMISSION_GRACE_SECONDS - 5
+        task.next_poll_at = 0  # as if the grace time has passed
+        await dispatcher.store.save(task)
+        await dispatcher.stop()
+        async with running_gateway(config, pm=acme_pm) as gw:
+            final, _ = await gw.client.wait("video_crashed")
+            assert final["status"] == "completed"
+
+
+async def test_lease_of_a_dead_poller_expires(acme_pm, tmp_path):
+    async with acme_gateway(acme_pm, tmp_path, generation_seconds=0.1) as gw:
+        _, task = await gw.client.submit(model="acme-1", prompt="leased elsewhere")
+        store = gw.dispatcher.store
+        await store.db.execute(
+            "UPDATE tasks SET lease_owner = 'dead-process', lease_until = ? WHERE id = ?",
+            (time.time() + 0.5, task["id"]),
+        )
+        final, _ = await gw.client.wait(task["id"])
+        assert final["status"] == "completed"
+
+
+async def test_two_pollers_never_claim_the_same_task(acme_pm, tmp_path):
+    async with acme_gateway(acme_pm, tmp_path, generation_seconds=5) as gw:
+        for n in range(20):
+            await gw.client.submit(model="acme-1", prompt=f"fox {n}")
+    store = open_store(f"sqlite:///{tmp_path / 'reelay.db'}")
+    await store.open()
+    now = time.time() + 3600
+    first, second = await asyncio.gather(store.claim_due(now, "a", 30, 15), store.claim_due(now, "b", 30, 15))
+    assert len(first) + len(second) == 20
+    assert not {t.id for t in first} & {t.id for t in second}
+    await store.close()
+
+
+async def test_transient_poll_failures_do_not_fail_the_task(acme_pm, tmp_path):
+    async with acme_gateway(acme_pm, tmp_path, generation_seconds=0.3) as gw:
+        _, task = await gw.client.submit(model="acme-1", prompt="flaky")
+        emulator_url = gw.emulators["acme"]
+        # Point the channel at a dead port for a while: polls fail, the task waits.
+        channel = gw.dispatcher.channels["acme-main"]
+        gw.dispatcher.channels["acme-main"] = attrs.evolve(channel, base_url="http://127.0.0.1:9")
+        await asyncio.sleep(0.6)
+        assert (await gw.client.get(task["id"]))["status"] in ("queued", "in_progress")
+        stored = await gw.dispatcher.store.get(task["id"])
+        assert stored.poll_failures > 0
+        gw.dispatcher.channels["acme-main"] = attrs.evolve(channel, base_url=emulator_url)
+        final, _ = await gw.client.wait(task["id"])
+        assert final["status"] == "completed"
+
+
+async def test_task_exceeding_the_timeout_fails_with_timeout(acme_pm, tmp_path):
+    poller = PollerConfig(min_interval=0.05, max_interval=0.1, timeout_seconds=0.4)
+    async with acme_gateway(acme_pm, tmp_path, generation_seconds=30, poller=poller) as gw:
+        _, task = await gw.client.submit(model="acme-1", prompt="forever")
+        final, _ = await gw.client.wait(task["id"], timeout=10)
+        assert final["status"] == "failed" and final["error"]["code"] == "timeout"
+
+
+async def test_progress_is_estimated_and_never_decreases(acme_pm, tmp_path):
+    registry_model = Registry.collect(acme_pm).models["acme-1"]
+    assert registry_model.typical_seconds == 1.0
+    async with acme_gateway(acme_pm, tmp_path, generation_seconds=1.0) as gw:
+        _, task = await gw.client.submit(model="acme-1", prompt="steady")
+        final, seen = await gw.client.wait(task["id"])
+        progress = [body["progress"] for body in seen]
+        assert progress == sorted(progress)
+        assert all(p < 100 for body, p in zip(seen, progress, strict=True) if body["status"] != "completed")
+        assert final["progress"] == 100
+
+
+async def test_inline_results_are_kept_in_result_storage(acme_pm, tmp_path):
+    """A vendor that returns bytes (VideoResult.data) gets them stored once and served by the gateway."""
+    from reelay import StatusUpdate, TaskStatus, VideoResult, hookimpl
+
+    class InlineResults:
+        @hookimpl(tryfirst=True)
+        def reelay_map_status(self, payload, task, channel):
+            if payload.get("state") == "ready":
+                return StatusUpdate(TaskStatus.COMPLETED, result=VideoResult(data=b"\x00\x00\x00\x18ftypmp42 inline"))
+            return None
+
+    acme_pm.register(InlineResults())
+    async with acme_gateway(acme_pm, tmp_path, generation_seconds=0.1) as gw:
+        _, task = await gw.client.submit(model="acme-1", prompt="inline")
+        final, _ = await gw.client.wait(task["id"])
+        assert final["status"] == TaskStatus.COMPLETED.value
+        code, _headers, data = await gw.client.content(task["id"])
+        assert code == 200 and data == b"\x00\x00\x00\x18ftypmp42 inline"
+        code, _, data = await gw.client.content(task["id"], range_="bytes=4-7")
+        assert code == 206 and data == b"ftyp"
+        assert list((tmp_path / "results").iterdir())
