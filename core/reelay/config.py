@@ -6,6 +6,7 @@ variable is an error naming it. Every error names its key path.
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import os
 import re
@@ -68,8 +69,13 @@ class GatewayConfig:
 
 @frozen
 class LoggingConfig:
-    format: str = attrs.field(default="console", validator=attrs.validators.in_(("console", "json")))
+    format: str = attrs.field(default="console")
     level: str = "info"
+
+    @format.validator
+    def _check_format(self, _: Any, value: str) -> None:
+        if value not in ("console", "json"):
+            raise ValueError("expected console or json")
 
 
 @frozen
@@ -114,7 +120,9 @@ _CHANNEL_KEYS = {
 
 
 def _strict(kind: type, name: str):
-    def hook(value: Any, _: type) -> Any:
+    def hook(value: Any, target: type) -> Any:
+        if isinstance(target, type) and issubclass(target, enum.Enum):
+            return _enum(value, target)
         if kind is float and isinstance(value, int) and not isinstance(value, bool):
             return float(value)
         if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
@@ -122,6 +130,13 @@ def _strict(kind: type, name: str):
         return value
 
     return hook
+
+
+def _enum(value: Any, kind: type[enum.Enum]) -> enum.Enum:
+    try:
+        return kind(value)
+    except ValueError:
+        raise ValueError(f"expected one of {', '.join(str(member.value) for member in kind)}") from None
 
 
 _converter.register_structure_hook(str, _strict(str, "a string"))
@@ -237,7 +252,14 @@ def parse_config(document: Mapping[str, Any], environ: Mapping[str, str] | None 
     try:
         return _converter.structure(data, Config)
     except cattrs.ClassValidationError as error:
-        raise ConfigError([_readable(line) for line in cattrs.transform_error(error, path="")]) from None
+        lines = cattrs.transform_error(error, path="", format_exception=_describe)
+        raise ConfigError([_readable(line) for line in lines]) from None
+
+
+def _describe(exc: BaseException, type_: Any) -> str:
+    if isinstance(exc, TypeError | ValueError) and exc.args and isinstance(exc.args[0], str):
+        return exc.args[0]
+    return cattrs.v.format_exception(exc, type_)
 
 
 def _readable(line: str) -> str:

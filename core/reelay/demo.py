@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import attrs
+import pluggy
 from aiohttp import web
 
 from .config import Config, PollerConfig, ServerConfig, StoreConfig, hash_key
@@ -40,10 +41,10 @@ async def demo_environment(
     token: str = DEMO_TOKEN,
     store_url: str | None = None,
     results_dir: str | None = None,
+    pm: pluggy.PluginManager | None = None,
 ) -> AsyncIterator[DemoSetup]:
     """Start every registered emulator and yield a config pointing at them."""
-    pm = make_plugin_manager()
-    registry = Registry.collect(pm)
+    registry = Registry.collect(pm or make_plugin_manager())
     workdir = Path(tempfile.mkdtemp(prefix="reelay-demo-"))
     channels, emulators = [], {}
     async with contextlib.AsyncExitStack() as stack:

@@ -132,6 +132,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             raise
         response = _error_response(_from_http_exception(error))
     except Exception:
+        if not _is_ours(request):
+            raise
         log.exception("unhandled error", method=request.method, path=request.path)
         response = _error_response(ReelayError("internal error; the request id is " + request_id))
     finally:

@@ -1,0 +1,250 @@
+"""One test per hook of the plugin contract, named after the hook.
+
+``test_every_hook_has_a_test_and_a_doc`` keeps it that way: a new hookspec
+without a test here and a heading in CONTRIBUTING.md fails the suite.
+"""
+
+import inspect
+import re
+from pathlib import Path
+
+import acme
+import aiohttp
+import pytest
+from acme_gateway import acme_gateway
+
+from reelay import (
+    Channel,
+    InvalidRequest,
+    StatusUpdate,
+    TaskStatus,
+    UnifiedRequest,
+    UpstreamError,
+    VendorRef,
+    hookimpl,
+    hookspecs,
+)
+from reelay.emulation import serve_app
+from reelay.normalize import normalize
+from reelay.plugins import Registry, RegistryError, make_plugin_manager
+
+ROOT = Path(__file__).resolve().parent.parent
+HOOK_NAMES = sorted(name for name, _ in inspect.getmembers(hookspecs, inspect.isfunction) if name.startswith("reelay_"))
+
+
+def test_every_hook_has_a_test_and_a_doc():
+    tests = set(re.findall(r"def (test_reelay_\w+)", Path(__file__).read_text()))
+    contributing = (ROOT / "CONTRIBUTING.md").read_text()
+    for name in HOOK_NAMES:
+        assert f"test_{name}" in tests, f"hook {name} has no test in {Path(__file__).name}"
+        assert f"### {name}(" in contributing, f"hook {name} has no heading in CONTRIBUTING.md"
+
+
+def test_hookspecs_are_documented_and_typed():
+    for name in HOOK_NAMES:
+        spec = getattr(hookspecs, name)
+        assert spec.__doc__ and "versionadded" in spec.__doc__, name
+        assert "return" in inspect.signature(spec).__str__() or spec.__annotations__, name
+
+
+def test_misspelled_hook_fails_loudly():
+    class Typo:
+        @hookimpl
+        def reelay_submitt(self, payload):
+            return None
+
+    from pluggy import PluginValidationError
+
+    with pytest.raises(PluginValidationError):
+        make_plugin_manager(load_entry_points=False, plugins=[Typo()])
+
+
+def test_allow_list_limits_entry_point_plugins(monkeypatch):
+    monkeypatch.setenv("REELAY_PLUGINS", "none-such")
+    pm = make_plugin_manager()
+    assert Registry.collect(pm).vendors == {}
+
+
+# ---------------------------------------------------------------- registration
+
+
+def test_reelay_register_vendors(acme_pm):
+    registry = Registry.collect(acme_pm)
+    assert registry.vendors["acme"].credentials[0].name == "api_key"
+
+
+def test_reelay_register_vendors_twice_is_an_error():
+    class Again:
+        @hookimpl
+        def reelay_register_vendors(self, register):
+            from reelay import VendorSpec
+
+            register(VendorSpec(name="acme"))
+
+    pm = make_plugin_manager(load_entry_points=False, plugins=[acme, Again()])
+    with pytest.raises(RegistryError, match="twice"):
+        Registry.collect(pm)
+
+
+def test_reelay_register_models(acme_pm):
+    registry = Registry.collect(acme_pm)
+    assert set(registry.models) == {"acme-1", "acme-still"}
+    assert registry.model("acme-still-2024").name == "acme-still"
+    assert registry.models["acme-1"].precedence.duration_sources == ("seconds", "duration")
+
+
+def test_reelay_register_emulators(acme_pm):
+    [spec] = Registry.collect(acme_pm).emulators
+    assert spec.vendor == "acme" and spec.credentials["api_key"]
+
+
+# ---------------------------------------------------------------- normalization and submission
+
+
+def _channel(base_url="http://127.0.0.1:9"):
+    return Channel(name="c", vendor="acme", base_url=base_url, credentials={"api_key": "acme-test-key-123"})
+
+
+def test_reelay_build_payload(acme_pm):
+    model = Registry.collect(acme_pm).models["acme-1"]
+    request = normalize(UnifiedRequest(model="acme-1", prompt="fox", duration=6, seconds="8"), model)
+    payload = acme_pm.hook.reelay_build_payload(request=request, model=model, channel=_channel())
+    assert payload == {"model": "acme-1", "text": "fox", "length": 8, "frame": "1280x720"}
+    other = Channel(name="x", vendor="someone-else", base_url="http://x")
+    assert acme_pm.hook.reelay_build_payload(request=request, model=model, channel=other) is None
+
+
+def test_reelay_build_payload_may_refuse_before_anything_is_sent(acme_pm, tmp_path):
+    class Picky:
+        @hookimpl(tryfirst=True)
+        def reelay_build_payload(self, request, model, channel):
+            raise InvalidRequest("fox is not allowed", param="prompt")
+
+    acme_pm.register(Picky())
+    model = Registry.collect(acme_pm).models["acme-1"]
+    request = normalize(UnifiedRequest(model="acme-1", prompt="fox"), model)
+    with pytest.raises(InvalidRequest):
+        acme_pm.hook.reelay_build_payload(request=request, model=model, channel=_channel())
+
+
+async def test_reelay_submit(acme_pm, acme_spec):
+    async with serve_app(acme.create_emulator(acme_spec.settings())) as url, aiohttp.ClientSession() as http:
+        awaitable = acme_pm.hook.reelay_submit(
+            payload={"model": "acme-1", "text": "fox"}, request=None, channel=_channel(url), http=http
+        )
+        ref = await awaitable
+        assert isinstance(ref, VendorRef) and ref.id
+
+
+async def test_reelay_submit_unreachable_is_transient(acme_pm):
+    async with aiohttp.ClientSession() as http:
+        awaitable = acme_pm.hook.reelay_submit(payload={"model": "acme-1"}, request=None, channel=_channel(), http=http)
+        with pytest.raises(UpstreamError) as caught:
+            await awaitable
+        assert caught.value.retryable
+
+
+# ---------------------------------------------------------------- status and content
+
+
+async def test_reelay_fetch_status(acme_pm, tmp_path):
+    async with acme_gateway(acme_pm, tmp_path) as gw:
+        _, body = await gw.client.submit(model="acme-1", prompt="fox")
+        task = await gw.dispatcher.store.get(body["id"])
+        channel = gw.dispatcher.channels[task.channel]
+        payload = await acme_pm.hook.reelay_fetch_status(task=task, channel=channel, http=gw.dispatcher.http)
+        assert payload["state"] in ("waiting", "rendering")
+
+
+def test_reelay_map_status(acme_pm):
+    channel = _channel()
+    hook = acme_pm.hook.reelay_map_status
+    assert hook(payload={"state": "waiting"}, task=None, channel=channel).status is TaskStatus.QUEUED
+    running = hook(payload={"state": "rendering", "percent": 40}, task=None, channel=channel)
+    assert running == StatusUpdate(TaskStatus.IN_PROGRESS, progress=40)
+    done = hook(payload={"state": "ready", "video_url": "http://v/x.mp4"}, task=None, channel=channel)
+    assert done.status is TaskStatus.COMPLETED and done.result.url == "http://v/x.mp4"
+    failed = hook(payload={"state": "broken", "reason": "policy", "detail": "no"}, task=None, channel=channel)
+    assert failed.error.code == "content_policy_violation"
+
+
+async def test_reelay_open_content(acme_pm, tmp_path):
+    async with acme_gateway(acme_pm, tmp_path, generation_seconds=0.1) as gw:
+        _, body = await gw.client.submit(model="acme-1", prompt="fox")
+        await gw.client.wait(body["id"])
+        task = await gw.dispatcher.store.get(body["id"])
+        channel = gw.dispatcher.channels[task.channel]
+        source = await acme_pm.hook.reelay_open_content(
+            task=task, channel=channel, http=gw.dispatcher.http, variant="video"
+        )
+        assert source.url.endswith(".mp4") and source.headers["X-Acme-Key"]
+        assert "X-Acme-Key" not in repr(source) and "acme-test-key" not in repr(source)
+
+
+async def test_reelay_cancel(acme_pm, tmp_path):
+    async with acme_gateway(acme_pm, tmp_path, generation_seconds=5) as gw:
+        _, body = await gw.client.submit(model="acme-1", prompt="fox")
+        task = await gw.dispatcher.store.get(body["id"])
+        channel = gw.dispatcher.channels[task.channel]
+        await acme_pm.hook.reelay_cancel(task=task, channel=channel, http=gw.dispatcher.http)
+        payload = await acme_pm.hook.reelay_fetch_status(task=task, channel=channel, http=gw.dispatcher.http)
+        assert payload["state"] == "broken"
+
+
+async def test_reelay_remix(acme_pm, tmp_path):
+    """Acme has no remix: the gateway answers 400 naming it."""
+    assert acme_pm.hook.reelay_remix(task=None, prompt="x", channel=_channel(), http=None) is None
+    async with acme_gateway(acme_pm, tmp_path, generation_seconds=0.1) as gw:
+        _, body = await gw.client.submit(model="acme-1", prompt="fox")
+        await gw.client.wait(body["id"])
+        status, answer = await gw.client.request("POST", f"/v1/videos/{body['id']}/remix", json={"prompt": "again"})
+        assert status == 400 and answer["error"]["code"] == "remix_not_supported"
+
+
+# ---------------------------------------------------------------- events
+
+
+class Recorder:
+    def __init__(self):
+        self.accepted = []
+        self.changes = []
+
+    @hookimpl
+    def reelay_request_accepted(self, task, request):
+        self.accepted.append((task.id, task.seconds, request.duration))
+
+    @hookimpl
+    def reelay_task_changed(self, task, previous):
+        self.changes.append((task.id, previous, task.status))
+
+
+async def test_reelay_request_accepted(acme_pm, tmp_path):
+    recorder = Recorder()
+    acme_pm.register(recorder)
+    async with acme_gateway(acme_pm, tmp_path) as gw:
+        _, body = await gw.client.submit(model="acme-1", prompt="fox", seconds="7")
+    assert recorder.accepted == [(body["id"], 8, 8)]  # billed as generated
+
+
+async def test_reelay_task_changed(acme_pm, tmp_path):
+    recorder = Recorder()
+    acme_pm.register(recorder)
+    async with acme_gateway(acme_pm, tmp_path, generation_seconds=0.2) as gw:
+        _, body = await gw.client.submit(model="acme-1", prompt="fox")
+        await gw.client.wait(body["id"])
+    statuses = [(previous, now) for task_id, previous, now in recorder.changes if task_id == body["id"]]
+    assert statuses[-1][1] is TaskStatus.COMPLETED
+    assert all(previous is not now for previous, now in statuses)
+
+
+async def test_observer_errors_do_not_fail_tasks(acme_pm, tmp_path):
+    class Broken:
+        @hookimpl
+        def reelay_task_changed(self, task, previous):
+            raise RuntimeError("observer bug")
+
+    acme_pm.register(Broken())
+    async with acme_gateway(acme_pm, tmp_path, generation_seconds=0.1) as gw:
+        _, body = await gw.client.submit(model="acme-1", prompt="fox")
+        final, _ = await gw.client.wait(body["id"])
+        assert final["status"] == "completed"
