@@ -27,7 +27,7 @@ group = "premium"
 
 [[tokens]]
 name = "team-b"
-key_sha256 = "%s"
+key_sha256 = "TEAM_B_DIGEST"
 
 [[channels]]
 name = "acme-eu"
@@ -41,7 +41,7 @@ model_map = { "acme-1" = "acme-1-2025" }
 normalization = "snap"
 [channels.credentials]
 api_key = "${ACME_KEY}"
-""" % hash_key("team-b-secret-key")
+""".replace("TEAM_B_DIGEST", hash_key("team-b-secret-key"))
 
 ENV = {"TEAM_A_KEY": "team-a-secret-key", "ACME_KEY": "acme-secret"}
 
