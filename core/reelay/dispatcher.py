@@ -509,6 +509,8 @@ class Dispatcher:
         return task
 
     async def _apply(self, task: Task, update: StatusUpdate, now: float) -> None:
+        if update.vendor_ref is not None and task.vendor_ref is None:
+            task.vendor_ref = update.vendor_ref
         task.status = update.status
         if update.status is TaskStatus.COMPLETED:
             task.progress = 100

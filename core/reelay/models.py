@@ -355,12 +355,15 @@ class StatusUpdate:
     """A vendor status mapped into Reelay's vocabulary.
 
     ``progress`` is None when the vendor gives none (the core estimates it).
+    ``vendor_ref`` is set when a task the gateway lost track of mid-submission
+    was found upstream by the gateway's id: the core records it.
     """
 
     status: TaskStatus
     progress: int | None = None
     result: VideoResult | None = None
     error: TaskError | None = None
+    vendor_ref: VendorRef | None = None
 
 
 @frozen

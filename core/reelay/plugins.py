@@ -11,7 +11,6 @@ import importlib
 import os
 import sys
 from collections.abc import Iterable
-from importlib import metadata
 
 import attrs
 import pluggy
@@ -37,10 +36,8 @@ def make_plugin_manager(*, load_entry_points: bool = True, plugins: Iterable[obj
         if allowed is None:
             pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
         else:
-            wanted = {name.strip() for name in allowed.split(",") if name.strip()}
-            for entry_point in metadata.entry_points(group=ENTRY_POINT_GROUP):
-                if entry_point.name in wanted and pm.get_plugin(entry_point.name) is None:
-                    pm.register(entry_point.load(), entry_point.name)
+            for name in {name.strip() for name in allowed.split(",") if name.strip()}:
+                pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP, name=name)
     for plugin in plugins:
         pm.register(plugin)
     pm.check_pending()
