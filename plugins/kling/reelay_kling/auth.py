@@ -1,0 +1,78 @@
+"""Kling's request authentication: a short-lived HS256 JWT per request.
+
+The token carries ``iss`` = the access key, ``exp`` = now + 30 min and
+``nbf`` = now - 5 s (Kling's documented values) and is signed with the secret
+key. It is sent as ``Authorization: Bearer <jwt>``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+import warnings
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+import jwt
+
+from reelay import Channel, FailureKind, UpstreamError
+
+TOKEN_LIFETIME = 1800
+NOT_BEFORE_SKEW = 5
+ALGORITHM = "HS256"
+
+# Kling issues the secret keys; a demo or test key may be shorter than the
+# 32 bytes PyJWT recommends for HS256, which is not ours to refuse.
+_KEY_LENGTH_WARNING: type[Warning] | None = getattr(jwt, "InsecureKeyLengthWarning", None)
+
+
+@contextlib.contextmanager
+def vendor_key_length() -> Iterator[None]:
+    """Silence PyJWT's short-key warning around a sign or verify."""
+    if _KEY_LENGTH_WARNING is None:
+        yield
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", _KEY_LENGTH_WARNING)
+        yield
+
+
+def make_token(access_key: str, secret_key: str, *, now: float | None = None) -> str:
+    """A signed Kling JWT for one request."""
+    issued = int(time.time() if now is None else now)
+    claims = {"iss": access_key, "exp": issued + TOKEN_LIFETIME, "nbf": issued - NOT_BEFORE_SKEW}
+    with vendor_key_length():
+        return jwt.encode(claims, secret_key, algorithm=ALGORITHM, headers={"typ": "JWT"})
+
+
+def channel_keys(channel: Channel) -> tuple[str, str]:
+    """The channel's ``access_key`` and ``secret_key``, or a CHANNEL failure naming what is missing."""
+    missing = [name for name in ("access_key", "secret_key") if not channel.credentials.get(name)]
+    if missing:
+        raise UpstreamError(
+            FailureKind.CHANNEL,
+            f"channel {channel.name!r} has no {' or '.join(missing)} for Kling",
+            code="channel_misconfigured",
+        )
+    return channel.credentials["access_key"], channel.credentials["secret_key"]
+
+
+def auth_headers(channel: Channel, *, clock: Callable[[], float] = time.time) -> dict[str, str]:
+    """Headers for one Kling request on ``channel``."""
+    access_key, secret_key = channel_keys(channel)
+    return {
+        "Authorization": f"Bearer {make_token(access_key, secret_key, now=clock())}",
+        "Content-Type": "application/json",
+    }
+
+
+def decode_token(token: str, secret_key: str, *, leeway: float = 0) -> Mapping[str, Any]:
+    """Verify a Kling JWT (used by the emulator); raises PyJWT's errors."""
+    with vendor_key_length():
+        return jwt.decode(
+            token,
+            secret_key,
+            algorithms=[ALGORITHM],
+            options={"require": ["iss", "exp", "nbf"]},
+            leeway=leeway,
+        )

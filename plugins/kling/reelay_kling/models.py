@@ -1,0 +1,176 @@
+"""Kling's models, declared as data.
+
+Each entry is a :class:`reelay.ModelSpec` (what the core reads: capabilities,
+durations, sizes, precedence rules, documented metadata keys) plus the few
+Kling facts the core has no field for (``cfg_scale``, ``mode``, ``sound``),
+which :mod:`reelay_kling.wire` checks before anything is sent.
+
+Sources: Kling's API reference (text2video / image2video model enums,
+``cfg_scale`` "not supported by kling-v2.x", ``mode`` std/pro, durations
+"5"/"10", text-to-video aspect ratios 16:9, 9:16, 1:1) and Kling's capability
+map for start+end frames (``image_tail``).
+"""
+
+from __future__ import annotations
+
+from attrs import frozen
+
+from reelay import Capabilities, ImageRole, MetadataPolicy, ModelSpec, PrecedenceRules
+
+VENDOR = "kling"
+
+#: Text-to-video aspect ratios; image-to-video follows the input image.
+ASPECT_RATIOS = ("16:9", "9:16", "1:1")
+DURATIONS = (5, 10)
+MODES = ("std", "pro")
+
+#: Kling's documented request fields a caller may set through ``metadata``.
+METADATA_FIELDS = (
+    "negative_prompt",
+    "cfg_scale",
+    "mode",
+    "camera_control",
+    "static_mask",
+    "dynamic_masks",
+    "callback_url",
+    "sound",
+)
+
+PRECEDENCE = PrecedenceRules(
+    duration_sources=("duration", "seconds"),
+    image_sources=("image", "input_reference", "images"),
+    image_roles=(ImageRole.FIRST_FRAME, ImageRole.LAST_FRAME),
+    size_on_image_to_video=False,
+    metadata=MetadataPolicy.KNOWN,
+    protected_fields=("model_name", "model", "external_task_id"),
+)
+
+
+@frozen
+class KlingModel:
+    """A Kling model: the core's spec plus the Kling-only facts.
+
+    :param cfg_scale: whether the model takes ``cfg_scale`` (v1.x only).
+    :param modes: the ``mode`` values it accepts.
+    :param sound: whether it takes ``sound`` (kling-v2-6 and later).
+    :param sound_modes: the modes in which ``sound: "on"`` is offered.
+    """
+
+    spec: ModelSpec
+    cfg_scale: bool = False
+    modes: tuple[str, ...] = MODES
+    sound: bool = False
+    sound_modes: tuple[str, ...] = ()
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+
+def _model(
+    name: str,
+    *,
+    text_to_video: bool,
+    end_frame: bool,
+    typical_seconds: float,
+    description: str,
+    cfg_scale: bool = False,
+    sound: bool = False,
+    sound_modes: tuple[str, ...] = (),
+) -> KlingModel:
+    spec = ModelSpec(
+        name=name,
+        vendor=VENDOR,
+        capabilities=Capabilities(text_to_video=text_to_video, image_to_video=True, end_frame=end_frame),
+        durations=DURATIONS,
+        default_duration=5,
+        sizes=ASPECT_RATIOS,
+        default_size="16:9",
+        typical_seconds=typical_seconds,
+        precedence=PRECEDENCE,
+        metadata_fields=METADATA_FIELDS,
+        description=description,
+    )
+    return KlingModel(spec=spec, cfg_scale=cfg_scale, sound=sound, sound_modes=sound_modes)
+
+
+MODELS: tuple[KlingModel, ...] = (
+    _model(
+        "kling-v1",
+        text_to_video=True,
+        end_frame=True,
+        cfg_scale=True,
+        typical_seconds=240,
+        description="Kling 1.0: text and image to video, motion brush, camera control",
+    ),
+    _model(
+        "kling-v1-5",
+        text_to_video=False,
+        end_frame=True,
+        cfg_scale=True,
+        typical_seconds=240,
+        description="Kling 1.5: image to video only",
+    ),
+    _model(
+        "kling-v1-6",
+        text_to_video=True,
+        end_frame=True,
+        cfg_scale=True,
+        typical_seconds=240,
+        description="Kling 1.6: text and image to video",
+    ),
+    _model(
+        "kling-v2-master",
+        text_to_video=True,
+        end_frame=False,
+        typical_seconds=360,
+        description="Kling 2.0 Master: text and image to video",
+    ),
+    _model(
+        "kling-v2-1",
+        text_to_video=False,
+        end_frame=True,
+        typical_seconds=240,
+        description="Kling 2.1: image to video only (start+end frame in pro mode)",
+    ),
+    _model(
+        "kling-v2-1-master",
+        text_to_video=True,
+        end_frame=False,
+        typical_seconds=360,
+        description="Kling 2.1 Master: text and image to video",
+    ),
+    _model(
+        "kling-v2-5-turbo",
+        text_to_video=True,
+        end_frame=True,
+        typical_seconds=150,
+        description="Kling 2.5 Turbo: text and image to video",
+    ),
+    _model(
+        "kling-v2-6",
+        text_to_video=True,
+        end_frame=True,
+        sound=True,
+        sound_modes=("pro",),
+        typical_seconds=240,
+        description="Kling 2.6: text and image to video with native audio (sound: on, pro mode)",
+    ),
+)
+
+BY_NAME: dict[str, KlingModel] = {model.name: model for model in MODELS}
+
+#: The upstream model names each endpoint family accepts (what the emulator checks).
+TEXT2VIDEO_MODELS = tuple(m.name for m in MODELS if m.spec.capabilities.text_to_video)
+IMAGE2VIDEO_MODELS = tuple(m.name for m in MODELS if m.spec.capabilities.image_to_video)
+CFG_SCALE_MODELS = tuple(m.name for m in MODELS if m.cfg_scale)
+
+
+def kling_model(spec: ModelSpec) -> KlingModel:
+    """The Kling facts for ``spec`` (a spec registered by this plugin)."""
+    found = BY_NAME.get(spec.name)
+    if found is None:
+        # A spec built elsewhere for the kling vendor: assume the v2 rules
+        # (no cfg_scale), which is what newer Kling models follow.
+        return KlingModel(spec=spec)
+    return found
