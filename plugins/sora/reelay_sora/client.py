@@ -1,0 +1,143 @@
+"""The adapter: calls to ``{base_url}/v1/videos`` with one channel's credentials."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import io
+from typing import Any
+
+import aiohttp
+
+from reelay import (
+    Channel,
+    ContentSource,
+    FailureKind,
+    InvalidRequest,
+    UpstreamError,
+    VendorRef,
+)
+from reelay.http import JsonResponse, join_url, request_json
+
+from . import wire
+from .models import CONTENT_VARIANTS, VENDOR
+
+#: Inline uploads larger than this are decoded off the event loop.
+_DECODE_IN_THREAD_BYTES = 256 * 1024
+
+
+class SoraClient:
+    """One channel's view of an OpenAI-Videos endpoint (OpenAI, Azure, a gateway)."""
+
+    def __init__(self, channel: Channel, http: aiohttp.ClientSession):
+        self.channel = channel
+        self.http = http
+
+    # ------------------------------------------------------------ plumbing
+
+    def url(self, path: str = "") -> str:
+        """``{base_url}/v1/videos{path}``; a base URL already ending in ``/v1`` is not doubled."""
+        base = self.channel.base_url.rstrip("/")
+        root = base if base.endswith("/v1") else join_url(base, "/v1")
+        return join_url(root, "/videos" + path)
+
+    def headers(self) -> dict[str, str]:
+        credentials = self.channel.credentials
+        api_key = credentials.get("api_key")
+        if not api_key:
+            raise UpstreamError(
+                FailureKind.CHANNEL, f"channel {self.channel.name!r} has no api_key", code="channel_misconfigured"
+            )
+        headers = {"Authorization": f"Bearer {api_key}"}
+        if credentials.get("organization"):
+            headers["OpenAI-Organization"] = credentials["organization"]
+        if credentials.get("project"):
+            headers["OpenAI-Project"] = credentials["project"]
+        return headers
+
+    def _secrets(self) -> tuple[str, ...]:
+        return tuple(value for value in self.channel.credentials.values() if value)
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        action: str,
+        on_404: FailureKind = FailureKind.CALLER,
+        **kwargs: Any,
+    ) -> JsonResponse:
+        response = await request_json(
+            self.http, method, self.url(path), vendor=VENDOR, headers=self.headers(), **kwargs
+        )
+        if not response.ok:
+            raise wire.upstream_error(response, action=action, secrets=self._secrets(), on_404=on_404)
+        return response
+
+    # ------------------------------------------------------------ calls
+
+    async def create(self, payload: wire.CreateVideo) -> VendorRef:
+        """``POST /v1/videos``: JSON, or multipart when the image is an uploaded file."""
+        if payload.is_multipart:
+            response = await self._call("POST", "", action="create a video", data=await _form(payload))
+        else:
+            response = await self._call("POST", "", action="create a video", json_body=wire.payload_json(payload))
+        return VendorRef(wire.parse_video(response.body).id)
+
+    async def retrieve(self, video_id: str) -> Any:
+        """``GET /v1/videos/{id}``: the raw video object (a 404 means the video is gone)."""
+        response = await self._call("GET", f"/{video_id}", action="read a video", on_404=FailureKind.NOT_FOUND)
+        return response.body
+
+    async def delete(self, video_id: str) -> None:
+        """``DELETE /v1/videos/{id}``; a video that is already gone counts as deleted."""
+        try:
+            await self._call("DELETE", f"/{video_id}", action="delete a video", on_404=FailureKind.NOT_FOUND)
+        except UpstreamError as error:
+            if error.kind is not FailureKind.NOT_FOUND:
+                raise
+
+    async def remix(self, video_id: str, prompt: str) -> VendorRef:
+        """``POST /v1/videos/{id}/remix``: a new video from a completed one."""
+        if not prompt or not prompt.strip():
+            raise InvalidRequest("a remix needs a prompt", param="prompt", code="missing_prompt")
+        if len(prompt) > wire.MAX_PROMPT_CHARS:
+            raise InvalidRequest(f"prompt is longer than {wire.MAX_PROMPT_CHARS} characters", param="prompt")
+        response = await self._call("POST", f"/{video_id}/remix", action="remix a video", json_body={"prompt": prompt})
+        return VendorRef(wire.parse_video(response.body).id)
+
+    def content(self, video_id: str, variant: str) -> ContentSource:
+        """Where the core reads a variant from: the content endpoint with this channel's key."""
+        mime_type = CONTENT_VARIANTS.get(variant)
+        if mime_type is None:
+            raise InvalidRequest(
+                f"variant {variant!r} is not offered; choose one of: {', '.join(CONTENT_VARIANTS)}",
+                param="variant",
+                code="invalid_variant",
+            )
+        return ContentSource(
+            url=self.url(f"/{video_id}/content?variant={variant}"), headers=self.headers(), mime_type=mime_type
+        )
+
+
+async def _form(payload: wire.CreateVideo) -> aiohttp.FormData:
+    image = payload.upload
+    assert image is not None and image.base64 is not None
+    try:
+        if len(image.base64) > _DECODE_IN_THREAD_BYTES:
+            data = await asyncio.to_thread(base64.b64decode, image.base64)
+        else:
+            data = base64.b64decode(image.base64)
+    except (binascii.Error, ValueError):
+        raise InvalidRequest("input_reference is not valid base64", param="input_reference") from None
+    form = aiohttp.FormData()
+    for name, value in wire.payload_form_fields(payload).items():
+        form.add_field(name, value)
+    form.add_field(
+        "input_reference",
+        io.BytesIO(data),  # a stream, so aiohttp neither copies nor warns about a large bytes body
+        filename=image.filename or "input_reference",
+        content_type=wire.image_mime_type(image) or "application/octet-stream",
+    )
+    return form
