@@ -80,9 +80,7 @@ async def fetch_image(
         ) from None
 
 
-async def _fetch(
-    http: aiohttp.ClientSession, url: str, param: str, allow_loopback: bool, max_bytes: int
-) -> ImageInput:
+async def _fetch(http: aiohttp.ClientSession, url: str, param: str, allow_loopback: bool, max_bytes: int) -> ImageInput:
     current = _parse(url, param)
     for _ in range(MAX_REDIRECTS + 1):
         address = await _checked_address(current, param, allow_loopback)
