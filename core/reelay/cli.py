@@ -158,6 +158,16 @@ def check_config(config_path: str) -> None:
     click.echo(f"{config_path}: ok ({len(config.tokens)} tokens, {len(config.channels)} channels)")
 
 
+def _register_client_commands() -> None:
+    from .client_cli import generate, tasks
+
+    cli.add_command(generate)
+    cli.add_command(tasks)
+
+
+_register_client_commands()
+
+
 def main() -> None:
     cli(prog_name="reelay")
 

@@ -22,6 +22,7 @@ from .config import Config
 from .dispatcher import Dispatcher, LocalContent
 from .errors import InvalidRequest, NotFound, PayloadTooLarge, ReelayError
 from .models import ContentSource, Task, Token
+from .openapi import docs_page, openapi_json
 from .poller import Poller
 from .ranges import parse_range
 from .wire import parse_unified_request, task_to_json
@@ -95,6 +96,8 @@ def setup_routes(app: web.Application, dispatcher: Dispatcher, *, poller: bool =
         ("POST", "/v1/videos/{task_id}/cancel", cancel_task, "cancel"),
         ("GET", "/v1/models", list_models, "models"),
         ("GET", "/healthz", healthz, "healthz"),
+        ("GET", "/openapi.json", openapi_json, "openapi"),
+        ("GET", "/docs", docs_page, "docs"),
     ]
     for method, path, handler, name in routes:
         if method == "GET":

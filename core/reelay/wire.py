@@ -52,9 +52,33 @@ _converter.register_structure_hook(str, _strict_str)
 _converter.register_structure_hook_func(lambda t: t == str | None, _optional_str)
 _converter.register_structure_hook_func(lambda t: t == tuple[str, ...], _str_or_list)
 _converter.register_structure_hook_func(lambda t: t == Mapping[str, Any], _object)
+#: UnifiedRequest fields never read from a JSON body (multipart files fill ``uploads``).
+NOT_FROM_JSON = ("uploads",)
 _converter.register_structure_hook(
-    UnifiedRequest, make_dict_structure_fn(UnifiedRequest, _converter, uploads=cattrs.override(omit=True))
+    UnifiedRequest,
+    make_dict_structure_fn(UnifiedRequest, _converter, **{name: cattrs.override(omit=True) for name in NOT_FROM_JSON}),
 )
+
+# The same rules as JSON Schema, for the OpenAPI document (reelay.openapi): what each
+# hook above accepts, keyed by the field type it is registered for, and the fields
+# whose rules are not their type's.
+_SECONDS = {
+    "anyOf": [
+        {"type": "number", "exclusiveMinimum": 0},
+        {"type": "string", "pattern": r"^[0-9]+(\.[0-9]+)?s?$"},
+    ]
+}
+TYPE_SCHEMAS: dict[Any, dict[str, Any]] = {
+    str: {"type": "string"},
+    str | None: {"type": ["string", "null"]},
+    tuple[str, ...]: {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}, {"type": "null"}]},
+    Mapping[str, Any]: {"type": ["object", "null"], "additionalProperties": True},
+}
+FIELD_SCHEMAS: dict[str, dict[str, Any]] = {
+    "model": {"type": "string", "minLength": 1},  # parse_unified_request: missing_model
+    "duration": _SECONDS,  # read by normalize.parse_seconds
+    "seconds": _SECONDS,
+}
 
 _PATH = re.compile(r"@ \$\.(\w+)")
 

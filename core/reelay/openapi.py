@@ -1,0 +1,616 @@
+"""The gateway's OpenAPI 3.1 document (``GET /openapi.json``) and API page (``GET /docs``).
+
+Generated, never hand-kept: the request schema comes from the attrs class
+:class:`~reelay.models.UnifiedRequest` and the field rules in
+:mod:`reelay.wire` (the ones that validate requests), the task schema from
+the keys :func:`~reelay.wire.task_to_json` writes, and the paths from the
+routes the application really serves. The page is plain HTML rendered from
+the same document: no script, no CDN.
+"""
+
+from __future__ import annotations
+
+import copy
+import html
+import json
+import typing
+from collections.abc import Iterable
+from typing import Any
+
+import attrs
+from aiohttp import web
+
+from . import __version__
+from .models import (
+    Adjustment,
+    Task,
+    TaskError,
+    TaskStatus,
+    UnifiedRequest,
+    VideoResult,
+)
+from .wire import FIELD_SCHEMAS, NOT_FROM_JSON, TYPE_SCHEMAS, task_to_json
+
+OPENAPI_VERSION = "3.1.0"
+_REF = "#/components/schemas/"
+
+# ---------------------------------------------------------------- schemas from the models
+
+_REQUEST_DESCRIPTIONS = {
+    "model": "A model or alias from `GET /v1/models`.",
+    "prompt": "What to generate; required for text-to-video.",
+    "image": "An input image: URL, `data:` URI or raw base64.",
+    "images": "More images (end frame, references), in the model's precedence order.",
+    "input_reference": "More images, OpenAI style.",
+    "duration": "Length in seconds (integer or numeric string).",
+    "seconds": "Length in seconds, OpenAI style; which of duration/seconds wins is the model's precedence rule.",
+    "size": "`1280x720`, `720x1280` or a ratio like `16:9`; snapped to the model's sizes unless strict.",
+    "metadata": "Vendor-specific extras passed into the vendor payload (never the routed model).",
+}
+
+
+def attrs_schema(cls: type, *, skip: Iterable[str] = (), descriptions: dict[str, str] | None = None) -> dict[str, Any]:
+    """JSON Schema for an attrs class read by :mod:`reelay.wire`'s converter.
+
+    Field rules come from ``wire.FIELD_SCHEMAS`` first, then from the rule of
+    the field's type in ``wire.TYPE_SCHEMAS``; a field with neither is an
+    error, so a new field cannot go undocumented.
+    """
+    hints = typing.get_type_hints(cls)
+    properties: dict[str, Any] = {}
+    required = []
+    for field in attrs.fields(cls):
+        if field.name in skip:
+            continue
+        if field.name in FIELD_SCHEMAS:
+            schema = copy.deepcopy(FIELD_SCHEMAS[field.name])
+        elif hints[field.name] in TYPE_SCHEMAS:
+            schema = copy.deepcopy(TYPE_SCHEMAS[hints[field.name]])
+        else:
+            raise TypeError(f"{cls.__name__}.{field.name}: no wire rule for {hints[field.name]!r}")
+        if descriptions and field.name in descriptions:
+            schema["description"] = descriptions[field.name]
+        properties[field.name] = schema
+        if field.default is attrs.NOTHING:
+            required.append(field.name)
+    return {
+        "type": "object",
+        "title": cls.__name__,
+        "properties": properties,
+        "required": required,
+        "additionalProperties": True,
+        "description": "Unknown top-level fields are ignored.",
+    }
+
+
+def unified_request_schema() -> dict[str, Any]:
+    """The body of ``POST /v1/video/generations``."""
+    return attrs_schema(UnifiedRequest, skip=NOT_FROM_JSON, descriptions=_REQUEST_DESCRIPTIONS)
+
+
+def openai_request_schema() -> dict[str, Any]:
+    """The JSON body of ``POST /v1/videos``: the unified request, ``input_reference`` also as ``{image_url}``."""
+    schema = unified_request_schema()
+    schema["title"] = "OpenAIVideoRequest"
+    reference = schema["properties"]["input_reference"]
+    reference["anyOf"] = [
+        *reference["anyOf"],
+        {"type": "object", "properties": {"image_url": {"type": "string"}}, "required": ["image_url"]},
+    ]
+    return schema
+
+
+_NULLABLE_INT = {"type": ["integer", "null"]}
+_NULLABLE_STR = {"type": ["string", "null"]}
+_TASK_FIELDS: dict[str, dict[str, Any]] = {
+    "id": {"type": "string", "description": "The public task id."},
+    "task_id": {"type": "string", "description": "The same id (unified API name)."},
+    "object": {"const": "video"},
+    "model": {"type": "string"},
+    "status": {"enum": [status.value for status in TaskStatus]},
+    "progress": {"type": "integer", "minimum": 0, "maximum": 100, "description": "Never decreases."},
+    "created_at": {"type": "integer", "description": "Unix seconds."},
+    "completed_at": {**_NULLABLE_INT, "description": "Unix seconds, once the task ended."},
+    "seconds": {**_NULLABLE_STR, "description": "The effective duration, as a string (OpenAI style)."},
+    "duration": {**_NULLABLE_INT, "description": "The effective duration in seconds."},
+    "size": {**_NULLABLE_STR, "description": "The effective size."},
+    "error": {
+        "anyOf": [
+            {
+                "type": "object",
+                "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+                "required": ["code", "message"],
+            },
+            {"type": "null"},
+        ],
+        "description": "Why the task failed.",
+    },
+    "prompt": _NULLABLE_STR,
+    "expires_at": _NULLABLE_INT,
+    "remixed_from_video_id": _NULLABLE_STR,
+    "url": {"type": "string", "description": "When completed: the gateway's content route for the video."},
+    "actual_duration": {"type": "number", "description": "When completed: the vendor's figure, if it gave one."},
+    "adjustments": {
+        "type": "array",
+        "description": "Values the normalization changed.",
+        "items": {
+            "type": "object",
+            "properties": {
+                "field": {"type": "string"},
+                "requested": {},
+                "effective": {},
+                "reason": {"type": "string"},
+            },
+            "required": ["field", "requested", "effective", "reason"],
+        },
+    },
+}
+
+
+def _sample_tasks() -> tuple[Task, list[Task]]:
+    """A minimal task (its keys are always present) and tasks that fill every optional key."""
+    minimal = Task(id="t", owner="o", model="m", vendor="v", channel="c")
+    full = Task(
+        id="t",
+        owner="o",
+        model="m",
+        vendor="v",
+        channel="c",
+        status=TaskStatus.COMPLETED,
+        result=VideoResult(url="u", duration=5.0),
+        adjustments=(Adjustment("duration", 7, 8, "nearest"),),
+    )
+    failed = Task(id="t", owner="o", model="m", vendor="v", channel="c", error=TaskError("c", "m"))
+    return minimal, [full, failed]
+
+
+def task_schema() -> dict[str, Any]:
+    """The task object, with exactly the keys :func:`reelay.wire.task_to_json` writes."""
+    minimal, others = _sample_tasks()
+    always = list(task_to_json(minimal, "u"))
+    keys = dict.fromkeys(always)
+    for task in others:
+        keys.update(dict.fromkeys(task_to_json(task, "u")))
+    missing = [key for key in keys if key not in _TASK_FIELDS]
+    if missing:
+        raise TypeError(f"task_to_json writes keys the OpenAPI document does not describe: {missing}")
+    return {
+        "type": "object",
+        "title": "Task",
+        "properties": {key: copy.deepcopy(_TASK_FIELDS[key]) for key in keys},
+        "required": always,
+    }
+
+
+def error_schema() -> dict[str, Any]:
+    """``{"error": {"message", "type", "code", "param"}}``, as every error is rendered."""
+    return {
+        "type": "object",
+        "title": "Error",
+        "properties": {
+            "error": {
+                "type": "object",
+                "properties": {
+                    "message": {"type": "string"},
+                    "type": {"type": "string"},
+                    "code": {"type": "string"},
+                    "param": {"type": ["string", "null"]},
+                },
+                "required": ["message", "type", "code", "param"],
+            }
+        },
+        "required": ["error"],
+    }
+
+
+def component_schemas() -> dict[str, Any]:
+    return {
+        "UnifiedRequest": unified_request_schema(),
+        "OpenAIVideoRequest": openai_request_schema(),
+        "OpenAIVideoForm": {
+            "type": "object",
+            "description": "Multipart form: the request fields as text parts, `input_reference` as a file "
+            "or the field `input_reference[image_url]`, `metadata[KEY]` for metadata.",
+            "properties": {
+                "model": {"type": "string"},
+                "prompt": {"type": "string"},
+                "seconds": {"type": "string"},
+                "size": {"type": "string"},
+                "input_reference": {"type": "string", "contentMediaType": "application/octet-stream"},
+            },
+            "required": ["model"],
+        },
+        "RemixRequest": {
+            "type": "object",
+            "properties": {"prompt": {"type": "string", "minLength": 1}},
+            "required": ["prompt"],
+        },
+        "Task": task_schema(),
+        "TaskList": {
+            "type": "object",
+            "properties": {
+                "object": {"const": "list"},
+                "data": {"type": "array", "items": {"$ref": _REF + "Task"}},
+                "first_id": _NULLABLE_STR,
+                "last_id": _NULLABLE_STR,
+                "has_more": {"type": "boolean"},
+            },
+            "required": ["object", "data", "first_id", "last_id", "has_more"],
+        },
+        "Deleted": {
+            "type": "object",
+            "properties": {"id": {"type": "string"}, "object": {"const": "video.deleted"}, "deleted": {"const": True}},
+            "required": ["id", "object", "deleted"],
+        },
+        "ModelList": {
+            "type": "object",
+            "properties": {
+                "object": {"const": "list"},
+                "data": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "id": {"type": "string"},
+                            "object": {"const": "model"},
+                            "created": {"type": "integer"},
+                            "owned_by": {"type": "string"},
+                        },
+                        "required": ["id", "object", "created", "owned_by"],
+                    },
+                },
+            },
+            "required": ["object", "data"],
+        },
+        "Health": {
+            "type": "object",
+            "properties": {"status": {"const": "ok"}, "version": {"type": "string"}},
+            "required": ["status", "version"],
+        },
+        "Error": error_schema(),
+    }
+
+
+# ---------------------------------------------------------------- operations
+
+
+def _json(name: str) -> dict[str, Any]:
+    return {"application/json": {"schema": {"$ref": _REF + name}}}
+
+
+def _ok(name: str, description: str = "OK") -> dict[str, Any]:
+    return {"description": description, "content": _json(name)}
+
+
+_VIDEO = {"video/mp4": {"schema": {"type": "string", "contentMediaType": "video/mp4"}}}
+_TASK_ID = {"name": "task_id", "in": "path", "required": True, "schema": {"type": "string"}}
+_ERRORS = {
+    400: "Malformed or invalid request (`param` names the field)",
+    401: "Missing or unknown token",
+    403: "The model is not available to the token's group",
+    404: "Unknown model, task or route",
+    409: "The task is not in a state that allows this",
+    413: "Body larger than server.max_body_mb",
+    416: "Range outside the file",
+    502: "Every eligible channel failed upstream",
+    503: "Every channel was rate limited or none could be used",
+}
+
+#: Route name (after ``reelay.``) -> operation. Statuses listed in "errors" answer the Error schema.
+OPERATIONS: dict[str, dict[str, Any]] = {
+    "create": {
+        "tags": ["Unified API"],
+        "summary": "Submit a video generation",
+        "description": "Answers at once, after the vendor accepted the job, with the task object.",
+        "requestBody": {"required": True, "content": _json("UnifiedRequest")},
+        "responses": {"200": _ok("Task", "The new task")},
+        "errors": (400, 401, 403, 404, 413, 502, 503),
+    },
+    "get_generation": {
+        "tags": ["Unified API"],
+        "summary": "A task (unified path)",
+        "parameters": [_TASK_ID],
+        "responses": {"200": _ok("Task")},
+        "errors": (401, 404),
+    },
+    "get_video": {
+        "tags": ["Unified API"],
+        "summary": "A task",
+        "description": "Carries `openai-poll-after-ms` while the task runs: the time until the gateway's next poll.",
+        "parameters": [_TASK_ID],
+        "responses": {"200": _ok("Task")},
+        "errors": (401, 404),
+    },
+    "content": {
+        "tags": ["Unified API"],
+        "summary": "Download the finished video",
+        "description": "Streams the video through the gateway; supports `Range` and `HEAD`. 409 until completed.",
+        "parameters": [
+            _TASK_ID,
+            {"name": "variant", "in": "query", "required": False, "schema": {"type": "string", "default": "video"}},
+            {"name": "Range", "in": "header", "required": False, "schema": {"type": "string"}},
+        ],
+        "responses": {
+            "200": {"description": "The video", "content": _VIDEO},
+            "206": {"description": "The requested byte range", "content": _VIDEO},
+        },
+        "errors": (400, 401, 404, 409, 416, 502, 503),
+    },
+    "cancel": {
+        "tags": ["Unified API"],
+        "summary": "Cancel a running task",
+        "description": "Where the vendor can; otherwise 400 with code `cancel_not_supported` (the task keeps running).",
+        "parameters": [_TASK_ID],
+        "responses": {"200": _ok("Task", "The cancelled task")},
+        "errors": (400, 401, 404, 409, 502, 503),
+    },
+    "models": {
+        "tags": ["Unified API"],
+        "summary": "The models the token can use",
+        "responses": {"200": _ok("ModelList")},
+        "errors": (401,),
+    },
+    "healthz": {
+        "tags": ["Service"],
+        "summary": "Liveness",
+        "security": [],
+        "responses": {"200": _ok("Health")},
+        "errors": (),
+    },
+    "openapi": {
+        "tags": ["Service"],
+        "summary": "This OpenAPI document",
+        "security": [],
+        "responses": {"200": {"description": "OpenAPI 3.1", "content": {"application/json": {"schema": {}}}}},
+        "errors": (),
+    },
+    "docs": {
+        "tags": ["Service"],
+        "summary": "This API as a web page",
+        "security": [],
+        "responses": {"200": {"description": "HTML", "content": {"text/html": {"schema": {"type": "string"}}}}},
+        "errors": (),
+    },
+    "openai.create": {
+        "tags": ["OpenAI Videos"],
+        "summary": "Create a video (OpenAI Videos protocol)",
+        "requestBody": {
+            "required": True,
+            "content": {
+                **_json("OpenAIVideoRequest"),
+                "multipart/form-data": {"schema": {"$ref": _REF + "OpenAIVideoForm"}},
+            },
+        },
+        "responses": {"200": _ok("Task", "The new task")},
+        "errors": (400, 401, 403, 404, 413, 502, 503),
+    },
+    "openai.list": {
+        "tags": ["OpenAI Videos"],
+        "summary": "The caller's tasks",
+        "parameters": [
+            {
+                "name": "limit",
+                "in": "query",
+                "required": False,
+                "schema": {"type": "integer", "minimum": 0, "maximum": 100, "default": 20},
+            },
+            {"name": "order", "in": "query", "required": False, "schema": {"enum": ["asc", "desc"], "default": "desc"}},
+            {"name": "after", "in": "query", "required": False, "schema": {"type": "string"}},
+        ],
+        "responses": {"200": _ok("TaskList")},
+        "errors": (400, 401),
+    },
+    "openai.delete": {
+        "tags": ["OpenAI Videos"],
+        "summary": "Delete a task (cancelling it first if it runs)",
+        "parameters": [_TASK_ID],
+        "responses": {"200": _ok("Deleted")},
+        "errors": (400, 401, 404, 502, 503),
+    },
+    "openai.remix": {
+        "tags": ["OpenAI Videos"],
+        "summary": "Remix a completed video",
+        "parameters": [_TASK_ID],
+        "requestBody": {"required": True, "content": _json("RemixRequest")},
+        "responses": {"200": _ok("Task", "The new task")},
+        "errors": (400, 401, 404, 409, 502, 503),
+    },
+}
+
+
+def served_routes(app: web.Application) -> list[tuple[str, str, str]]:
+    """(method, path, route name) of every Reelay route ``app`` serves; ``HEAD`` goes with ``GET``."""
+    from .server import ROUTE_PREFIX
+
+    found = []
+    for route in app.router.routes():
+        name = route.name or ""
+        if route.method == "HEAD" or not name.startswith(ROUTE_PREFIX):
+            continue
+        found.append((route.method, route.resource.canonical if route.resource else "", name[len(ROUTE_PREFIX) :]))
+    return found
+
+
+def build_document(routes: Iterable[tuple[str, str, str]], server_url: str | None = None) -> dict[str, Any]:
+    """The OpenAPI 3.1 document for ``routes`` (as :func:`served_routes` lists them)."""
+    paths: dict[str, dict[str, Any]] = {}
+    for method, path, name in routes:
+        known = OPERATIONS.get(name)
+        operation = copy.deepcopy(known) if known else {"summary": name, "responses": {}, "errors": (400,)}
+        operation["operationId"] = name.replace(".", "_")
+        for status in operation.pop("errors"):
+            operation["responses"][str(status)] = {"$ref": f"#/components/responses/E{status}"}
+        operation["responses"]["default"] = {"$ref": "#/components/responses/Error"}
+        paths.setdefault(path, {})[method.lower()] = operation
+    responses = {
+        f"E{status}": {"description": text, "content": _json("Error")} for status, text in sorted(_ERRORS.items())
+    }
+    responses["Error"] = {"description": "Any other error", "content": _json("Error")}
+    document: dict[str, Any] = {
+        "openapi": OPENAPI_VERSION,
+        "info": {
+            "title": "Reelay",
+            "version": __version__,
+            "summary": "One asynchronous HTTP API in front of many AI video-generation vendors.",
+            "description": "Submit a generation, poll the task until `completed`, then download the video. "
+            'Every error is `{"error": {"message", "type", "code", "param"}}`.',
+        },
+        "paths": paths,
+        "components": {
+            "schemas": component_schemas(),
+            "responses": responses,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+        "security": [{"bearer": []}],
+    }
+    if server_url:
+        document["servers"] = [{"url": server_url}]
+    return document
+
+
+def document_for(request: web.Request) -> dict[str, Any]:
+    from .server import PUBLIC_URL
+
+    base = request.app.get(PUBLIC_URL) or f"{request.scheme}://{request.host}"
+    return build_document(served_routes(request.app), base)
+
+
+# ---------------------------------------------------------------- handlers
+
+
+async def openapi_json(request: web.Request) -> web.Response:
+    """``GET /openapi.json``."""
+    return web.json_response(document_for(request), dumps=lambda value: json.dumps(value, indent=2))
+
+
+async def docs_page(request: web.Request) -> web.Response:
+    """``GET /docs``: the document as one self-contained page."""
+    return web.Response(text=render_html(document_for(request)), content_type="text/html")
+
+
+# ---------------------------------------------------------------- the page
+
+_STYLE = """
+body{font:15px/1.5 system-ui,sans-serif;max-width:980px;margin:2em auto;padding:0 1em;color:#1d1d1f}
+code,pre{font-family:ui-monospace,monospace;font-size:13px}
+h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:2em}
+.op{border:1px solid #ddd;border-radius:6px;margin:1em 0;padding:.6em 1em}
+.m{display:inline-block;min-width:4.5em;font-weight:bold;font-family:ui-monospace,monospace}
+.get{color:#0a7d32}.post{color:#0b5cad}.delete{color:#b3261e}
+table{border-collapse:collapse;margin:.4em 0}td,th{border-bottom:1px solid #eee;padding:.2em .8em .2em 0;
+text-align:left;vertical-align:top}th{font-weight:600}nav a{margin-right:1em}
+"""
+
+
+def _schema_name(schema: dict[str, Any]) -> str:
+    ref = schema.get("$ref", "")
+    return ref.rsplit("/", 1)[-1] if ref else ""
+
+
+def type_text(schema: dict[str, Any]) -> str:
+    """A short human reading of a schema: ``string or null``, ``array of string``..."""
+    if "$ref" in schema:
+        return _schema_name(schema)
+    if "const" in schema:
+        return json.dumps(schema["const"])
+    if "enum" in schema:
+        return " | ".join(json.dumps(value) for value in schema["enum"])
+    if "anyOf" in schema:
+        return " or ".join(type_text(option) for option in schema["anyOf"])
+    kind = schema.get("type")
+    if kind == "array":
+        return "array of " + type_text(schema.get("items", {}))
+    if isinstance(kind, list):
+        return " or ".join(kind)
+    return kind or "any"
+
+
+def _slug(text: str) -> str:
+    return _e(text.lower().replace(" ", "-"))
+
+
+def _e(text: Any) -> str:
+    return html.escape(str(text))
+
+
+def _code(text: str) -> str:
+    """Backticks in descriptions become <code>."""
+    parts = _e(text).split("`")
+    return "".join(f"<code>{part}</code>" if index % 2 else part for index, part in enumerate(parts))
+
+
+def _fields_table(schema: dict[str, Any]) -> str:
+    properties = schema.get("properties", {})
+    if not properties:
+        return ""
+    required = set(schema.get("required", ()))
+    rows = "".join(
+        f"<tr><td><code>{_e(name)}</code></td><td>{_e(type_text(prop))}</td>"
+        f"<td>{'required' if name in required else ''}</td><td>{_code(prop.get('description', ''))}</td></tr>"
+        for name, prop in properties.items()
+    )
+    return f"<table><tr><th>field</th><th>type</th><th></th><th></th></tr>{rows}</table>"
+
+
+def render_html(document: dict[str, Any]) -> str:
+    """The API page: every operation, its parameters, body and answers, then every schema."""
+    info = document["info"]
+    schemas = document["components"]["schemas"]
+    responses = document["components"]["responses"]
+    out = [
+        "<!doctype html><html lang=en><head><meta charset=utf-8>",
+        f"<title>{_e(info['title'])} API</title><style>{_STYLE}</style></head><body>",
+        f"<h1>{_e(info['title'])} API <small>{_e(info['version'])}</small></h1>",
+        f"<p>{_code(info['summary'])} {_code(info['description'])}</p>",
+        "<p>Send <code>Authorization: Bearer &lt;token&gt;</code> on every route except those marked public. "
+        'Machine-readable: <a href="/openapi.json">/openapi.json</a> (OpenAPI '
+        f"{_e(document['openapi'])}).</p>",
+    ]
+    by_tag: dict[str, list[tuple[str, str, dict[str, Any]]]] = {}
+    for path, methods in document["paths"].items():
+        for method, operation in methods.items():
+            by_tag.setdefault((operation.get("tags") or ["Other"])[0], []).append((method, path, operation))
+    links = "".join(f'<a href="#{_slug(tag)}">{_e(tag)}</a>' for tag in [*by_tag, "schemas"])
+    out.append(f"<nav>{links}</nav>")
+    for tag, operations in by_tag.items():
+        out.append(f'<h2 id="{_slug(tag)}">{_e(tag)}</h2>')
+        for method, path, operation in operations:
+            public = " <small>(public)</small>" if operation.get("security") == [] else ""
+            out.append(f'<div class=op id="{_e(operation["operationId"])}">')
+            out.append(f"<div><span class='m {method}'>{method.upper()}</span> <code>{_e(path)}</code>{public}</div>")
+            out.append(f"<p><b>{_e(operation.get('summary', ''))}</b>. {_code(operation.get('description', ''))}</p>")
+            if operation.get("parameters"):
+                rows = "".join(
+                    f"<tr><td><code>{_e(p['name'])}</code></td><td>{_e(p['in'])}</td>"
+                    f"<td>{_e(type_text(p.get('schema', {})))}</td>"
+                    f"<td>{'required' if p.get('required') else ''}</td></tr>"
+                    for p in operation["parameters"]
+                )
+                out.append(f"<table><tr><th>parameter</th><th>in</th><th>type</th><th></th></tr>{rows}</table>")
+            body = operation.get("requestBody")
+            if body:
+                for media, content in body["content"].items():
+                    name = _schema_name(content["schema"])
+                    out.append(f'<p>Body (<code>{_e(media)}</code>): <a href="#{_e(name)}">{_e(name)}</a></p>')
+                    out.append(_fields_table(schemas.get(name, {})))
+            answers = []
+            for status, answer in operation["responses"].items():
+                if "$ref" in answer:
+                    answer = responses[_schema_name(answer)]
+                media = next(iter(answer.get("content", {}) or {"": {}}))
+                schema = (answer.get("content") or {}).get(media, {}).get("schema", {})
+                name = _schema_name(schema)
+                if name:
+                    target = f'<a href="#{_e(name)}">{_e(name)}</a>'
+                else:
+                    target = f"<code>{_e(media)}</code>" if media else ""
+                answers.append(f"<tr><td>{_e(status)}</td><td>{_e(answer['description'])}</td><td>{target}</td></tr>")
+            out.append(f"<table><tr><th>answer</th><th></th><th></th></tr>{''.join(answers)}</table></div>")
+    out.append('<h2 id="schemas">schemas</h2>')
+    for name, schema in schemas.items():
+        out.append(f'<h3 id="{_e(name)}">{_e(name)}</h3>')
+        if schema.get("description"):
+            out.append(f"<p>{_code(schema['description'])}</p>")
+        out.append(_fields_table(schema) or f"<p>{_e(type_text(schema))}</p>")
+    out.append("</body></html>")
+    return "\n".join(out)
