@@ -110,7 +110,7 @@ def test_validate_against_installed_plugins(acme_pm):
         name = "a"
         vendor = "acme"
         models = ["acme-9"]
-        region = "eu"
+        zone = "eu"
         [channels.credentials]
         api_kee = "x"
 
@@ -123,6 +123,6 @@ def test_validate_against_installed_plugins(acme_pm):
     assert "channels[0].credentials.api_key: required by vendor 'acme'" in problems
     assert "channels[0].credentials.api_kee: not a credential of vendor 'acme'" in problems
     assert "channels[0].models: 'acme-9' is not a model of vendor 'acme'" in problems
-    assert any(p.startswith("channels[0].region: unknown key") for p in problems)
+    assert any(p.startswith("channels[0].zone: unknown key") for p in problems)
     assert "channels[1].name: 'a' is used twice" in problems
     assert any(p.startswith("channels[1].vendor: no installed plugin provides 'nobody'") for p in problems)

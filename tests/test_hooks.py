@@ -10,6 +10,7 @@ from pathlib import Path
 
 import acme
 import aiohttp
+import attrs
 import pytest
 from acme_gateway import acme_gateway
 
@@ -96,6 +97,55 @@ def test_reelay_register_models(acme_pm):
 def test_reelay_register_emulators(acme_pm):
     [spec] = Registry.collect(acme_pm).emulators
     assert spec.vendor == "acme" and spec.credentials["api_key"]
+
+
+# ---------------------------------------------------------------- configuration
+
+
+class AcmeRules:
+    """Extra acme channel rules, as a vendor plugin would declare them."""
+
+    @hookimpl
+    def reelay_validate_channel(self, channel, vendor):
+        if channel.vendor != "acme":
+            return None
+        if channel.options.get("region") not in (None, "eu", "us"):
+            return ["region: expected eu or us"]
+        return []
+
+    @hookimpl
+    def reelay_channel_serves(self, model, channel):
+        if channel.vendor != "acme":
+            return None
+        return not (channel.options.get("region") == "us" and model.name == "acme-still")
+
+
+def test_reelay_validate_channel(acme_pm):
+    import tomllib
+
+    from reelay.config import parse_config, validate
+
+    acme_pm.register(AcmeRules())
+    registry = Registry.collect(acme_pm)
+    document = tomllib.loads(
+        '[[channels]]\nname = "a"\nvendor = "acme"\nregion = "mars"\n[channels.credentials]\napi_key = "k"\n'
+    )
+    assert validate(parse_config(document, {}), registry, acme_pm) == ["channels[0].region: expected eu or us"]
+
+
+def test_reelay_channel_serves(acme_pm, tmp_path):
+    from reelay import Dispatcher
+    from reelay.testing import gateway_config
+
+    acme_pm.register(AcmeRules())
+    us = Channel(name="us", vendor="acme", base_url="http://x", credentials={"api_key": "k"}, options={})
+    config = gateway_config([us], tmp_path)
+    dispatcher = Dispatcher(config, pm=acme_pm)
+    models = dispatcher.registry.models
+    assert dispatcher.channels_for(models["acme-still"], "default") == [us]
+    dispatcher = Dispatcher(attrs.evolve(config, channels=(attrs.evolve(us, options={"region": "us"}),)), pm=acme_pm)
+    assert dispatcher.channels_for(models["acme-still"], "default") == []
+    assert len(dispatcher.channels_for(models["acme-1"], "default")) == 1
 
 
 # ---------------------------------------------------------------- normalization and submission

@@ -283,3 +283,25 @@ def test_precedence_rules_describe_themselves():
     lines = RATIOS.precedence.describe()
     assert lines[0] == "duration: duration > seconds"
     assert any("metadata: known" in line for line in lines)
+
+
+def test_surplus_images_dropped_when_the_model_says_so():
+    from reelay import SurplusImages
+
+    one_image = ModelSpec(
+        name="one",
+        vendor="v",
+        capabilities=Capabilities(image_to_video=True),
+        precedence=PrecedenceRules(
+            image_sources=("input_reference", "image", "images"), surplus_images=SurplusImages.DROP
+        ),
+    )
+    result = normalize(req(image="https://x.test/i.png", images=("https://x.test/a.png",)), one_image)
+    assert result.first_frame.url == "https://x.test/i.png" and result.reference_images == ()
+    assert result.adjustments[0].field == "images" and result.adjustments[0].effective == 1
+    result = normalize(req(images=("https://x.test/a.png", "https://x.test/b.png")), one_image)
+    assert result.first_frame.url == "https://x.test/a.png"
+
+
+def test_requested_model_keeps_the_alias():
+    assert normalize(req(model="pixels-2025-01-01"), PIXELS).requested_model == "pixels-2025-01-01"

@@ -123,7 +123,7 @@ def describe_plugins(pm: Any, registry: Any, distributions: list[tuple[str, str,
                     "sizes": list(model.sizes),
                     "default_size": model.default_size,
                     "typical_seconds": model.typical_seconds,
-                    "precedence": model.precedence.describe(),
+                    "precedence": model.precedence.describe(model.capabilities),
                     "metadata_fields": list(model.metadata_fields),
                 }
             )
@@ -152,7 +152,8 @@ def check_config(config_path: str) -> None:
         config = load_config(config_path)
     except ConfigError as error:
         raise click.ClickException(str(error)) from None
-    problems = validate(config, Registry.collect(make_plugin_manager()))
+    pm = make_plugin_manager()
+    problems = validate(config, Registry.collect(pm), pm)
     if problems:
         raise click.ClickException("invalid configuration:\n  " + "\n  ".join(problems))
     click.echo(f"{config_path}: ok ({len(config.tokens)} tokens, {len(config.channels)} channels)")

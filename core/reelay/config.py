@@ -282,8 +282,12 @@ def load_config(path: str | os.PathLike[str], environ: Mapping[str, str] | None 
     return parse_config(document, environ)
 
 
-def validate(config: Config, registry: Registry) -> list[str]:
-    """Problems that need the installed plugins to see, as ``key.path: reason`` lines."""
+def validate(config: Config, registry: Registry, pm: Any = None) -> list[str]:
+    """Problems that need the installed plugins to see, as ``key.path: reason`` lines.
+
+    With the plugin manager ``pm``, each vendor's own channel checks
+    (``reelay_validate_channel``) are included.
+    """
     problems = []
     seen_tokens: set[str] = set()
     for index, token in enumerate(config.tokens):
@@ -321,4 +325,7 @@ def validate(config: Config, registry: Registry) -> list[str]:
         for model_name in channel.model_map:
             if registry.model(model_name) is None:
                 problems.append(f"{where}.model_map: {model_name!r} is not a registered model")
+        if pm is not None:
+            for answer in pm.hook.reelay_validate_channel(channel=channel, vendor=vendor):
+                problems.extend(f"{where}.{problem}" for problem in answer or ())
     return problems

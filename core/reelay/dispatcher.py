@@ -91,10 +91,16 @@ class Dispatcher:
         self.config = config
         self.pm = pm or make_plugin_manager()
         self.registry = Registry.collect(self.pm)
-        problems = validate(config, self.registry)
+        problems = validate(config, self.registry, self.pm)
         if problems:
             raise ConfigError(problems)
         self.channels = {channel.name: self._with_defaults(channel) for channel in config.channels}
+        # Which channels can serve which model is fixed by the configuration:
+        # worked out once here, not on every request.
+        self._serving: dict[str, list[Channel]] = {
+            model.name: [channel for channel in self.channels.values() if self._serves(model, channel)]
+            for model in self.registry.models.values()
+        }
         self.tokens = {token.key_sha256: token for token in config.tokens}
         self.store = store or open_store(config.store.url)
         self.clock = clock
@@ -157,14 +163,14 @@ class Dispatcher:
             raise AuthenticationError("invalid API token")
         return token
 
+    def _serves(self, model: ModelSpec, channel: Channel) -> bool:
+        if channel.vendor != model.vendor or (channel.models and model.name not in channel.models):
+            return False
+        answer = self.pm.hook.reelay_channel_serves(model=model, channel=channel)
+        return answer is None or bool(answer)
+
     def channels_for(self, model: ModelSpec, group: str) -> list[Channel]:
-        return [
-            channel
-            for channel in self.channels.values()
-            if channel.vendor == model.vendor
-            and group in channel.groups
-            and (not channel.models or model.name in channel.models)
-        ]
+        return [channel for channel in self._serving.get(model.name, ()) if group in channel.groups]
 
     def models_for(self, token: Token) -> list[ModelSpec]:
         return [model for model in self.registry.models.values() if self.channels_for(model, token.group)]

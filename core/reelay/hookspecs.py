@@ -74,6 +74,46 @@ def reelay_register_models(register: Callable[[ModelSpec], None]) -> None:
 
 
 # ----------------------------------------------------------------------------
+# Configuration: checking channels and what they serve
+# ----------------------------------------------------------------------------
+
+
+@hookspec
+def reelay_validate_channel(channel: Channel, vendor: VendorSpec) -> list[str] | None:
+    """Report what is wrong with a channel of your vendor, beyond what the core checks.
+
+    The core already checks the credentials and options ``VendorSpec``
+    declares. Use this for rules data cannot say, such as "an API key, or a
+    project with a token" depending on an option.
+
+    :param channel: a configured channel (its credentials included).
+    :param vendor: the spec of the channel's vendor.
+    :return: problems as ``key: reason`` strings relative to the channel
+        (for example ``credentials.project: required when api = "vertex"``);
+        an empty list or None when there are none or the channel is not
+        yours. Called for every channel; all answers are collected.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec(firstresult=True)
+def reelay_channel_serves(model: ModelSpec, channel: Channel) -> bool | None:
+    """Whether a channel of your vendor can serve a model.
+
+    Channels serve every model of their vendor unless their ``models`` list
+    narrows it; answer False where a channel's form cannot serve a model at
+    all (a model only one of a vendor's APIs offers). Asked once per channel
+    and model at start-up.
+
+    :return: True or False for your vendor's channels, None otherwise; stops
+        at the first non-None result.
+
+    .. versionadded:: 0.1
+    """
+
+
+# ----------------------------------------------------------------------------
 # Normalization: vendor-neutral request -> the vendor's wire payload
 # ----------------------------------------------------------------------------
 

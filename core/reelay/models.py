@@ -46,6 +46,13 @@ class ImageRole(enum.StrEnum):
     REFERENCE = "reference"
 
 
+class SurplusImages(enum.StrEnum):
+    """What to do with more input images than a model takes."""
+
+    REJECT = "reject"  # a 400 naming how many the model takes
+    DROP = "drop"  # keep the first ones in precedence order, report the rest as dropped
+
+
 class MetadataPolicy(enum.StrEnum):
     """Which ``metadata`` keys a vendor plugin forwards into its payload."""
 
@@ -96,6 +103,8 @@ class PrecedenceRules:
       past the roles become reference images when the model takes them.
     * ``reference_image_sources``: ``metadata.<key>`` lists that go straight to
       reference images.
+    * ``surplus_images``: reject or drop images past what the model takes
+      (dropping makes "the first of image, input_reference, images" a rule).
     * ``size_on_image_to_video``: False when the vendor derives the frame from
       the input image, so ``size`` is not sent (and not reported).
     * ``metadata``: which metadata keys pass into the vendor payload;
@@ -106,19 +115,31 @@ class PrecedenceRules:
     image_sources: tuple[str, ...] = ("image", "input_reference", "images")
     image_roles: tuple[ImageRole, ...] = (ImageRole.FIRST_FRAME,)
     reference_image_sources: tuple[str, ...] = ()
+    surplus_images: SurplusImages = SurplusImages.REJECT
     size_on_image_to_video: bool = True
     metadata: MetadataPolicy = MetadataPolicy.ALL
     protected_fields: tuple[str, ...] = ("model",)
 
-    def describe(self) -> list[str]:
+    def describe(self, capabilities: Capabilities | None = None) -> list[str]:
         """Human-readable lines, as ``reelay plugins`` prints them."""
+        roles = list(self.image_roles)
+        if capabilities is not None:
+            roles = [
+                role
+                for role in roles
+                if (role is ImageRole.FIRST_FRAME and capabilities.image_to_video)
+                or (role is ImageRole.LAST_FRAME and capabilities.end_frame)
+                or role is ImageRole.REFERENCE
+            ]
+        takes_references = capabilities is None or capabilities.max_reference_images > 0
         lines = [
             "duration: " + " > ".join(self.duration_sources),
             "images: "
             + " > ".join(self.image_sources)
             + " -> "
-            + ", ".join(role.value for role in self.image_roles)
-            + " (then reference images)",
+            + (", ".join(role.value for role in roles) or "none")
+            + (" (then reference images)" if takes_references else "")
+            + ("; extra images dropped" if self.surplus_images is SurplusImages.DROP else ""),
         ]
         if self.reference_image_sources:
             lines.append("reference images: " + ", ".join(self.reference_image_sources))
@@ -287,6 +308,7 @@ class GenerationRequest:
     adjustments: tuple[Adjustment, ...] = ()
     dropped_metadata: tuple[str, ...] = ()
     public_id: str = ""
+    requested_model: str = ""  # the name the caller sent (an alias such as a dated snapshot)
 
     @property
     def is_image_to_video(self) -> bool:

@@ -23,6 +23,7 @@ from .models import (
     MetadataPolicy,
     ModelSpec,
     NormalizationPolicy,
+    SurplusImages,
     UnifiedRequest,
 )
 
@@ -57,7 +58,7 @@ def normalize(
         images_from_metadata = _metadata_images(metadata, source)
         metadata.pop(source.removeprefix("metadata."), None)
         images.extend((ImageRole.REFERENCE, image) for image in images_from_metadata)
-    first_frame, last_frame, references = _assign_roles(images, model)
+    first_frame, last_frame, references = _assign_roles(images, model, adjustments)
     image_to_video = first_frame is not None or last_frame is not None or bool(references)
 
     prompt = unified.prompt if unified.prompt and unified.prompt.strip() else None
@@ -98,6 +99,7 @@ def normalize(
         adjustments=tuple(adjustments),
         dropped_metadata=tuple(dropped),
         public_id=public_id,
+        requested_model=unified.model,
     )
 
 
@@ -321,10 +323,21 @@ def _metadata_images(metadata: Mapping[str, Any], source: str) -> list[ImageInpu
     return images
 
 
+def _capacity(model: ModelSpec) -> int:
+    caps = model.capabilities
+    return int(caps.image_to_video) + int(caps.end_frame) + caps.max_reference_images
+
+
 def _assign_roles(
-    images: list[tuple[ImageRole | None, ImageInput]], model: ModelSpec
+    images: list[tuple[ImageRole | None, ImageInput]], model: ModelSpec, adjustments: list[Adjustment]
 ) -> tuple[ImageInput | None, ImageInput | None, list[ImageInput]]:
     caps = model.capabilities
+    if model.precedence.surplus_images is SurplusImages.DROP and len(images) > _capacity(model):
+        kept = _capacity(model)
+        adjustments.append(
+            Adjustment("images", len(images), kept, f"{model.name} takes {kept} image{'s' if kept != 1 else ''}")
+        )
+        images = images[:kept]
     first = last = None
     references: list[ImageInput] = []
     positional = [image for role, image in images if role is None]

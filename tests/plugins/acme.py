@@ -76,6 +76,7 @@ def reelay_register_vendors(register):
             title="Acme Video (test vendor)",
             default_base_url="https://api.acme.invalid",
             credentials=(CredentialSpec("api_key"),),
+            options={"region": "eu or us (tests of channel rules)"},
             can_cancel=True,
         )
     )
