@@ -15,6 +15,7 @@ from reelay import (
     MetadataPolicy,
     ModelSpec,
     PrecedenceRules,
+    SurplusImages,
     VendorSpec,
 )
 
@@ -56,6 +57,7 @@ PRECEDENCE = PrecedenceRules(
     duration_sources=("seconds", "duration"),
     image_sources=("input_reference", "image", "images"),
     image_roles=(ImageRole.FIRST_FRAME,),
+    surplus_images=SurplusImages.DROP,  # "input_reference, else image, else the first of images"
     size_on_image_to_video=True,
     metadata=MetadataPolicy.KNOWN,
     protected_fields=WIRE_FIELDS,

@@ -120,9 +120,12 @@ def build_payload(request: GenerationRequest, model: ModelSpec, channel: Channel
                     "input_reference is too large to send inline; upload it as a file", param="input_reference"
                 )
             reference = ImageReference(url)
+    upstream = channel.upstream_model(model)
+    if request.requested_model in model.aliases and model.name not in channel.model_map:
+        upstream = request.requested_model  # a dated snapshot the caller pinned
     return CreateVideo(
         prompt=prompt,
-        model=channel.upstream_model(model),
+        model=upstream,
         seconds=str(request.duration) if request.duration is not None else None,
         size=request.size,
         input_reference=reference,

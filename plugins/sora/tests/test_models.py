@@ -94,15 +94,6 @@ def test_a_pro_only_size_on_sora_2_snaps_or_is_refused():
         _normalize(prompt="a cat", size="1792x1024", policy=NormalizationPolicy.STRICT)
 
 
-# The core flattens image, input_reference and images into one list and
-# refuses images past the model's capacity, so "input_reference, else image,
-# else the first of images" only holds when one field carries one image.
-# Dropping the surplus (reported as an adjustment) needs a core switch; see
-# the README's "Precedence" section.
-SURPLUS_IMAGES = pytest.mark.xfail(reason="core normalize() refuses surplus images instead of dropping them")
-
-
-@SURPLUS_IMAGES
 def test_input_reference_wins_over_image_and_images():
     request = _normalize(
         prompt="a cat",
@@ -113,7 +104,6 @@ def test_input_reference_wins_over_image_and_images():
     assert request.first_frame == ImageInput(url="https://img.example/ref.png")
 
 
-@SURPLUS_IMAGES
 def test_image_wins_over_images_and_the_first_of_images_is_used():
     request = _normalize(prompt="a cat", image="https://img.example/image.png", images=("https://img.example/b.png",))
     assert request.first_frame.url == "https://img.example/image.png"

@@ -71,6 +71,12 @@ def test_the_channel_model_map_renames_the_upstream_model(channel):
     assert wire.build_payload(_request(), SORA_2, channel).model == "sora-2-2025-10-06"
 
 
+def test_a_dated_snapshot_the_caller_asked_for_is_sent_as_is(channel):
+    payload = wire.build_payload(_request(requested_model="sora-2-2025-12-08"), SORA_2, channel)
+    assert payload.model == "sora-2-2025-12-08"
+    assert wire.build_payload(_request(requested_model="sora-2"), SORA_2, channel).model == "sora-2"
+
+
 def test_defaults_left_to_the_vendor_are_omitted(channel):
     body = wire.payload_json(wire.build_payload(_request(duration=None, size=None), SORA_2, channel))
     assert body == {"prompt": "a cat", "model": "sora-2"}

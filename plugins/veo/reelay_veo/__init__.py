@@ -29,7 +29,7 @@ from reelay import (
 from reelay.emulation import EmulatorSpec
 
 from . import client, wire
-from .auth import GEMINI_BASE_URL, channel_config, option_docs
+from .auth import GEMINI_BASE_URL, channel_config, channel_problems, option_docs
 from .emulator import GEMINI_DEMO_CREDENTIALS, VERTEX_DEMO_CREDENTIALS, create_app
 from .models import MODELS, VENDOR, ApiForm, models_for, veo_model
 
@@ -67,6 +67,20 @@ def reelay_register_vendors(register: Callable[[VendorSpec], None]) -> None:
 def reelay_register_models(register: Callable[[ModelSpec], None]) -> None:
     for model in MODELS:
         register(model.spec)
+
+
+@hookimpl
+def reelay_validate_channel(channel: Channel, vendor: VendorSpec) -> list[str] | None:
+    if channel.vendor != VENDOR:
+        return None
+    return channel_problems(channel)
+
+
+@hookimpl
+def reelay_channel_serves(model: ModelSpec, channel: Channel) -> bool | None:
+    if channel.vendor != VENDOR or channel_problems(channel):
+        return None
+    return channel_config(channel).api in veo_model(model).forms
 
 
 @hookimpl

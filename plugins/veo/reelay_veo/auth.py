@@ -49,32 +49,42 @@ class VeoChannel:
         return f"/v1/projects/{self.project}/locations/{self.location}/publishers/google/models/{model}"
 
 
+def channel_problems(channel: Channel) -> list[str]:
+    """What keeps a channel from working, as ``key: reason`` lines (empty when fine)."""
+    api_text = str(channel.options.get("api") or ApiForm.GEMINI.value).lower()
+    if api_text not in {form.value for form in ApiForm}:
+        return [f"api: must be 'gemini' or 'vertex', not {api_text!r}"]
+    credentials = channel.credentials
+    if ApiForm(api_text) is ApiForm.GEMINI:
+        return [] if credentials.get("api_key") else ["credentials.api_key: required on a Gemini channel"]
+    problems = []
+    project, location = credentials.get("project"), credentials.get("location")
+    if not project or not _PROJECT.match(project):
+        problems.append("credentials.project: a Vertex channel needs a Google Cloud project id")
+    if not location or not _LOCATION.match(location):
+        problems.append("credentials.location: a Vertex channel needs a region, for example us-central1")
+    if bool(credentials.get("service_account_file")) == bool(credentials.get("access_token")):
+        problems.append("credentials: a Vertex channel needs exactly one of service_account_file or access_token")
+    return problems
+
+
 def channel_config(channel: Channel) -> VeoChannel:
     """Read a channel's Veo options and credentials.
 
     :raises UpstreamError: ``CHANNEL`` for a configuration this channel
-        cannot work with (so the dispatcher tries the next channel).
+        cannot work with (so the dispatcher tries the next channel; start-up
+        validation reports the same problems first).
     """
-    options = channel.options
-    api_text = str(options.get("api") or ApiForm.GEMINI.value).lower()
-    try:
-        api = ApiForm(api_text)
-    except ValueError:
-        raise _misconfigured(channel, f"api must be 'gemini' or 'vertex', not {api_text!r}") from None
-    credentials = channel.credentials
+    problems = channel_problems(channel)
+    if problems:
+        raise _misconfigured(channel, "; ".join(problems))
+    options, credentials = channel.options, channel.credentials
+    api = ApiForm(str(options.get("api") or ApiForm.GEMINI.value).lower())
     allow_loopback = _flag(options.get("allow_loopback_images"))
     storage_url = str(options.get("storage_url") or STORAGE_BASE_URL)
     if api is ApiForm.GEMINI:
-        if not credentials.get("api_key"):
-            raise _misconfigured(channel, "a Gemini channel needs credentials.api_key")
         return VeoChannel(api, channel.base_url or GEMINI_BASE_URL, storage_url, allow_loopback)
-    project, location = credentials.get("project"), credentials.get("location")
-    if not project or not _PROJECT.match(project):
-        raise _misconfigured(channel, "a Vertex channel needs credentials.project (a Google Cloud project id)")
-    if not location or not _LOCATION.match(location):
-        raise _misconfigured(channel, "a Vertex channel needs credentials.location (for example us-central1)")
-    if bool(credentials.get("service_account_file")) == bool(credentials.get("access_token")):
-        raise _misconfigured(channel, "a Vertex channel needs one of credentials.service_account_file or access_token")
+    project, location = credentials["project"], credentials["location"]
     base_url = channel.base_url
     if not base_url or base_url.rstrip("/") == GEMINI_BASE_URL:  # the vendor default is the Gemini one
         base_url = vertex_base_url(location)

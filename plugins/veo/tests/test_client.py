@@ -7,6 +7,7 @@ import base64
 import json
 import socket
 
+import attrs
 import pytest
 
 from reelay import (
@@ -179,7 +180,7 @@ def test_vertex_only_metadata_is_a_400_before_anything_is_sent(pm, gemini_channe
         ({"location": "us-central1", "access_token": "t"}, {"api": "vertex"}, "project"),
         ({"project": "p", "access_token": "t"}, {"api": "vertex"}, "location"),
         ({"project": "p", "location": "us-central1"}, {"api": "vertex"}, "service_account_file or access_token"),
-        ({"api_key": "k"}, {"api": "bedrock"}, "api must be"),
+        ({"api_key": "k"}, {"api": "bedrock"}, "api: must be"),
     ],
 )
 async def test_misconfigured_channels_fail_over(pm, http, mocked, credentials, options, missing, gemini_channel):
@@ -187,6 +188,41 @@ async def test_misconfigured_channels_fail_over(pm, http, mocked, credentials, o
     with pytest.raises(UpstreamError) as caught:
         await submit(pm, http, channel, model="veo-3")
     assert caught.value.kind is FailureKind.CHANNEL and missing in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("credentials", "options", "problem"),
+    [
+        ({}, {}, "credentials.api_key: required on a Gemini channel"),
+        ({"api_key": "k"}, {"api": "bedrock"}, "api: must be 'gemini' or 'vertex', not 'bedrock'"),
+        ({"project": "p", "location": "us-central1"}, {"api": "vertex"}, "credentials: a Vertex channel needs"),
+    ],
+)
+def test_misconfigured_channels_are_reported_at_start_up(pm, credentials, options, problem, gemini_channel):
+    from reelay.config import Config, validate
+    from reelay.plugins import Registry
+
+    channel = gemini_channel(credentials=credentials, options=options)
+    problems = validate(Config(channels=(channel,)), Registry.collect(pm), pm)
+    assert any(line.startswith(f"channels[0].{problem}") for line in problems), problems
+
+
+def test_vertex_only_models_are_not_served_by_gemini_channels(pm, gemini_channel, tmp_path):
+    from reelay import Dispatcher
+    from reelay.config import Config, StoreConfig
+
+    gemini = gemini_channel(credentials={"api_key": "k"}, options={"api": "gemini"})
+    vertex = attrs.evolve(
+        gemini,
+        name="vertex",
+        credentials={"project": "p", "location": "us-central1", "access_token": "t"},
+        options={"api": "vertex"},
+    )
+    config = Config(channels=(gemini, vertex), store=StoreConfig(url=f"sqlite:///{tmp_path / 'r.db'}"))
+    dispatcher = Dispatcher(config, pm=pm)
+    ga_model = dispatcher.registry.models["veo-3.1-generate-001"]
+    assert [c.name for c in dispatcher.channels_for(ga_model, "default")] == ["vertex"]
+    assert len(dispatcher.channels_for(dispatcher.registry.models["veo-3"], "default")) == 2
 
 
 # ---------------------------------------------------------------- images by URL
