@@ -1,13 +1,10 @@
 from __future__ import annotations
 
-import inspect
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-import aioresponses.core as aioresponses_core
 import pluggy
 import pytest
 from aioresponses import aioresponses
@@ -53,24 +50,8 @@ def normalized() -> Callable[..., GenerationRequest]:
     return build
 
 
-class _SentRequestWriter:
-    """Stands in for the stream writer of a request aioresponses never sent."""
-
-    output_size = 0
-
-
-class _MockedResponse(aiohttp.ClientResponse):
-    """aioresponses 0.7.9 builds responses without the ``stream_writer`` aiohttp 3.13+ requires."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("stream_writer", _SentRequestWriter())
-        super().__init__(*args, **kwargs)
-
-
 @pytest.fixture
-def mocked(monkeypatch: pytest.MonkeyPatch) -> Iterator[aioresponses]:
+def mocked() -> Iterator[aioresponses]:
     """aioresponses, working on the installed aiohttp."""
-    if "stream_writer" in inspect.signature(aiohttp.ClientResponse.__init__).parameters:
-        monkeypatch.setattr(aioresponses_core, "ClientResponse", _MockedResponse)
     with aioresponses() as mock:
         yield mock

@@ -1,13 +1,11 @@
 from __future__ import annotations
 
-import inspect
 import json
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-import aioresponses.core as aioresponses_core
 import pytest
 from aioresponses import aioresponses
 
@@ -55,22 +53,8 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
         yield session
 
 
-class _CompatResponse(aiohttp.ClientResponse):
-    """aioresponses 0.7.9 predates the ``stream_writer`` argument of aiohttp 3.13+:
-    a mocked request is already sent, so a writer that wrote nothing will do."""
-
-    class _Written:
-        output_size = 0
-
-    def __init__(self, *args: Any, **kwargs: Any):
-        kwargs.setdefault("stream_writer", self._Written())
-        super().__init__(*args, **kwargs)
-
-
 @pytest.fixture
-def mocked(monkeypatch: pytest.MonkeyPatch) -> Iterator[aioresponses]:
+def mocked() -> Iterator[aioresponses]:
     """aioresponses on the installed aiohttp."""
-    if "stream_writer" in inspect.signature(aiohttp.ClientResponse.__init__).parameters:
-        monkeypatch.setattr(aioresponses_core, "ClientResponse", _CompatResponse)
     with aioresponses() as mock:
         yield mock
