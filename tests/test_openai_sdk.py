@@ -80,3 +80,31 @@ async def test_sdk_sees_gateway_errors(acme_pm, tmp_path):
             await bad.videos.list()
         await client.close()
         await bad.close()
+
+
+@pytest.mark.parametrize(("vendor", "model"), [("sora", "sora-2"), ("kling", "kling-v1"), ("veo", "veo-3")])
+async def test_same_sdk_calls_for_every_installed_family(vendor, model, tmp_path):
+    from reelay.demo import demo_environment
+    from reelay.plugins import Registry, make_plugin_manager
+    from reelay.testing import running_gateway
+
+    if vendor not in Registry.collect(make_plugin_manager()).vendors:
+        pytest.skip(f"reelay-{vendor} is not installed")
+    async with (
+        demo_environment(port=0, generation_seconds=0.3, token=TEST_TOKEN, store_url=f"sqlite:///{tmp_path / 'r.db'}")
+        as setup,
+        running_gateway(setup.config) as gw,
+    ):
+        client = sdk(gw)
+        video = await client.videos.create(model=model, prompt="a red fox in the snow")
+        done = await client.videos.poll(video.id, poll_interval_ms=50)
+        assert done.status == "completed", done
+        content = await client.videos.download_content(video.id)
+        assert content.content[4:8] == b"ftyp"
+        with_image = await client.videos.create(
+            model=model, prompt="make it move", input_reference=("cat.png", sample_asset("sample.png"), "image/png")
+        )
+        assert (await client.videos.poll(with_image.id, poll_interval_ms=50)).status == "completed"
+        assert {v.id for v in (await client.videos.list()).data} == {video.id, with_image.id}
+        assert (await client.videos.delete(video.id)).deleted
+        await client.close()
