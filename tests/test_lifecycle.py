@@ -139,3 +139,15 @@ async def test_inline_results_are_kept_in_result_storage(acme_pm, tmp_path):
         code, _, data = await gw.client.content(task["id"], range_="bytes=4-7")
         assert code == 206 and data == b"ftyp"
         assert list((tmp_path / "results").iterdir())
+
+
+async def test_next_poll_is_not_delayed_by_the_lease_of_the_previous_one(acme_pm, tmp_path):
+    """While a task is leased its next poll time is unknown; the poller must wake when the poll ends,
+    not sleep until max_interval (30 s here)."""
+    poller = PollerConfig(min_interval=0.2, max_interval=30.0)
+    async with acme_gateway(
+        acme_pm, tmp_path, generation_seconds=0.5, poller=poller, channel_overrides={"typical_seconds": 0.5}
+    ) as gw:
+        _, task = await gw.client.submit(model="acme-1", prompt="prompt fox")
+        final, _ = await gw.client.wait(task["id"], timeout=10)
+        assert final["status"] == "completed"

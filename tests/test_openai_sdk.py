@@ -91,8 +91,9 @@ async def test_same_sdk_calls_for_every_installed_family(vendor, model, tmp_path
     if vendor not in Registry.collect(make_plugin_manager()).vendors:
         pytest.skip(f"reelay-{vendor} is not installed")
     async with (
-        demo_environment(port=0, generation_seconds=0.3, token=TEST_TOKEN, store_url=f"sqlite:///{tmp_path / 'r.db'}")
-        as setup,
+        demo_environment(
+            port=0, generation_seconds=0.3, token=TEST_TOKEN, store_url=f"sqlite:///{tmp_path / 'r.db'}"
+        ) as setup,
         running_gateway(setup.config) as gw,
     ):
         client = sdk(gw)

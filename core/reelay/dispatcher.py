@@ -244,7 +244,7 @@ class Dispatcher:
             task.vendor_ref = ref
             task.next_poll_at = self.clock() + self.first_poll_delay(model, channel)
             await self.store.save(task)
-            self._new_work.set()
+            self.wake()
             log.info("task accepted", task_id=task.id, model=model.name, channel=channel.name)
             self._notify(self.pm.hook.reelay_request_accepted, task=task, request=request)
             return task
@@ -428,7 +428,7 @@ class Dispatcher:
             raise UpstreamUnavailable(f"the remix could not be submitted: {error.message}") from None
         task.next_poll_at = now + self.first_poll_delay(self.registry.models[task.model], channel)
         await self.store.save(task)
-        self._new_work.set()
+        self.wake()
         return task
 
     # ------------------------------------------------------------ polling
@@ -559,6 +559,10 @@ class Dispatcher:
             return await self._settle(task, lease, previous, update)
         log.info("interrupted submission sent again", task_id=task.id, channel=channel.name)
         return await self._settle(task, lease, previous, None)
+
+    def wake(self) -> None:
+        """Tell the poller there is work sooner than it planned."""
+        self._new_work.set()
 
     async def wait_for_work(self, timeout: float) -> None:
         """Sleep until new work arrives or ``timeout`` passes (for the poller)."""

@@ -33,6 +33,7 @@ class Poller:
             self._limits[channel.name] = asyncio.Semaphore(channel.max_concurrency)
         self._in_flight: set[asyncio.Task[None]] = set()
         self._runner: asyncio.Task[None] | None = None
+        self._wake_at = 0.0  # when the loop means to look for due tasks next
 
     def start(self) -> None:
         self._runner = asyncio.create_task(self.run(), name="reelay-poller")
@@ -66,7 +67,10 @@ class Poller:
             if claimed >= self.config.batch:
                 await asyncio.sleep(0)
                 continue
-            await self.dispatcher.wait_for_work(await self._sleep_time())
+            self._wake_at = float("inf")  # polls finishing while we decide must wake us
+            sleep = await self._sleep_time()
+            self._wake_at = self.dispatcher.clock() + sleep
+            await self.dispatcher.wait_for_work(sleep)
 
     async def tick(self) -> int:
         """Claim the tasks due now and start polling them; returns how many."""
@@ -84,9 +88,14 @@ class Poller:
     async def _poll(self, task: Task) -> None:
         async with self._limits[task.channel]:
             try:
-                await self.dispatcher.poll(task, self.lease)
+                polled = await self.dispatcher.poll(task, self.lease)
             except Exception:
                 log.exception("poll crashed", task_id=task.id)
+                return
+        # The loop may be sleeping past this task's next poll (it could not
+        # see that time while the task was leased): wake it early.
+        if not polled.is_terminal and polled.next_poll_at < self._wake_at:
+            self.dispatcher.wake()
 
     async def _sleep_time(self) -> float:
         due = await self.dispatcher.store.next_due()
