@@ -73,8 +73,12 @@ __all__ = [
     "VendorSpec",
     "VideoResult",
     "failure_for_http_status",
+    "for_vendor",
     "hookimpl",
 ]
+
+
+from .plugins import for_vendor
 
 
 def __getattr__(name: str):

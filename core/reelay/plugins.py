@@ -7,10 +7,13 @@ Third-party plugins come through the ``reelay`` entry-point group.
 
 from __future__ import annotations
 
+import functools
 import importlib
+import inspect
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 import attrs
 import pluggy
@@ -45,6 +48,39 @@ def make_plugin_manager(*, load_entry_points: bool = True, plugins: Iterable[obj
         pm.trace.root.setwriter(sys.stderr.write)
         pm.enable_tracing()
     return pm
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def for_vendor(vendor: str) -> Callable[[F], F]:
+    """Make a hook implementation answer only for channels of ``vendor``.
+
+    For the "who owns this?" hooks, which all take a ``channel``: the
+    implementation runs for ``vendor``'s channels and answers None for the
+    rest. Put it under ``@hookimpl``::
+
+        @hookimpl
+        @for_vendor("kling")
+        def reelay_submit(payload, request, channel, http): ...
+    """
+
+    def decorate(function: F) -> F:
+        names = list(inspect.signature(function).parameters)
+        if "channel" not in names:
+            raise TypeError(f"{function.__name__} takes no channel argument to tell its vendor by")
+        position = names.index("channel")
+
+        @functools.wraps(function)  # pluggy reads the argument names through __wrapped__
+        def for_this_vendor(*args: Any, **kwargs: Any) -> Any:
+            channel = kwargs["channel"] if "channel" in kwargs else args[position]
+            if channel.vendor != vendor:
+                return None
+            return function(*args, **kwargs)
+
+        return for_this_vendor  # type: ignore[return-value]
+
+    return decorate
 
 
 class RegistryError(Exception):

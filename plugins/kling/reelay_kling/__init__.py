@@ -22,6 +22,7 @@ from reelay import (
     Task,
     VendorRef,
     VendorSpec,
+    for_vendor,
     hookimpl,
 )
 from reelay.emulation import EmulatorSpec
@@ -60,43 +61,38 @@ def reelay_register_models(register: Callable[[ModelSpec], None]) -> None:
 
 
 @hookimpl
+@for_vendor(VENDOR)
 def reelay_build_payload(request: GenerationRequest, model: ModelSpec, channel: Channel) -> wire.KlingPayload | None:
-    if channel.vendor != VENDOR:
-        return None
     return wire.build_payload(request, kling_model(model), channel.upstream_model(model))
 
 
 @hookimpl
+@for_vendor(VENDOR)
 def reelay_submit(
     payload: Any, request: GenerationRequest, channel: Channel, http: aiohttp.ClientSession
 ) -> Awaitable[VendorRef] | None:
-    if channel.vendor != VENDOR:
-        return None
     if not isinstance(payload, wire.KlingPayload):
         raise TypeError(f"reelay-kling cannot submit a {type(payload).__name__}")
     return client.submit(payload, channel, http)
 
 
 @hookimpl
+@for_vendor(VENDOR)
 def reelay_fetch_status(task: Task, channel: Channel, http: aiohttp.ClientSession) -> Awaitable[Any] | None:
-    if channel.vendor != VENDOR:
-        return None
     return client.fetch_status(task, channel, http)
 
 
 @hookimpl
+@for_vendor(VENDOR)
 def reelay_map_status(payload: Any, task: Task, channel: Channel) -> StatusUpdate | None:
-    if channel.vendor != VENDOR:
-        return None
     return wire.map_status(payload)
 
 
 @hookimpl
+@for_vendor(VENDOR)
 def reelay_open_content(
     task: Task, channel: Channel, http: aiohttp.ClientSession, variant: str
 ) -> Awaitable[ContentSource] | None:
-    if channel.vendor != VENDOR:
-        return None
     return client.open_content(task, channel, http, variant)
 
 

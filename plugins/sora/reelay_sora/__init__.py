@@ -24,6 +24,7 @@ from reelay import (
     UpstreamError,
     VendorRef,
     VendorSpec,
+    for_vendor,
     hookimpl,
 )
 from reelay.emulation import EmulatorSettings, EmulatorSpec
@@ -50,25 +51,22 @@ def reelay_register_models(register: Callable[[ModelSpec], None]) -> None:
 
 
 @hookimpl
+@for_vendor(VENDOR)
 def reelay_build_payload(request: GenerationRequest, model: ModelSpec, channel: Channel) -> wire.CreateVideo | None:
-    if channel.vendor != VENDOR:
-        return None
     return wire.build_payload(request, model, channel)
 
 
 @hookimpl
+@for_vendor(VENDOR)
 def reelay_submit(
     payload: Any, request: GenerationRequest, channel: Channel, http: aiohttp.ClientSession
 ) -> Awaitable[VendorRef] | None:
-    if channel.vendor != VENDOR:
-        return None
     return SoraClient(channel, http).create(payload)
 
 
 @hookimpl
+@for_vendor(VENDOR)
 def reelay_fetch_status(task: Task, channel: Channel, http: aiohttp.ClientSession) -> Awaitable[Any] | None:
-    if channel.vendor != VENDOR:
-        return None
     return _fetch_status(task, channel, http)
 
 
@@ -77,18 +75,16 @@ async def _fetch_status(task: Task, channel: Channel, http: aiohttp.ClientSessio
 
 
 @hookimpl
+@for_vendor(VENDOR)
 def reelay_map_status(payload: Any, task: Task, channel: Channel) -> StatusUpdate | None:
-    if channel.vendor != VENDOR:
-        return None
     return wire.map_status(payload)
 
 
 @hookimpl
+@for_vendor(VENDOR)
 def reelay_open_content(
     task: Task, channel: Channel, http: aiohttp.ClientSession, variant: str
 ) -> Awaitable[ContentSource] | None:
-    if channel.vendor != VENDOR:
-        return None
     return _open_content(task, channel, http, variant)
 
 
@@ -97,9 +93,8 @@ async def _open_content(task: Task, channel: Channel, http: aiohttp.ClientSessio
 
 
 @hookimpl
+@for_vendor(VENDOR)
 def reelay_cancel(task: Task, channel: Channel, http: aiohttp.ClientSession) -> Awaitable[None] | None:
-    if channel.vendor != VENDOR:
-        return None
     return _cancel(task, channel, http)
 
 
@@ -108,9 +103,8 @@ async def _cancel(task: Task, channel: Channel, http: aiohttp.ClientSession) -> 
 
 
 @hookimpl
+@for_vendor(VENDOR)
 def reelay_remix(task: Task, prompt: str, channel: Channel, http: aiohttp.ClientSession) -> Awaitable[VendorRef] | None:
-    if channel.vendor != VENDOR:
-        return None
     return _remix(task, prompt, channel, http)
 
 

@@ -24,6 +24,7 @@ from reelay import (
     UpstreamError,
     VendorRef,
     VendorSpec,
+    for_vendor,
     hookimpl,
 )
 from reelay.emulation import EmulatorSpec
@@ -70,58 +71,53 @@ def reelay_register_models(register: Callable[[ModelSpec], None]) -> None:
 
 
 @hookimpl
+@for_vendor(VENDOR)
 def reelay_validate_channel(channel: Channel, vendor: VendorSpec) -> list[str] | None:
-    if channel.vendor != VENDOR:
-        return None
     return channel_problems(channel)
 
 
 @hookimpl
+@for_vendor(VENDOR)
 def reelay_channel_serves(model: ModelSpec, channel: Channel) -> bool | None:
-    if channel.vendor != VENDOR or channel_problems(channel):
-        return None
+    if channel_problems(channel):
+        return None  # reported by reelay_validate_channel
     return channel_config(channel).api in veo_model(model).forms
 
 
 @hookimpl
+@for_vendor(VENDOR)
 def reelay_build_payload(request: GenerationRequest, model: ModelSpec, channel: Channel) -> wire.VeoPayload | None:
-    if channel.vendor != VENDOR:
-        return None
     api = _api_of(channel)
     return wire.build_payload(request, veo_model(model), api, channel.upstream_model(model))
 
 
 @hookimpl
+@for_vendor(VENDOR)
 def reelay_submit(
     payload: Any, request: GenerationRequest, channel: Channel, http: aiohttp.ClientSession
 ) -> Awaitable[VendorRef] | None:
-    if channel.vendor != VENDOR:
-        return None
     if not isinstance(payload, wire.VeoPayload):
         raise TypeError(f"reelay-veo cannot submit a {type(payload).__name__}")
     return client.submit(payload, channel, http)
 
 
 @hookimpl
+@for_vendor(VENDOR)
 def reelay_fetch_status(task: Task, channel: Channel, http: aiohttp.ClientSession) -> Awaitable[Any] | None:
-    if channel.vendor != VENDOR:
-        return None
     return client.fetch_status(task, channel, http)
 
 
 @hookimpl
+@for_vendor(VENDOR)
 def reelay_map_status(payload: Any, task: Task, channel: Channel) -> StatusUpdate | None:
-    if channel.vendor != VENDOR:
-        return None
     return wire.map_status(payload)
 
 
 @hookimpl
+@for_vendor(VENDOR)
 def reelay_open_content(
     task: Task, channel: Channel, http: aiohttp.ClientSession, variant: str
 ) -> Awaitable[ContentSource] | None:
-    if channel.vendor != VENDOR:
-        return None
     return client.open_content(task, channel, http, variant)
 
 

@@ -1,0 +1,571 @@
+"""The six cases. Each starts its processes, measures the gateway and its baseline
+alternately in the same run, and records medians and one verdict per goal."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import http.client
+import json
+import statistics
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from . import fixtures, profile
+from .load import Load, WrkResult, run_downloads, run_wrk
+from .procs import PYTHON, VENV_BIN, MemorySampler, Proc, free_port, http_get, read_port_line, wait_http
+
+MB = 1024 * 1024
+
+
+@attrs.frozen
+class Settings:
+    """How big and how long: ``full`` is the documented run, ``quick`` and ``smoke`` shrink it."""
+
+    name: str
+    runs: int
+    wrk_seconds: float
+    warmup_seconds: float
+    connections: int
+    scale_small: int
+    scale_big: int
+    poller_tasks: int
+    poller_spread: float
+    poller_typical: float
+    poller_done_after: float
+    poller_min_interval: float
+    video_mb: float
+    downloads_per_run: int
+    startup_runs: int
+    poller_lead: float = 3.0
+
+
+FULL = Settings("full", 3, 5.0, 1.0, 64, 1_000, 1_000_000, 10_000, 40.0, 20.0, 12.0, 1.0, 20.0, 6, 5)
+QUICK = Settings("quick", 3, 2.0, 1.0, 64, 1_000, 100_000, 2_000, 10.0, 10.0, 6.0, 1.0, 20.0, 3, 3)
+SMOKE = Settings("smoke", 1, 1.0, 0.0, 1, 50, 500, 40, 0.3, 3.0, 0.6, 0.3, 1.0, 2, 1, poller_lead=0.8)
+
+
+@attrs.define
+class Verdict:
+    case: str
+    summary: str
+    met: bool
+
+
+@attrs.define
+class Bench:
+    """One benchmark run: settings, a work directory, the processes, the results."""
+
+    settings: Settings
+    workdir: Path
+    vendor: str = "auto"
+    variant: str = ""
+    profile: bool = False
+    rows: list[tuple[str, str, str, str]] = attrs.field(factory=list)
+    verdicts: list[Verdict] = attrs.field(factory=list)
+    profiles: dict[str, str] = attrs.field(factory=dict)
+    facts: dict[str, Any] = attrs.field(factory=dict)
+    log: Callable[[str], None] = print
+
+    def __attrs_post_init__(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        if self.vendor == "auto":
+            self.vendor = "kling" if "kling" in fixtures.emulator_specs() else "acme"
+        self.facts["vendor"] = self.vendor
+
+    # ------------------------------------------------------------ processes
+
+    def dir(self, name: str) -> Path:
+        path = self.workdir / name
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def gateway_argv(self, config: Path) -> list[str]:
+        if self.variant:
+            wrapper = [PYTHON, "-m", "reelaybench.serve", "--variant", self.variant, "--"]
+            return [*wrapper, "serve", "--config", str(config)]
+        return [str(VENV_BIN / "reelay"), "serve", "--config", str(config)]
+
+    def start_gateway(
+        self, stack: contextlib.ExitStack, name: str, config: Path, port: int, profile_as: str = ""
+    ) -> Proc:
+        """The gateway; with ``--profile`` and a label, run under py-spy for its whole life."""
+        argv = self.gateway_argv(config)
+        wrapped = bool(self.profile and profile_as and profile.py_spy())
+        if wrapped:
+            out = self.workdir / f"profile-{profile_as}.txt"
+            stack.callback(self._summarize, profile_as, out)
+            argv = profile.wrap(argv, out)
+        proc = stack.enter_context(_stopping(Proc(name, argv, self.workdir, wrapped=wrapped)))
+        wait_http(proc, port, "/healthz")
+        return proc
+
+    def _summarize(self, label: str, out: Path) -> None:
+        self.profiles[label] = profile.summarize(out) if out.exists() else "py-spy wrote nothing"
+
+    def start_emulator(
+        self, stack: contextlib.ExitStack, name: str, *, generation_seconds: float = 0.0, video_mb: float = 0.0
+    ) -> str:
+        argv = [PYTHON, "-m", "reelaybench.emulator", "--vendor", self.vendor]
+        argv += ["--generation-seconds", str(generation_seconds), "--video-mb", str(video_mb)]
+        proc = stack.enter_context(_stopping(Proc(name, argv, self.workdir)))
+        return read_port_line(proc)
+
+    def start_baseline(self, stack: contextlib.ExitStack, name: str, args: list[str]) -> int:
+        port = free_port()
+        argv = [PYTHON, "-m", "reelaybench.baseline", *args, "--port", str(port)]
+        proc = stack.enter_context(_stopping(Proc(name, argv, self.workdir)))
+        _wait_listening(proc, port)
+        return port
+
+    def spec(self):
+        pm = fixtures.plugin_manager_for(self.vendor)
+        return fixtures.emulator_specs(pm)[self.vendor]
+
+    # ------------------------------------------------------------ recording
+
+    def row(self, case: str, what: str, median: str, samples: str = "") -> None:
+        self.rows.append((case, what, median, samples))
+
+    def verdict(self, case: str, summary: str, met: bool) -> None:
+        self.verdicts.append(Verdict(case, summary, met))
+        self.log(f"  -> {summary}: {'MET' if met else 'NOT MET'}")
+
+    def wrk(self, url: str, load: Load, connections: int, seconds: float | None = None) -> WrkResult:
+        return run_wrk(
+            url, load, connections=connections, seconds=seconds or self.settings.wrk_seconds, workdir=self.workdir
+        )
+
+
+@contextlib.contextmanager
+def _stopping(proc: Proc) -> Iterator[Proc]:
+    try:
+        yield proc
+    finally:
+        proc.stop()
+
+
+def _wait_listening(proc: Proc, port: int, timeout: float = 20.0) -> None:
+    deadline = time.perf_counter() + timeout
+    while time.perf_counter() < deadline:
+        try:
+            http_get(port, "/", timeout=1)
+            return
+        except OSError:
+            if not proc.alive():
+                raise RuntimeError(f"{proc.name} exited:\n{proc.tail()}") from None
+            time.sleep(0.01)
+    raise RuntimeError(f"{proc.name} did not listen:\n{proc.tail()}")
+
+
+def _median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def _samples(values: list[float], fmt: str = "{:.0f}") -> str:
+    return " ".join(fmt.format(v) for v in values)
+
+
+def _auth() -> tuple[tuple[str, str], ...]:
+    return (("Authorization", f"Bearer {fixtures.TOKEN}"),)
+
+
+def _alternate(runs: int, targets: list[tuple[str, Callable[[], Any]]]) -> dict[str, list[Any]]:
+    """Each target ``runs`` times, interleaved and rotated so drift hits all alike."""
+    results: dict[str, list[Any]] = {name: [] for name, _ in targets}
+    for run in range(runs):
+        order = targets[run % len(targets) :] + targets[: run % len(targets)]
+        for name, measure in order:
+            results[name].append(measure())
+    return results
+
+
+def _check(results: list[WrkResult], what: str) -> None:
+    bad = sum(r.errors + r.status_errors for r in results)
+    if bad:
+        raise RuntimeError(f"{what}: {bad} failed requests under load")
+
+
+# ---------------------------------------------------------------- cases 1 and 3: status reads
+
+
+def case_status(b: Bench) -> None:
+    """Case 1 (status read against a bare handler) and case 3 (the same at two store sizes)."""
+    s = b.settings
+    b.log(f"case 1+3: status read, store of {s.scale_small:,} and {s.scale_big:,} tasks")
+    spec = b.spec()
+    harness_model = fixtures.text_model(fixtures.Registry.collect(fixtures.plugin_manager_for(b.vendor)), b.vendor)
+    channel = fixtures.channel_table(spec, "http://127.0.0.1:9")
+    template = fixtures.completed_template(channel["name"], harness_model.name, spec.vendor)
+    stores = {}
+    for label, count in (("small", s.scale_small), ("big", s.scale_big)):
+        db = b.dir(f"status-{label}") / "reelay.db"
+        started = time.perf_counter()
+        fixtures.fill_store(db, template=template, count=count)
+        elapsed = time.perf_counter() - started
+        b.log(f"  filled {count:,} rows in {elapsed:.1f}s")
+        stores[label] = (db, count)
+    b.facts["fill_rows_per_second"] = round(s.scale_big / max(elapsed, 1e-9))
+    with contextlib.ExitStack() as stack:
+        ports, procs = {}, {}
+        for label, (db, _) in stores.items():
+            ports[label] = free_port()
+            config = fixtures.write_config(db.parent / "reelay.toml", port=ports[label], store=db, channels=[channel])
+            procs[label] = b.start_gateway(
+                stack, f"gateway-status-{label}", config, ports[label], "status-read" if label == "big" else ""
+            )
+        status, body = http_get(
+            ports["small"], f"/v1/videos/{fixtures.task_id(0)}", {"Authorization": f"Bearer {fixtures.TOKEN}"}
+        )
+        if status != 200:
+            raise RuntimeError(f"status read answered {status}: {body[:300]!r}")
+        body_file = b.workdir / "status-body.json"
+        body_file.write_bytes(body)
+        b.facts["status_body_bytes"] = len(body)
+        base_port = b.start_baseline(stack, "baseline-status", ["status", "--body", str(body_file)])
+        prefix = "/v1/videos/" + fixtures.ID_PREFIX
+        loads = {
+            "baseline": (base_port, Load(prefix=prefix, count=s.scale_small, headers=_auth())),
+            "small": (ports["small"], Load(prefix=prefix, count=s.scale_small, headers=_auth())),
+            "big": (ports["big"], Load(prefix=prefix, count=s.scale_big, headers=_auth())),
+        }
+
+        def measure(label: str) -> Callable[[], WrkResult]:
+            port, load = loads[label]
+            return lambda: b.wrk(f"http://127.0.0.1:{port}", load, s.connections)
+
+        if s.warmup_seconds:
+            for label in loads:
+                b.wrk(f"http://127.0.0.1:{loads[label][0]}", loads[label][1], s.connections, s.warmup_seconds)
+        results = _alternate(s.runs, [(label, measure(label)) for label in loads])
+        for label, runs in results.items():
+            _check(runs, f"status read ({label})")
+
+    names = {
+        "baseline": "bare aiohttp JSON handler",
+        "small": f"gateway, {s.scale_small:,} tasks",
+        "big": f"gateway, {s.scale_big:,} tasks",
+    }
+    med = {}
+    for label, runs in results.items():
+        rps = [r.rps for r in runs]
+        p99 = [r.p99_ms for r in runs]
+        med[label] = (_median(rps), _median(p99), _median([r.p50_ms for r in runs]))
+        b.row("1/3 status read", f"{names[label]} rps @{s.connections}", f"{med[label][0]:.0f}", _samples(rps))
+        b.row("1/3 status read", f"{names[label]} p99 ms", f"{med[label][1]:.2f}", _samples(p99, "{:.2f}"))
+    rps_ratio = med["small"][0] / med["baseline"][0]
+    p99_ratio = med["small"][1] / med["baseline"][1]
+    b.verdict(
+        "1",
+        f"case 1 status read: {rps_ratio:.2f}x the bare handler's rps (goal >= 0.50), "
+        f"p99 {p99_ratio:.2f}x (goal <= 2.00)",
+        rps_ratio >= 0.5 and p99_ratio <= 2.0,
+    )
+    scale_ratio = med["big"][0] / med["small"][0]
+    b.verdict(
+        "3",
+        f"case 3 store scale: rps at {s.scale_big:,} tasks is {scale_ratio:.2f}x that at {s.scale_small:,} "
+        "(goal >= 0.80)",
+        scale_ratio >= 0.8,
+    )
+
+
+# ---------------------------------------------------------------- case 2: submissions
+
+
+def case_submit(b: Bench) -> None:
+    s = b.settings
+    b.log("case 2: submission, gateway vs bare handler making the same upstream call")
+    spec = b.spec()
+    work = b.dir("submit")
+    with contextlib.ExitStack() as stack:
+        emulator = b.start_emulator(stack, "emulator-submit", generation_seconds=3600)
+        port = free_port()
+        config = fixtures.write_config(
+            work / "reelay.toml", port=port, store=work / "reelay.db", channels=[fixtures.channel_table(spec, emulator)]
+        )
+        gateway = b.start_gateway(stack, "gateway-submit", config, port, "submission")
+        harness = fixtures.VendorHarness.from_config(config, b.vendor)
+        body = json.dumps(harness.request_body())
+        headers = (*_auth(), ("Content-Type", "application/json"))
+        load = Load(method="POST", path="/v1/video/generations", headers=headers, body=body)
+        status, answer = _post(port, load.path, body.encode(), dict(headers))
+        if status != 200:
+            raise RuntimeError(f"a submission answered {status}: {answer[:300]!r}\n{gateway.tail()}")
+        emulator_port = int(emulator.rsplit(":", 1)[1])
+        _, recorded = http_get(emulator_port, "/_bench/last")
+        call = work / "upstream-call.json"
+        call.write_bytes(recorded)
+        base_port = b.start_baseline(stack, "baseline-submit", ["submit", "--upstream", emulator, "--call", str(call)])
+        targets = {"baseline": base_port, "gateway": port}
+        results: dict[int, dict[str, list[WrkResult]]] = {}
+        for connections in dict.fromkeys((s.connections, 1)):
+            if s.warmup_seconds:
+                for target in targets.values():
+                    b.wrk(f"http://127.0.0.1:{target}", load, connections, s.warmup_seconds)
+            results[connections] = _alternate(
+                s.runs,
+                [
+                    (label, (lambda t=target, c=connections: b.wrk(f"http://127.0.0.1:{t}", load, c)))
+                    for label, target in targets.items()
+                ],
+            )
+            for label, runs in results[connections].items():
+                _check(runs, f"submission ({label}, {connections} connections)")
+
+    med: dict[tuple[int, str], tuple[float, float, float]] = {}
+    for connections, by_label in results.items():
+        for label, runs in by_label.items():
+            rps, p50, p99 = [r.rps for r in runs], [r.p50_ms for r in runs], [r.p99_ms for r in runs]
+            med[connections, label] = (_median(rps), _median(p50), _median(p99))
+            name = "bare handler + same upstream call" if label == "baseline" else "gateway"
+            b.row("2 submission", f"{name} rps @{connections}", f"{_median(rps):.0f}", _samples(rps))
+            b.row("2 submission", f"{name} p50 ms @{connections}", f"{_median(p50):.2f}", _samples(p50, "{:.2f}"))
+            b.row("2 submission", f"{name} p99 ms @{connections}", f"{_median(p99):.2f}", _samples(p99, "{:.2f}"))
+    c = s.connections
+    ratio = med[c, "gateway"][0] / med[c, "baseline"][0]
+    added_p50 = med[1, "gateway"][1] - med[1, "baseline"][1]
+    p99 = med[1, "gateway"][2]
+    b.verdict(
+        "2",
+        f"case 2 submission: {ratio:.2f}x the baseline's throughput @{c} (goal >= 0.60); @1: "
+        f"+{added_p50:.2f} ms p50 (goal <= 1.00), p99 {p99:.2f} ms (goal < 5.00)",
+        ratio >= 0.6 and added_p50 <= 1.0 and p99 < 5.0,
+    )
+
+
+# ---------------------------------------------------------------- case 4: the poller
+
+
+def case_poller(b: Bench) -> None:
+    s = b.settings
+    b.log(f"case 4: poller, {s.poller_tasks:,} unfinished tasks, each done {s.poller_done_after}s after it starts")
+    runs = [_poller_run(b, run) for run in range(s.runs)]
+
+    def column(key: str) -> list[float]:
+        return [run[key] for run in runs]
+
+    def put(what: str, key: str, fmt: str) -> None:
+        b.row("4 poller", what, fmt.format(_median(column(key))), _samples(column(key), fmt))
+
+    put("upstream polls per task (mean)", "polls", "{:.2f}")
+    put("schedule's minimum polls per task (mean)", "minimum", "{:.2f}")
+    put("gateway CPU ms per poll", "cpu_ms", "{:.3f}")
+    put("gateway peak RSS MB", "rss_mb", "{:.0f}")
+    put("completion lag p50 s", "lag_p50", "{:.2f}")
+    put("completion lag p99 s", "lag_p99", "{:.2f}")
+    put("completion lag max s", "lag_max", "{:.2f}")
+    put("poll interval at completion s", "interval", "{:.2f}")
+    put("tasks unfinished at the deadline", "remaining", "{:.0f}")
+    ratio = _median(column("polls")) / _median(column("minimum"))
+    rss, lag, interval = _median(column("rss_mb")), _median(column("lag_p99")), _median(column("interval"))
+    b.verdict(
+        "4",
+        f"case 4 poller: {ratio:.2f}x the schedule's minimum polls (goal <= 1.20), peak RSS {rss:.0f} MB "
+        f"(goal < 200), completion visible p99 {lag:.2f}s after the vendor's (goal <= one interval, {interval:.2f}s)",
+        ratio <= 1.2 and rss < 200 and lag <= interval and max(column("remaining")) == 0,
+    )
+
+
+def _poller_run(b: Bench, run: int) -> dict[str, float]:
+    s = b.settings
+    count = s.poller_tasks
+    spec = b.spec()
+    work = b.dir(f"poller-{run}")
+    poller = {"enabled": True, "min_interval": s.poller_min_interval, "max_interval": 30.0, "lease_seconds": 60.0}
+    with contextlib.ExitStack() as stack:
+        emulator = b.start_emulator(stack, "emulator-poller", generation_seconds=3600)
+        emulator_port = int(emulator.rsplit(":", 1)[1])
+        port = free_port()
+        db = work / "reelay.db"
+        channel = fixtures.channel_table(spec, emulator, typical_seconds=s.poller_typical)
+        config = fixtures.write_config(work / "reelay.toml", port=port, store=db, channels=[channel], poller=poller)
+        harness = fixtures.VendorHarness.from_config(config, b.vendor)
+        started = time.perf_counter()
+        made = asyncio.run(harness.submit_jobs(count))
+        b.log(f"  run {run + 1}: made {count:,} vendor jobs through the plugin in {time.perf_counter() - started:.1f}s")
+        # Every task starts in the future, so the gateway is up before the first poll is due.
+        start = time.time() + s.poller_lead
+        retime = {"ids": [ref.id for _, ref in made], "start": start, "spread": s.poller_spread}
+        retimed = _post_json(emulator_port, "/_bench/retime", {**retime, "duration": s.poller_done_after})["created"]
+        first_delay = harness.dispatcher.first_poll_delay(harness.model, harness.channel)
+        for task, ref in made:
+            task.created_at = task.updated_at = retimed[ref.id]
+            task.next_poll_at = task.created_at + first_delay
+        fixtures.fill_store(db, [task for task, _ in made])
+        gateway = b.start_gateway(stack, "gateway-poller", config, port, "poller" if run == 0 else "")
+        cpu_before = gateway.cpu_seconds()
+        deadline = start + s.poller_spread + s.poller_done_after + 4 * s.poller_typical + 30
+        with MemorySampler(gateway.pid, interval=0.1) as memory:
+            while time.time() < deadline and fixtures.active_count(db):
+                time.sleep(0.25)
+        remaining = fixtures.active_count(db)
+        cpu = gateway.cpu_seconds() - cpu_before
+        peak_rss = max(memory.peak, gateway.memory()[1])
+        _, raw = http_get(emulator_port, "/_bench/stats", timeout=30)
+    stats = json.loads(raw)
+    rows = fixtures.completed_times(db)
+    polls, minimum, lags, intervals = [], [], [], []
+    for task, ref in made:
+        done_at = stats["done_at"][ref.id]
+        polls.append(stats["polls"].get(ref.id, 0))
+        minimum.append(harness.min_polls(task, done_at))
+        status, completed_at, _ = rows[task.id]
+        if status == "completed" and completed_at is not None:
+            lags.append(completed_at - done_at)
+            intervals.append(harness.dispatcher.next_poll_delay(task, done_at))
+    lags.sort()
+    result = {
+        "polls": sum(polls) / len(polls),
+        "minimum": sum(minimum) / len(minimum),
+        "cpu_ms": 1000 * cpu / max(1, sum(polls)),
+        "rss_mb": peak_rss / MB,
+        "lag_p50": _median(lags),
+        "lag_p99": lags[min(len(lags) - 1, int(0.99 * len(lags)))] if lags else float("inf"),
+        "lag_max": lags[-1] if lags else float("inf"),
+        "interval": max(intervals) if intervals else float("nan"),
+        "remaining": remaining + (count - len(lags) - remaining),
+    }
+    b.log(f"  run {run + 1}: " + ", ".join(f"{key} {value:.2f}" for key, value in result.items()))
+    return result
+
+
+def _post(port: int, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    try:
+        conn.request("POST", path, body=body, headers=headers)
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+def _post_json(port: int, path: str, body: Any) -> Any:
+    status, data = _post(port, path, json.dumps(body).encode(), {"Content-Type": "application/json"})
+    if status != 200:
+        raise RuntimeError(f"POST {path} answered {status}: {data[:300]!r}")
+    return json.loads(data)
+
+
+# ---------------------------------------------------------------- case 5: content pass-through
+
+
+def case_content(b: Bench) -> None:
+    s = b.settings
+    b.log(f"case 5: content pass-through of a {s.video_mb:g} MB video")
+    spec = b.spec()
+    work = b.dir("content")
+    with contextlib.ExitStack() as stack:
+        emulator = b.start_emulator(stack, "emulator-content", generation_seconds=0.0, video_mb=s.video_mb)
+        emulator_port = int(emulator.rsplit(":", 1)[1])
+        port = free_port()
+        db = work / "reelay.db"
+        config = fixtures.write_config(
+            work / "reelay.toml", port=port, store=db, channels=[fixtures.channel_table(spec, emulator)]
+        )
+        harness = fixtures.VendorHarness.from_config(config, b.vendor)
+        [(task, ref)] = asyncio.run(harness.submit_jobs(1))
+        _post_json(emulator_port, "/_bench/retime", {"ids": [ref.id], "start": time.time() - 60, "duration": 0})
+        update = asyncio.run(harness.status_of(task))
+        task.status, task.result, task.progress = update.status, update.result, 100
+        task.completed_at = task.updated_at = task.created_at = time.time()
+        fixtures.fill_store(db, [task])
+        source = asyncio.run(harness.content_source(task))
+        gateway = b.start_gateway(stack, "gateway-content", config, port, "content")
+        gateway_url = f"http://127.0.0.1:{port}/v1/videos/{task.id}/content"
+        gateway_headers = {"Authorization": f"Bearer {fixtures.TOKEN}"}
+        growth: dict[int, list[float]] = {}
+        results: dict[int, dict[str, list[float]]] = {}
+        for concurrency in (1, 8):
+            count = s.downloads_per_run * concurrency
+            growth[concurrency] = []
+
+            def direct(c: int = concurrency, n: int = count) -> float:
+                done = run_downloads(source.url, dict(source.headers), concurrency=c, count=n, seconds=30)
+                return _throughput(done, n, s.video_mb)
+
+            def through(c: int = concurrency, n: int = count) -> float:
+                before = gateway.memory()[0]
+                with MemorySampler(gateway.pid) as memory:
+                    done = run_downloads(gateway_url, gateway_headers, concurrency=c, count=n, seconds=30)
+                growth[c].append(max(0, memory.peak - before) / MB)
+                return _throughput(done, n, s.video_mb)
+
+            results[concurrency] = _alternate(s.runs, [("direct", direct), ("gateway", through)])
+    met, parts = True, []
+    for concurrency, by_label in results.items():
+        for label, values in by_label.items():
+            name = "direct from the emulator" if label == "direct" else "through the gateway"
+            b.row("5 content", f"{name} MB/s @{concurrency}", f"{_median(values):.0f}", _samples(values))
+        peak_growth = max(growth[concurrency])
+        b.row("5 content", f"gateway RSS growth MB @{concurrency} (max)", f"{peak_growth:.1f}")
+        ratio = _median(by_label["gateway"]) / _median(by_label["direct"])
+        parts.append(f"{ratio:.2f}x direct @{concurrency} (+{peak_growth:.0f} MB RSS)")
+        met = met and ratio >= 0.7 and peak_growth < s.video_mb
+    b.verdict(
+        "5",
+        "case 5 content: " + ", ".join(parts) + f" (goal >= 0.70, RSS growth < {s.video_mb:g} MB: streamed)",
+        met,
+    )
+
+
+def _throughput(done: dict[str, Any], expected: int, video_mb: float) -> float:
+    if done["errors"] or done["downloads"] != expected:
+        raise RuntimeError(f"downloads failed: {done}")
+    return done["bytes"] / MB / done["seconds"]
+
+
+# ---------------------------------------------------------------- case 6: start-up
+
+
+def case_startup(b: Bench) -> None:
+    s = b.settings
+    b.log("case 6: start-up, `reelay serve` to the first 200 from /healthz")
+    work = b.dir("startup")
+    specs = fixtures.emulator_specs()
+    channels = [fixtures.channel_table(spec, "http://127.0.0.1:9") for spec in specs.values()]
+    b.facts["startup_vendors"] = sorted(specs)
+
+    def gateway() -> float:
+        port = free_port()
+        config = fixtures.write_config(work / "reelay.toml", port=port, store=work / "reelay.db", channels=channels)
+        proc = Proc("gateway-startup", b.gateway_argv(config), b.workdir)
+        try:
+            return wait_http(proc, port, "/healthz", timeout=20, interval=0.002)
+        finally:
+            proc.stop()
+
+    def baseline() -> float:
+        started = time.perf_counter()
+        subprocess.run([PYTHON, "-c", "import aiohttp"], check=True, timeout=30)
+        return time.perf_counter() - started
+
+    results = _alternate(s.startup_runs, [("baseline", baseline), ("gateway", gateway)])
+    gw, base = _median(results["gateway"]), _median(results["baseline"])
+    b.row("6 start-up", 'python -c "import aiohttp" s', f"{base:.3f}", _samples(results["baseline"], "{:.3f}"))
+    b.row(
+        "6 start-up",
+        f"reelay serve to /healthz 200 s ({len(specs)} vendors)",
+        f"{gw:.3f}",
+        _samples(results["gateway"], "{:.3f}"),
+    )
+    b.verdict(
+        "6",
+        f"case 6 start-up: {gw:.2f}s, {gw / base:.1f}x `import aiohttp` ({base:.2f}s), "
+        f"vendors {', '.join(sorted(specs))} (goal < 1.00s)",
+        gw < 1.0,
+    )
+
+
+CASES: dict[str, Callable[[Bench], None]] = {
+    "status": case_status,
+    "submit": case_submit,
+    "poller": case_poller,
+    "content": case_content,
+    "startup": case_startup,
+}
