@@ -36,7 +36,7 @@ async def test_kling_text_to_video_example(demo):
         assert status == 200, task
         assert task["status"] == "queued" and task["progress"] == 0 and task["model"] == "kling-v1"
         assert task["seconds"] == "5" and task["size"] == "16:9"
-        stored = await gw.dispatcher.store.get(task["id"])
+        stored = await gw.dispatcher.store.get(task["id"], with_request=True)
         assert stored.request.dropped_metadata == ("style",)  # Kling does not document it
         final, _ = await gw.client.wait(task["id"])
         assert final["status"] == "completed"

@@ -85,7 +85,7 @@ async def test_generate_json_sends_a_local_image_as_base64(gateway, tmp_path):
     assert result.exit_code == 0, result.output
     task = json.loads(result.stdout)
     assert task["status"] in ("queued", "in_progress") and task["seconds"] == "6"
-    stored = await gateway.dispatcher.store.get(task["id"])
+    stored = await gateway.dispatcher.store.get(task["id"], with_request=True)
     assert stored.request.first_frame.mime_type == "image/png"
     assert stored.request.first_frame.base64 == __import__("base64").b64encode(image.read_bytes()).decode()
     assert stored.request.extra == {"seed": 7, "style": "noir"}

@@ -41,10 +41,12 @@ async def test_create_with_an_image_file_and_by_url(acme_pm, tmp_path):
         video = await client.videos.create(
             model="acme-1", prompt="make it move", input_reference=("cat.png", sample_asset("sample.png"), "image/png")
         )
+        stored = await gw.dispatcher.store.get(video.id, with_request=True)
+        assert stored.request.first_frame.filename == "cat.png"
+        assert stored.request.first_frame.mime_type == "image/png"
         done = await client.videos.poll(video.id, poll_interval_ms=50)
         assert done.status == "completed"
-        stored = await gw.dispatcher.store.get(video.id)
-        assert stored.request is None or stored.request.first_frame.filename == "cat.png"
+        assert (await gw.dispatcher.store.get(video.id, with_request=True)).request is None  # dropped once done
         by_url = await client.videos.create(
             model="acme-1",
             prompt="from a url",

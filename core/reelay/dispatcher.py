@@ -127,7 +127,9 @@ class Dispatcher:
         await self.store.open()
         if http is None:
             connector = aiohttp.TCPConnector(limit=256, limit_per_host=64)
-            self._http = aiohttp.ClientSession(connector=connector, trust_env=False)
+            # A larger read buffer lets a proxied download keep arriving while
+            # the previous chunk is written to the caller.
+            self._http = aiohttp.ClientSession(connector=connector, trust_env=False, read_bufsize=1024 * 1024)
             self._own_http = True
         else:
             self._http = http
@@ -185,6 +187,8 @@ class Dispatcher:
 
     def order_channels(self, channels: list[Channel]) -> list[Channel]:
         """Highest priority first; within a priority, a random order weighted by ``weight``."""
+        if len(channels) < 2:
+            return channels
         ordered: list[Channel] = []
         for priority in sorted({channel.priority for channel in channels}, reverse=True):
             pool = [channel for channel in channels if channel.priority == priority]
@@ -242,8 +246,9 @@ class Dispatcher:
                 await self._fail(task, TaskError(error.code, error.message))
                 raise
             task.vendor_ref = ref
-            task.next_poll_at = self.clock() + self.first_poll_delay(model, channel)
-            await self.store.save(task)
+            task.updated_at = self.clock()
+            task.next_poll_at = task.updated_at + self.first_poll_delay(model, channel)
+            await self.store.save_submission(task)
             self.wake()
             log.info("task accepted", task_id=task.id, model=model.name, channel=channel.name)
             self._notify(self.pm.hook.reelay_request_accepted, task=task, request=request)
@@ -297,7 +302,7 @@ class Dispatcher:
             request,
         )
         task.next_poll_at = now + SUBMISSION_GRACE_SECONDS
-        await self.store.save(task)
+        await self.store.save(task, with_request=True)
         return task
 
     async def _fail(self, task: Task, error: TaskError) -> None:
@@ -427,7 +432,7 @@ class Dispatcher:
                 raise InvalidRequest(error.message, code=error.code) from None
             raise UpstreamUnavailable(f"the remix could not be submitted: {error.message}") from None
         task.next_poll_at = now + self.first_poll_delay(self.registry.models[task.model], channel)
-        await self.store.save(task)
+        await self.store.save_submission(task)
         self.wake()
         return task
 
@@ -545,6 +550,9 @@ class Dispatcher:
         """Submit again a task whose submission was interrupted before the vendor's id was recorded."""
         model = self.registry.models.get(task.model)
         previous = task.status
+        if task.request is None:  # claimed tasks come without it: it may hold images
+            stored = await self.store.get(task.id, with_request=True)
+            task.request = stored.request if stored is not None else None
         if task.request is None or model is None:
             update = StatusUpdate(TaskStatus.FAILED, error=TaskError("submission_lost", "the submission was lost"))
             return await self._settle(task, lease, previous, update)

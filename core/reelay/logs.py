@@ -19,12 +19,15 @@ _LONG_BASE64 = re.compile(r"[A-Za-z0-9+/=]{200,}")
 
 def scrub(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
     """Drop secret-looking values and shorten inline image data."""
-    for key, value in list(event.items()):
+    for key, value in event.items():
         if key.lower() in _SECRET_KEYS:
             event[key] = "[redacted]"
-        elif isinstance(value, str):
-            value = _BEARER.sub(r"\1[redacted]", value)
-            event[key] = _LONG_BASE64.sub("[base64 omitted]", value)
+        elif isinstance(value, str) and len(value) > 24:  # shorter values hold neither
+            if "earer" in value or "EARER" in value:
+                value = _BEARER.sub(r"\1[redacted]", value)
+            if len(value) >= 200:
+                value = _LONG_BASE64.sub("[base64 omitted]", value)
+            event[key] = value
     return event
 
 

@@ -22,14 +22,19 @@ class Store(Protocol):
     async def insert(self, task: Task) -> None:
         """Record a new task (before anything is sent upstream)."""
 
-    async def save(self, task: Task, *, lease: str | None = None) -> bool:
-        """Write a task's current state.
+    async def save(self, task: Task, *, lease: str | None = None, with_request: bool = False) -> bool:
+        """Write a task's current state (its stored request only ``with_request``).
 
         With ``lease``, the write only happens while that lease still holds
         the task, and it releases the lease. Returns whether it was written.
+        A finished task's stored request is dropped.
         """
 
-    async def get(self, task_id: str) -> Task | None: ...
+    async def save_submission(self, task: Task) -> None:
+        """Record that the vendor accepted the task: its channel, vendor reference and next poll."""
+
+    async def get(self, task_id: str, *, with_request: bool = False) -> Task | None:
+        """A task; its stored request (kept for recovery, maybe large) only ``with_request``."""
 
     async def list(self, owner: str, *, limit: int, after: str | None = None, descending: bool = True) -> list[Task]:
         """The owner's tasks by creation time, starting after the task ``after``."""
@@ -37,7 +42,8 @@ class Store(Protocol):
     async def delete(self, task_id: str) -> None: ...
 
     async def claim_due(self, now: float, lease: str, lease_seconds: float, limit: int) -> list[Task]:
-        """Unfinished tasks due for a poll, leased to ``lease`` so no other poller takes them."""
+        """Unfinished tasks due for a poll, leased to ``lease`` so no other poller takes them
+        (without their stored request)."""
 
     async def release_leases(self, lease: str) -> None:
         """Free every task leased to ``lease`` (a poller stopping cleanly)."""

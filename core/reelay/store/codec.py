@@ -37,6 +37,12 @@ COLUMNS = (
 )
 
 
+#: Every column but the id and the stored request, which only insert() and
+#: explicit request updates write (reads usually skip it: it can hold images).
+UPDATED_COLUMNS = tuple(column for column in COLUMNS if column not in ("id", "request"))
+REQUEST_INDEX = COLUMNS.index("request")
+
+
 def _dump(value: Any) -> str | None:
     if value is None or value == ():
         return None
@@ -49,9 +55,9 @@ def _load(text: str | None, cls: Any) -> Any:
     return _converter.structure(json.loads(text), cls)
 
 
-def to_row(task: Task) -> tuple[Any, ...]:
+def to_update_row(task: Task) -> tuple[Any, ...]:
+    """The values of :data:`UPDATED_COLUMNS`, in order."""
     return (
-        task.id,
         task.owner,
         task.model,
         task.vendor,
@@ -68,11 +74,21 @@ def to_row(task: Task) -> tuple[Any, ...]:
         _dump(task.result),
         _dump(task.error),
         _dump(task.adjustments),
-        _dump(task.request) if not task.status.is_terminal else None,
         task.next_poll_at,
         task.poll_failures,
         task.remixed_from,
     )
+
+
+def to_row(task: Task) -> tuple[Any, ...]:
+    """The values of :data:`COLUMNS`, in order."""
+    values = to_update_row(task)
+    split = REQUEST_INDEX - 1
+    return (task.id, *values[:split], _dump(task.request), *values[split:])
+
+
+def request_json(task: Task) -> str | None:
+    return _dump(task.request)
 
 
 def from_row(row: Any) -> Task:

@@ -1,8 +1,10 @@
-"""Kling's request authentication: a short-lived HS256 JWT per request.
+"""Kling's request authentication: a short-lived HS256 JWT.
 
 The token carries ``iss`` = the access key, ``exp`` = now + 30 min and
 ``nbf`` = now - 5 s (Kling's documented values) and is signed with the secret
-key. It is sent as ``Authorization: Bearer <jwt>``.
+key. It is sent as ``Authorization: Bearer <jwt>``. A token is reused until
+five minutes before it expires: signing one per request cost an eighth of
+the poller's time in the benchmarks.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from reelay import Channel, FailureKind, UpstreamError
 
 TOKEN_LIFETIME = 1800
 NOT_BEFORE_SKEW = 5
+REFRESH_BEFORE_EXPIRY = 300
 ALGORITHM = "HS256"
 
 # Kling issues the secret keys; a demo or test key may be shorter than the
@@ -57,13 +60,20 @@ def channel_keys(channel: Channel) -> tuple[str, str]:
     return channel.credentials["access_key"], channel.credentials["secret_key"]
 
 
+# (access key, secret key) -> (token, when it was issued). Keyed by the keys
+# themselves so a rotated secret never reuses a token signed with the old one.
+_TOKENS: dict[tuple[str, str], tuple[str, float]] = {}
+
+
 def auth_headers(channel: Channel, *, clock: Callable[[], float] = time.time) -> dict[str, str]:
     """Headers for one Kling request on ``channel``."""
-    access_key, secret_key = channel_keys(channel)
-    return {
-        "Authorization": f"Bearer {make_token(access_key, secret_key, now=clock())}",
-        "Content-Type": "application/json",
-    }
+    keys = channel_keys(channel)
+    now = clock()
+    cached = _TOKENS.get(keys)
+    if cached is None or not 0 <= now - cached[1] < TOKEN_LIFETIME - REFRESH_BEFORE_EXPIRY:
+        cached = (make_token(*keys, now=now), now)
+        _TOKENS[keys] = cached
+    return {"Authorization": f"Bearer {cached[0]}", "Content-Type": "application/json"}
 
 
 def decode_token(token: str, secret_key: str, *, leeway: float = 0) -> Mapping[str, Any]:

@@ -1,9 +1,10 @@
-"""The per-request HS256 JWT."""
+"""The HS256 JWT: claims, signing, reuse until shortly before expiry."""
 
 from __future__ import annotations
 
 import time
 
+import attrs
 import jwt
 import pytest
 
@@ -39,10 +40,21 @@ def test_token_is_signed_with_the_secret_key():
     assert claims == {"iss": "ak", "exp": 1_700_001_800, "nbf": 1_699_999_995}
 
 
-def test_a_fresh_token_per_request(channel):
+def test_a_token_is_reused_until_shortly_before_it_expires(channel):
+    start = 1_700_000_000
+    first = auth_headers(channel, clock=lambda: start)["Authorization"]
+    assert auth_headers(channel, clock=lambda: start + 60)["Authorization"] == first
+    assert auth_headers(channel, clock=lambda: start + 1499)["Authorization"] == first
+    renewed = auth_headers(channel, clock=lambda: start + 1500)["Authorization"]
+    assert renewed != first  # five minutes before the 30-minute expiry
+    claims = jwt.decode(renewed.removeprefix("Bearer "), options={"verify_signature": False})
+    assert claims["exp"] == start + 1500 + 1800
+
+
+def test_a_rotated_secret_signs_a_new_token(channel):
     first = auth_headers(channel, clock=lambda: 1_700_000_000)["Authorization"]
-    second = auth_headers(channel, clock=lambda: 1_700_000_060)["Authorization"]
-    assert first != second
+    rotated = attrs.evolve(channel, credentials={**channel.credentials, "secret_key": "rotated-" + "k" * 32})
+    assert auth_headers(rotated, clock=lambda: 1_700_000_001)["Authorization"] != first
 
 
 def test_short_demo_keys_sign_without_warnings():
