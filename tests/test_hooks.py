@@ -298,3 +298,15 @@ async def test_observer_errors_do_not_fail_tasks(acme_pm, tmp_path):
         _, body = await gw.client.submit(model="acme-1", prompt="fox")
         final, _ = await gw.client.wait(body["id"])
         assert final["status"] == "completed"
+
+
+async def test_a_plugin_crashing_at_submission_is_a_failed_channel_not_a_500(acme_pm, tmp_path):
+    class Crashing:
+        @hookimpl(tryfirst=True)
+        def reelay_submit(self, payload, request, channel, http):
+            raise KeyError("bug")
+
+    acme_pm.register(Crashing())
+    async with acme_gateway(acme_pm, tmp_path) as gw:
+        status, body = await gw.client.submit(model="acme-1", prompt="fox")
+        assert status == 502 and body["error"]["code"] == "upstream_failed"

@@ -245,6 +245,10 @@ class Dispatcher:
             except ReelayError as error:
                 await self._fail(task, TaskError(error.code, error.message))
                 raise
+            except Exception:  # a plugin bug: this channel failed, the next may not
+                log.exception("plugin raised while submitting", task_id=public_id, channel=channel.name)
+                failures.append(UpstreamError(FailureKind.TRANSIENT, "plugin error", code="plugin_error"))
+                continue
             task.vendor_ref = ref
             task.updated_at = self.clock()
             task.next_poll_at = task.updated_at + self.first_poll_delay(model, channel)
