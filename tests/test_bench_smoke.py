@@ -38,7 +38,7 @@ def test_profile_summary_separates_idle_and_start_up(tmp_path):
         "thread (1): MainThread;run (a.py:1);select (selectors.py:468) 5\n"
         "thread (1): MainThread;main (reelay/cli.py:9);_find_and_load (<frozen importlib._bootstrap>:1) 3\n"
         "thread (1): MainThread;main (reelay/cli.py:9);submit (reelay/dispatcher.py:20) 6\n"
-        "thread (2): Thread-1;_connection_worker_thread (aiosqlite/core.py:1) 4\n"
+        "thread (2): reelay-sqlite_0;_worker (concurrent/futures/thread.py:1) 4\n"
     )
     text = summarize(raw)
     assert "6 busy samples, 5 idle in select, 3 in start-up imports" in text

@@ -61,7 +61,7 @@ async def test_lease_of_a_dead_poller_expires(acme_pm, tmp_path):
     async with acme_gateway(acme_pm, tmp_path, generation_seconds=0.1) as gw:
         _, task = await gw.client.submit(model="acme-1", prompt="leased elsewhere")
         store = gw.dispatcher.store
-        await store.db.execute(
+        await store.execute(
             "UPDATE tasks SET lease_owner = 'dead-process', lease_until = ? WHERE id = ?",
             (time.time() + 0.5, task["id"]),
         )

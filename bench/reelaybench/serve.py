@@ -1,10 +1,9 @@
-"""``reelay serve`` with measured what-ifs: uvloop, orjson, one-trip store reads.
+"""``reelay serve`` with measured what-ifs: uvloop, orjson.
 
 ``python -m reelaybench.serve --variant uvloop,orjson -- serve --config FILE``
 applies the variants, then runs the ``reelay`` command unchanged. The orjson
 variant swaps the ``json`` module the core's modules use for a shim; it is a
-measurement of what switching would gain, not a supported mode; ``onehop``
-likewise patches ``SQLiteStore.get`` to measure a proposed change.
+measurement of what switching would gain, not a supported mode.
 """
 
 from __future__ import annotations
@@ -33,23 +32,10 @@ class _OrjsonShim:
         return self._orjson.loads(text)
 
 
-def _one_hop_reads() -> None:
-    """The store's point read in one trip to aiosqlite's thread instead of three (execute, fetchone, close)."""
-    from reelay.store import sqlite
-
-    async def get(self: sqlite.SQLiteStore, task_id: str) -> Any:
-        rows = await self.db.execute_fetchall(sqlite._SELECT + " WHERE id = ?", (task_id,))
-        return sqlite.from_row(rows[0]) if rows else None
-
-    sqlite.SQLiteStore.get = get  # type: ignore[method-assign]
-
-
 def apply(variants: set[str]) -> None:
-    unknown = variants - {"uvloop", "orjson", "onehop"}
+    unknown = variants - {"uvloop", "orjson"}
     if unknown:
         raise SystemExit(f"unknown variants: {', '.join(sorted(unknown))}")
-    if "onehop" in variants:
-        _one_hop_reads()
     if "uvloop" in variants:
         import uvloop
 

@@ -69,7 +69,7 @@ class GatewayConfig:
 
 @frozen
 class LoggingConfig:
-    format: str = attrs.field(default="console")
+    format: str = attrs.field(default="json")
     level: str = "info"
 
     @format.validator

@@ -7,6 +7,7 @@ error middleware only touches Reelay's own routes there.
 
 from __future__ import annotations
 
+import itertools
 import json
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -35,6 +36,11 @@ PUBLIC_URL = web.AppKey("reelay.public_url", str)
 OWNS_ALL_ROUTES = web.AppKey("reelay.owns_all_routes", bool)
 
 ROUTE_PREFIX = "reelay."
+
+# Request ids only need to be unique, not secret: a per-process random
+# prefix and a counter cost nothing, unlike a call into the system's RNG.
+_REQUEST_ID_PREFIX = "req_" + secrets.token_hex(4)
+_request_ids = (f"{_REQUEST_ID_PREFIX}{n:x}" for n in itertools.count(1))
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -123,7 +129,7 @@ def _is_ours(request: web.Request) -> bool:
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Turns every error on Reelay's routes into the JSON error body."""
-    request_id = request.headers.get("X-Request-Id") or "req_" + secrets.token_hex(8)
+    request_id = request.headers.get("X-Request-Id") or next(_request_ids)
     # Keep-alive connections serve requests one after another in one task:
     # start each with a clean logging context.
     structlog.contextvars.clear_contextvars()
