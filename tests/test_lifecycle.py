@@ -151,3 +151,31 @@ async def test_next_poll_is_not_delayed_by_the_lease_of_the_previous_one(acme_pm
         _, task = await gw.client.submit(model="acme-1", prompt="prompt fox")
         final, _ = await gw.client.wait(task["id"], timeout=10)
         assert final["status"] == "completed"
+
+
+async def test_store_statements_fail_alone_and_a_locked_store_is_a_503(tmp_path):
+    import sqlite3
+
+    from reelay.models import Task
+    from reelay.store.sqlite import SQLiteStore, StoreUnavailable
+
+    store = SQLiteStore(str(tmp_path / "s.db"))
+    await store.open()
+    task = Task(id="t1", owner="o", model="m", vendor="v", channel="c")
+    results = await asyncio.gather(store.insert(task), store.insert(task), store.count(), return_exceptions=True)
+    assert results[0] is None and isinstance(results[1], sqlite3.IntegrityError) and results[2] == 1
+    blocker = sqlite3.connect(str(tmp_path / "s.db"), isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")
+    store._writer.execute("PRAGMA busy_timeout=50")
+    try:
+        try:
+            await store.insert(Task(id="t2", owner="o", model="m", vendor="v", channel="c"))
+        except StoreUnavailable as error:
+            assert error.status == 503 and error.body()["error"]["code"] == "store_unavailable"
+        else:
+            raise AssertionError("a locked store must refuse with StoreUnavailable")
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    assert (await store.get("t1")).id == "t1"
+    await store.close()

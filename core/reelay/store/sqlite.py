@@ -17,10 +17,20 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from ..errors import ReelayError
 from ..models import Task, TaskStatus
 from .codec import COLUMNS, UPDATED_COLUMNS, from_row, request_json, to_row, to_update_row
 
 _ACTIVE = (TaskStatus.QUEUED.value, TaskStatus.IN_PROGRESS.value)
+
+
+class StoreUnavailable(ReelayError):
+    """The database could not run a statement; callers see a 503, never a 500."""
+
+    status = 503
+    type = "server_error"
+    code = "store_unavailable"
+
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS tasks (
@@ -112,7 +122,10 @@ class SQLiteStore:
         self._pending.append((sql, params, future))
         if self._flushing is None:
             self._flushing = asyncio.create_task(self._flush())
-        return await future
+        try:
+            return await future
+        except sqlite3.OperationalError as error:  # locked past busy_timeout, disk full, ...
+            raise StoreUnavailable(f"the task store is unavailable ({error})") from None
 
     async def _flush(self) -> None:
         loop = asyncio.get_running_loop()
@@ -149,7 +162,7 @@ class SQLiteStore:
                     cursor = connection.execute(sql, params)
                     rows = cursor.fetchall()
                     outcomes.append((cursor.rowcount, rows))
-                except sqlite3.DatabaseError as error:
+                except sqlite3.Error as error:
                     outcomes.append(error)
             connection.execute("COMMIT")
         except BaseException:
