@@ -131,9 +131,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     """Turns every error on Reelay's routes into the JSON error body."""
     request_id = request.headers.get("X-Request-Id") or next(_request_ids)
     # Keep-alive connections serve requests one after another in one task:
-    # start each with a clean logging context.
-    structlog.contextvars.clear_contextvars()
-    structlog.contextvars.bind_contextvars(request_id=request_id)
+    # overwrite what the previous request bound (the token is bound once known).
+    structlog.contextvars.bind_contextvars(request_id=request_id, token=None)
     try:
         response = await handler(request)
     except ReelayError as error:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
@@ -49,10 +50,16 @@ def _dump(value: Any) -> str | None:
     return json.dumps(_converter.unstructure(value), separators=(",", ":"))
 
 
+@functools.cache
+def _structure_hook(cls: Any) -> Any:
+    # Looked up once per class: every status read decodes a row.
+    return _converter.get_structure_hook(cls)
+
+
 def _load(text: str | None, cls: Any) -> Any:
     if text is None:
         return None
-    return _converter.structure(json.loads(text), cls)
+    return _structure_hook(cls)(json.loads(text), cls)
 
 
 def to_update_row(task: Task) -> tuple[Any, ...]:
