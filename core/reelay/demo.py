@@ -110,10 +110,8 @@ def demo_banner(setup: DemoSetup, token: str, registry: Registry) -> str:
 
 
 def _example_model(registry: Registry) -> str | None:
-    for preferred in ("kling-v1", "sora-2", "veo-3"):
-        if preferred in registry.models:
-            return preferred
-    text_models = [m.name for m in registry.models.values() if m.capabilities.text_to_video]
+    """A text-to-video model for the printed examples (the first by name: stable across runs)."""
+    text_models = sorted(m.name for m in registry.models.values() if m.capabilities.text_to_video)
     return text_models[0] if text_models else None
 
 

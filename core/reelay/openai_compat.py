@@ -10,29 +10,27 @@ from __future__ import annotations
 import base64
 from typing import Any
 
+import attrs
 from aiohttp import BodyPartReader, web
 
 from .errors import InvalidRequest, PayloadTooLarge
 from .models import ImageInput, UnifiedRequest
 from .normalize import sniff_mime
+from .server import ROUTE_PREFIX, authenticate, content_url, dispatcher_of, read_json, task_response
+from .wire import parse_unified_request, task_to_json
 
 _MAX_LIST = 100
 
 
 def setup_openai_routes(app: web.Application) -> None:
-    from .server import ROUTE_PREFIX
-
     router = app.router
     router.add_route("POST", "/v1/videos", create_video, name=ROUTE_PREFIX + "openai.create")
-    router.add_route("GET", "/v1/videos", list_videos, name=ROUTE_PREFIX + "openai.list")
+    router.add_get("/v1/videos", list_videos, name=ROUTE_PREFIX + "openai.list")
     router.add_route("DELETE", "/v1/videos/{task_id}", delete_video, name=ROUTE_PREFIX + "openai.delete")
     router.add_route("POST", "/v1/videos/{task_id}/remix", remix_video, name=ROUTE_PREFIX + "openai.remix")
 
 
 async def create_video(request: web.Request) -> web.Response:
-    from .server import authenticate, dispatcher_of, read_json, task_response
-    from .wire import parse_unified_request
-
     token = authenticate(request)
     if request.content_type.startswith("multipart/"):
         unified = await _read_multipart(request)
@@ -57,9 +55,6 @@ def _reference_url(reference: dict[str, Any]) -> str:
 
 
 async def _read_multipart(request: web.Request) -> UnifiedRequest:
-    from .server import dispatcher_of
-    from .wire import parse_unified_request
-
     limit = int(dispatcher_of(request).config.server.max_body_mb * 1024 * 1024)
     fields: dict[str, Any] = {}
     uploads: list[ImageInput] = []
@@ -93,16 +88,11 @@ async def _read_multipart(request: web.Request) -> UnifiedRequest:
             fields[name] = text
     unified = parse_unified_request(fields)
     if uploads:
-        import attrs
-
         unified = attrs.evolve(unified, uploads=tuple(uploads))
     return unified
 
 
 async def list_videos(request: web.Request) -> web.Response:
-    from .server import authenticate, content_url, dispatcher_of
-    from .wire import task_to_json
-
     token = authenticate(request)
     try:
         limit = int(request.query.get("limit", "20"))
@@ -129,8 +119,6 @@ async def list_videos(request: web.Request) -> web.Response:
 
 
 async def delete_video(request: web.Request) -> web.Response:
-    from .server import authenticate, dispatcher_of
-
     token = authenticate(request)
     task_id = request.match_info["task_id"]
     await dispatcher_of(request).delete(token, task_id)
@@ -138,8 +126,6 @@ async def delete_video(request: web.Request) -> web.Response:
 
 
 async def remix_video(request: web.Request) -> web.Response:
-    from .server import authenticate, dispatcher_of, read_json, task_response
-
     token = authenticate(request)
     if request.content_type.startswith("multipart/"):
         form = await request.post()
