@@ -179,3 +179,22 @@ async def test_store_statements_fail_alone_and_a_locked_store_is_a_503(tmp_path)
         blocker.close()
     assert (await store.get("t1")).id == "t1"
     await store.close()
+
+
+async def test_checkpoints_run_off_the_write_path(tmp_path, monkeypatch):
+    from reelay.models import Task
+    from reelay.store import sqlite as store_module
+
+    ran = []
+    original = store_module.SQLiteStore._checkpoint
+    monkeypatch.setattr(store_module, "CHECKPOINT_EVERY", 50)
+    monkeypatch.setattr(store_module.SQLiteStore, "_checkpoint", lambda self: ran.append(1) or original(self))
+    store = store_module.SQLiteStore(str(tmp_path / "c.db"))
+    await store.open()
+    for n in range(4):
+        await asyncio.gather(
+            *(store.insert(Task(id=f"{n}-{i}", owner="o", model="m", vendor="v", channel="c")) for i in range(60))
+        )
+    await store.close()
+    assert ran, "no checkpoint ran"
+    assert (tmp_path / "c.db").stat().st_size > 0

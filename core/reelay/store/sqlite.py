@@ -6,7 +6,8 @@ together, in one transaction, in one hand-off: a hand-off costs more than
 the statement, and a commit per statement more than both (bench/RESULTS.md).
 Point reads by id (every status check) run on the loop thread on a second,
 read-only connection: an indexed read takes microseconds, and WAL readers
-never wait for the writer.
+never wait for the writer. Checkpoints run on a third connection and thread,
+so a write never waits for one either.
 """
 
 from __future__ import annotations
@@ -17,11 +18,17 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import structlog
+
 from ..errors import ReelayError
 from ..models import Task, TaskStatus
 from .codec import COLUMNS, UPDATED_COLUMNS, from_row, request_json, to_row, to_update_row
 
+log = structlog.get_logger("reelay.store")
+
 _ACTIVE = (TaskStatus.QUEUED.value, TaskStatus.IN_PROGRESS.value)
+#: Written statements between two checkpoints (SQLite's own default is 1,000 pages).
+CHECKPOINT_EVERY = 1000
 
 
 class StoreUnavailable(ReelayError):
@@ -83,6 +90,9 @@ class SQLiteStore:
         self._thread: ThreadPoolExecutor | None = None
         self._pending: list[tuple[str, Sequence[Any], asyncio.Future[tuple[int, list[Any]]]]] = []
         self._flushing: asyncio.Task[None] | None = None
+        self._checkpointer: ThreadPoolExecutor | None = None
+        self._checkpointing: asyncio.Future[Any] | None = None
+        self._since_checkpoint = 0
 
     async def open(self) -> None:
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reelay-sqlite")
@@ -92,18 +102,49 @@ class SQLiteStore:
             self._reader = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             self._reader.execute("PRAGMA query_only=1")
             self._reader.execute("PRAGMA busy_timeout=20")
+            self._checkpointer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reelay-sqlite-checkpoint")
 
     def _connect(self) -> sqlite3.Connection:
         connection = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         connection.execute("PRAGMA journal_mode=WAL")
         connection.execute("PRAGMA synchronous=NORMAL")
         connection.execute("PRAGMA busy_timeout=5000")
+        if self.path != ":memory:":
+            connection.execute("PRAGMA wal_autocheckpoint=0")  # _checkpoint() does it off the write path
         connection.executescript(_SCHEMA)
         return connection
+
+    def _maybe_checkpoint(self, written: int) -> None:
+        self._since_checkpoint += written
+        if self._checkpointer is None or self._since_checkpoint < CHECKPOINT_EVERY or self._checkpointing:
+            return
+        self._since_checkpoint = 0
+        future = asyncio.get_running_loop().run_in_executor(self._checkpointer, self._checkpoint)
+        self._checkpointing = future
+        future.add_done_callback(self._checkpoint_done)
+
+    def _checkpoint_done(self, future: asyncio.Future[Any]) -> None:
+        self._checkpointing = None
+        if not future.cancelled() and future.exception() is not None:
+            log.warning("WAL checkpoint failed; the next one will retry", error=str(future.exception()))
+
+    def _checkpoint(self) -> None:
+        """On the checkpoint thread: copy the WAL back into the database without blocking writers."""
+        connection = sqlite3.connect(self.path, isolation_level=None)
+        try:
+            connection.execute("PRAGMA busy_timeout=5000")
+            connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        finally:
+            connection.close()
 
     async def close(self) -> None:
         if self._flushing is not None:
             await self._flushing
+        if self._checkpointing is not None:
+            await self._checkpointing
+        if self._checkpointer is not None:
+            self._checkpointer.shutdown(wait=True)
+            self._checkpointer = None
         if self._reader is not None:
             self._reader.close()
             self._reader = None
@@ -132,6 +173,7 @@ class SQLiteStore:
         try:
             while self._pending:
                 batch, self._pending = self._pending, []
+                self._maybe_checkpoint(len(batch))
                 try:
                     outcomes = await loop.run_in_executor(self._thread, self._run, [(q, p) for q, p, _ in batch])
                 except BaseException as error:  # the thread itself failed: every caller hears it
