@@ -59,6 +59,15 @@ def _structure_hook(cls: Any) -> Any:
 def _load(text: str | None, cls: Any) -> Any:
     if text is None:
         return None
+    if len(text) > 2048:  # a stored request with images: decoded once, never kept
+        return _structure_hook(cls)(json.loads(text), cls)
+    return _decoded(text, cls)
+
+
+# The decoded classes are frozen, so equal column text can share one object:
+# status reads of the same tasks decode each small blob once.
+@functools.lru_cache(maxsize=8192)
+def _decoded(text: str, cls: Any) -> Any:
     return _structure_hook(cls)(json.loads(text), cls)
 
 
