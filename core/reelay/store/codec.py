@@ -107,6 +107,10 @@ def request_json(task: Task) -> str | None:
     return _dump(task.request)
 
 
+def vendor_ref_json(task: Task) -> str | None:
+    return _dump(task.vendor_ref)
+
+
 def from_row(row: Any) -> Task:
     return Task(
         id=row[0],

@@ -22,7 +22,7 @@ import structlog
 
 from ..errors import ReelayError
 from ..models import Task, TaskStatus
-from .codec import COLUMNS, UPDATED_COLUMNS, from_row, request_json, to_row, to_update_row
+from .codec import COLUMNS, UPDATED_COLUMNS, from_row, request_json, to_row, to_update_row, vendor_ref_json
 
 log = structlog.get_logger("reelay.store")
 
@@ -231,7 +231,7 @@ class SQLiteStore:
     async def save_submission(self, task: Task) -> None:
         await self.execute(
             "UPDATE tasks SET channel = ?, vendor_ref = ?, next_poll_at = ?, updated_at = ? WHERE id = ?",
-            (task.channel, to_row(task)[COLUMNS.index("vendor_ref")], task.next_poll_at, task.updated_at, task.id),
+            (task.channel, vendor_ref_json(task), task.next_poll_at, task.updated_at, task.id),
         )
 
     async def get(self, task_id: str, *, with_request: bool = False) -> Task | None:
