@@ -151,7 +151,6 @@ async def test_range_outside_the_file_is_416(gateway):
 
 
 async def test_body_too_large_is_413(acme_pm, tmp_path):
-    import attrs
     from acme_gateway import acme_gateway
 
     from reelay.config import ServerConfig
@@ -160,7 +159,6 @@ async def test_body_too_large_is_413(acme_pm, tmp_path):
         big = json.dumps({"model": "acme-1", "prompt": "x", "image": "A" * 20000}).encode()
         status, body, _ = await raw(gw, "POST", "/v1/video/generations", data=big)
         assert_error(status, body, 413, code="request_too_large")
-        assert attrs.has(type(gw.dispatcher.config))
 
 
 async def test_default_body_limit_allows_base64_images(gateway):

@@ -45,7 +45,10 @@ def test_hookspecs_are_documented_and_typed():
     for name in HOOK_NAMES:
         spec = getattr(hookspecs, name)
         assert spec.__doc__ and "versionadded" in spec.__doc__, name
-        assert "return" in inspect.signature(spec).__str__() or spec.__annotations__, name
+        annotations = spec.__annotations__
+        assert "return" in annotations, f"{name} has no return annotation"
+        for parameter in inspect.signature(spec).parameters:
+            assert parameter in annotations, f"{name}: parameter {parameter} is not annotated"
 
 
 def test_misspelled_hook_fails_loudly():

@@ -177,13 +177,15 @@ class Dispatcher:
     def models_for(self, token: Token) -> list[ModelSpec]:
         return [model for model in self.registry.models.values() if self.channels_for(model, token.group)]
 
-    def resolve_model(self, name: str, token: Token) -> ModelSpec:
+    def resolve_model(self, name: str, token: Token) -> tuple[ModelSpec, list[Channel]]:
+        """The model a name (or alias) means, and the channels the token may use for it."""
         model = self.registry.model(name)
         if model is None:
             raise NotFound(f"model {name!r} does not exist", param="model", code="model_not_found")
-        if not self.channels_for(model, token.group):
+        channels = self.channels_for(model, token.group)
+        if not channels:
             raise PermissionDenied(f"model {name!r} is not available to this token", param="model")
-        return model
+        return model, channels
 
     def order_channels(self, channels: list[Channel]) -> list[Channel]:
         """Highest priority first; within a priority, a random order weighted by ``weight``."""
@@ -210,9 +212,9 @@ class Dispatcher:
         The task row is written before the first upstream call and updated
         with the vendor's reference after it, so nothing accepted is lost.
         """
-        model = self.resolve_model(unified.model, token)
+        model, channels = self.resolve_model(unified.model, token)
         public_id = new_task_id()
-        candidates = self.order_channels(self.channels_for(model, token.group))
+        candidates = self.order_channels(channels)
         task: Task | None = None
         strict_error: ValueNotAllowed | None = None
         failures: list[UpstreamError] = []

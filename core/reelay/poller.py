@@ -103,8 +103,3 @@ class Poller:
             return self.config.max_interval
         wait = due - self.dispatcher.clock()
         return max(0.02, min(wait, self.config.max_interval))
-
-    async def drain(self) -> None:
-        """Wait for the polls in flight (tests and benchmarks)."""
-        while self._in_flight:
-            await asyncio.gather(*list(self._in_flight), return_exceptions=True)
