@@ -166,7 +166,7 @@ async def test_store_statements_fail_alone_and_a_locked_store_is_a_503(tmp_path)
     assert results[0] is None and isinstance(results[1], sqlite3.IntegrityError) and results[2] == 1
     blocker = sqlite3.connect(str(tmp_path / "s.db"), isolation_level=None)
     blocker.execute("BEGIN EXCLUSIVE")
-    store._writer.execute("PRAGMA busy_timeout=50")
+    store.busy_timeout = 0.05
     try:
         try:
             await store.insert(Task(id="t2", owner="o", model="m", vendor="v", channel="c"))
@@ -178,6 +178,50 @@ async def test_store_statements_fail_alone_and_a_locked_store_is_a_503(tmp_path)
         blocker.execute("ROLLBACK")
         blocker.close()
     assert (await store.get("t1")).id == "t1"
+    await store.close()
+
+
+async def test_the_poller_stops_even_when_work_arrives_as_it_is_cancelled(acme_pm, tmp_path):
+    dispatcher = Dispatcher(gateway_config([], tmp_path), pm=acme_pm)
+    waiting = asyncio.create_task(dispatcher.wait_for_work(3600))
+    await asyncio.sleep(0)
+    dispatcher.wake()  # the event is set and the cancellation lands in the same loop iteration
+    waiting.cancel()
+    try:
+        await asyncio.wait_for(waiting, 2)
+    except asyncio.CancelledError:
+        pass
+    assert waiting.cancelled(), "a cancellation racing a wake-up must not be dropped (the poller would not stop)"
+
+
+async def test_a_write_waits_for_another_process_without_blocking_the_loop(tmp_path):
+    import sqlite3
+
+    from reelay.models import Task
+    from reelay.store.sqlite import SQLiteStore
+
+    store = SQLiteStore(str(tmp_path / "w.db"))
+    await store.open()
+    await store.insert(Task(id="idle", owner="o", model="m", vendor="v", channel="c"))  # inline: nothing else runs
+    blocker = sqlite3.connect(str(tmp_path / "w.db"), isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    ticker = asyncio.create_task(tick())
+    write = asyncio.create_task(store.insert(Task(id="waits", owner="o", model="m", vendor="v", channel="c")))
+    await asyncio.sleep(0.2)
+    assert not write.done() and ticks >= 5, "the loop must keep running while the write waits for the lock"
+    blocker.execute("ROLLBACK")
+    blocker.close()
+    await asyncio.wait_for(write, 5)
+    ticker.cancel()
+    assert (await store.get("waits")) is not None and await store.count() == 2
     await store.close()
 
 

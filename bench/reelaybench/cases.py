@@ -117,11 +117,14 @@ class Bench:
         return read_port_line(proc)
 
     def start_baseline(self, stack: contextlib.ExitStack, name: str, args: list[str]) -> int:
+        return self.start_baseline_proc(stack, name, args)[0]
+
+    def start_baseline_proc(self, stack: contextlib.ExitStack, name: str, args: list[str]) -> tuple[int, Proc]:
         port = free_port()
         argv = [PYTHON, "-m", "reelaybench.baseline", *args, "--port", str(port)]
         proc = stack.enter_context(_stopping(Proc(name, argv, self.workdir)))
         _wait_listening(proc, port)
-        return port
+        return port, proc
 
     def spec(self):
         pm = fixtures.plugin_manager_for(self.vendor)
@@ -301,19 +304,29 @@ def case_submit(b: Bench) -> None:
         _, recorded = http_get(emulator_port, "/_bench/last")
         call = work / "upstream-call.json"
         call.write_bytes(recorded)
-        base_port = b.start_baseline(stack, "baseline-submit", ["submit", "--upstream", emulator, "--call", str(call)])
-        targets = {"baseline": base_port, "gateway": port}
+        base_port, baseline = b.start_baseline_proc(
+            stack, "baseline-submit", ["submit", "--upstream", emulator, "--call", str(call)]
+        )
+        targets = {"baseline": (base_port, baseline), "gateway": (port, gateway)}
         results: dict[int, dict[str, list[WrkResult]]] = {}
+        # CPU per request of the server measured (its own process) is steadier than rps on a shared machine.
+        cpu_us: dict[str, list[float]] = {label: [] for label in targets}
+
+        def measure(label: str, connections: int) -> WrkResult:
+            target, proc = targets[label]
+            before = proc.cpu_seconds()
+            result = b.wrk(f"http://127.0.0.1:{target}", load, connections)
+            if connections == s.connections and result.requests:
+                cpu_us[label].append((proc.cpu_seconds() - before) / result.requests * 1e6)
+            return result
+
         for connections in dict.fromkeys((s.connections, 1)):
             if s.warmup_seconds:
-                for target in targets.values():
+                for target, _ in targets.values():
                     b.wrk(f"http://127.0.0.1:{target}", load, connections, s.warmup_seconds)
             results[connections] = _alternate(
                 s.runs,
-                [
-                    (label, (lambda t=target, c=connections: b.wrk(f"http://127.0.0.1:{t}", load, c)))
-                    for label, target in targets.items()
-                ],
+                [(label, (lambda name=label, c=connections: measure(name, c))) for label in targets],
             )
             for label, runs in results[connections].items():
                 _check(runs, f"submission ({label}, {connections} connections)")
@@ -327,6 +340,9 @@ def case_submit(b: Bench) -> None:
             b.row("2 submission", f"{name} rps @{connections}", f"{_median(rps):.0f}", _samples(rps))
             b.row("2 submission", f"{name} p50 ms @{connections}", f"{_median(p50):.2f}", _samples(p50, "{:.2f}"))
             b.row("2 submission", f"{name} p99 ms @{connections}", f"{_median(p99):.2f}", _samples(p99, "{:.2f}"))
+    for label, values in cpu_us.items():
+        name = "bare handler + same upstream call" if label == "baseline" else "gateway"
+        b.row("2 submission", f"{name} CPU us per request @{s.connections}", f"{_median(values):.0f}", _samples(values))
     c = s.connections
     ratio = med[c, "gateway"][0] / med[c, "baseline"][0]
     added_p50 = med[1, "gateway"][1] - med[1, "baseline"][1]

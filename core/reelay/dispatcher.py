@@ -580,8 +580,11 @@ class Dispatcher:
 
     async def wait_for_work(self, timeout: float) -> None:
         """Sleep until new work arrives or ``timeout`` passes (for the poller)."""
+        # Not asyncio.wait_for: on 3.11 it drops a cancellation that arrives as
+        # the event is set, and the poller would not stop (python/cpython#86296).
         try:
-            await asyncio.wait_for(self._new_work.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await self._new_work.wait()
         except TimeoutError:
             pass
         self._new_work.clear()

@@ -1,19 +1,26 @@
 """The embedded store: SQLite in write-ahead-log mode.
 
-Statements run on one dedicated thread, so a WAL checkpoint never blocks
-the event loop. Statements issued while that thread is busy are run
-together, in one transaction, in one hand-off: a hand-off costs more than
-the statement, and a commit per statement more than both (bench/RESULTS.md).
+One writer connection, one user at a time. A single-row write (insert,
+save) runs on the event loop's thread when the writer is idle and nothing
+is queued: it takes tens of microseconds, less than handing it to another
+thread and waking the loop again (bench/RESULTS.md). Anything else, and
+every write issued while the writer is busy, goes to the store's own
+thread, where statements issued together run in one transaction and one
+hand-off. The writer never waits for a lock on the loop's thread: when
+another process holds it, the statement is queued instead, and the store's
+thread waits up to ``busy_timeout`` seconds before answering 503.
+
 Point reads by id (every status check) run on the loop thread on a second,
-read-only connection: an indexed read takes microseconds, and WAL readers
-never wait for the writer. Checkpoints run on a third connection and thread,
-so a write never waits for one either.
+read-only connection: WAL readers never wait for the writer. Checkpoints
+run on a third connection and thread, so a write never waits for one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -29,6 +36,12 @@ log = structlog.get_logger("reelay.store")
 _ACTIVE = (TaskStatus.QUEUED.value, TaskStatus.IN_PROGRESS.value)
 #: Written statements between two checkpoints (SQLite's own default is 1,000 pages).
 CHECKPOINT_EVERY = 1000
+#: Seconds a write waits for another process's lock before the store is unavailable.
+BUSY_TIMEOUT = 5.0
+
+
+def _is_busy(error: sqlite3.Error) -> bool:
+    return getattr(error, "sqlite_errorcode", None) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 
 class StoreUnavailable(ReelayError):
@@ -83,9 +96,11 @@ _FORGET_REQUEST = "request = CASE WHEN ? THEN NULL ELSE request END"
 class SQLiteStore:
     """Tasks in one SQLite file (or ``:memory:``)."""
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, *, busy_timeout: float = BUSY_TIMEOUT):
         self.path = path
+        self.busy_timeout = busy_timeout
         self._writer: sqlite3.Connection | None = None
+        self._writing = threading.Lock()  # held by whichever thread is using the writer
         self._reader: sqlite3.Connection | None = None
         self._thread: ThreadPoolExecutor | None = None
         self._pending: list[tuple[str, Sequence[Any], asyncio.Future[tuple[int, list[Any]]]]] = []
@@ -107,11 +122,14 @@ class SQLiteStore:
     def _connect(self) -> sqlite3.Connection:
         connection = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute(f"PRAGMA busy_timeout={int(self.busy_timeout * 1000)}")
+        connection.execute("PRAGMA journal_mode=WAL")
         connection.execute("PRAGMA synchronous=NORMAL")
-        connection.execute("PRAGMA busy_timeout=5000")
         if self.path != ":memory:":
             connection.execute("PRAGMA wal_autocheckpoint=0")  # _checkpoint() does it off the write path
         connection.executescript(_SCHEMA)
+        # From now on never wait inside SQLite: the loop's thread must not block, and _begin() waits instead.
+        connection.execute("PRAGMA busy_timeout=0")
         return connection
 
     def _maybe_checkpoint(self, written: int) -> None:
@@ -155,10 +173,21 @@ class SQLiteStore:
             self._thread.shutdown(wait=True)
             self._thread = None
 
-    async def execute(self, sql: str, params: Sequence[Any] = ()) -> tuple[int, list[Any]]:
-        """Run one statement on the store's thread: ``(rows changed, rows returned)``."""
+    async def execute(self, sql: str, params: Sequence[Any] = (), *, inline: bool = False) -> tuple[int, list[Any]]:
+        """Run one statement: ``(rows changed, rows returned)``.
+
+        ``inline`` statements (single-row writes) run right here when the
+        writer is idle and nothing is queued; the rest on the store's thread.
+        """
         if self._thread is None:
             raise RuntimeError("the store is not open")
+        if inline and not self._pending and self._writing.acquire(blocking=False):
+            try:
+                outcome = self._run_inline(sql, params)
+            finally:
+                self._writing.release()
+            if outcome is not None:
+                return outcome
         future: asyncio.Future[tuple[int, list[Any]]] = asyncio.get_running_loop().create_future()
         self._pending.append((sql, params, future))
         if self._flushing is None:
@@ -188,16 +217,47 @@ class SQLiteStore:
         finally:
             self._flushing = None
 
+    def _run_inline(self, sql: str, params: Sequence[Any]) -> tuple[int, list[Any]] | None:
+        """On the loop's thread, the writer held: one statement, its own transaction; None if locked."""
+        assert self._writer is not None
+        try:
+            cursor = self._writer.execute(sql, params)
+            rows = cursor.fetchall()
+        except sqlite3.OperationalError as error:
+            if _is_busy(error):  # another process is writing: wait for it on the store's thread
+                return None
+            raise StoreUnavailable(f"the task store is unavailable ({error})") from None
+        self._maybe_checkpoint(1)
+        return cursor.rowcount, rows
+
+    def _begin(self, connection: sqlite3.Connection) -> None:
+        """Take the write lock, waiting up to ``busy_timeout`` for another process to let go of it."""
+        deadline = time.monotonic() + self.busy_timeout
+        pause = 0.001
+        while True:
+            try:
+                connection.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as error:
+                if not _is_busy(error) or time.monotonic() + pause > deadline:
+                    raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.05)
+
     def _run(self, batch: list[tuple[str, Sequence[Any]]]) -> list[tuple[int, list[Any]] | BaseException]:
         """On the store's thread: every statement of a batch in one transaction.
 
         A statement that fails (a constraint, say) fails alone: SQLite keeps
         the transaction and the others' work.
         """
+        with self._writing:
+            return self._run_batch(batch)
+
+    def _run_batch(self, batch: list[tuple[str, Sequence[Any]]]) -> list[tuple[int, list[Any]] | BaseException]:
         assert self._writer is not None
         connection = self._writer
         outcomes: list[tuple[int, list[Any]] | BaseException] = []
-        connection.execute("BEGIN")
+        self._begin(connection)
         try:
             for sql, params in batch:
                 try:
@@ -214,7 +274,7 @@ class SQLiteStore:
         return outcomes
 
     async def insert(self, task: Task) -> None:
-        await self.execute(_INSERT, to_row(task))
+        await self.execute(_INSERT, to_row(task), inline=True)
 
     async def save(self, task: Task, *, lease: str | None = None, with_request: bool = False) -> bool:
         assignments = _SET + ", " + ("request = ?" if with_request else _FORGET_REQUEST)
@@ -225,13 +285,14 @@ class SQLiteStore:
             release = "lease_owner = NULL, lease_until = 0"
             sql = f"UPDATE tasks SET {assignments}, {release} WHERE id = ? AND lease_owner = ?"
             params = (*values, task.id, lease)
-        changed, _ = await self.execute(sql, params)
+        changed, _ = await self.execute(sql, params, inline=True)
         return changed > 0
 
     async def save_submission(self, task: Task) -> None:
         await self.execute(
             "UPDATE tasks SET channel = ?, vendor_ref = ?, next_poll_at = ?, updated_at = ? WHERE id = ?",
             (task.channel, vendor_ref_json(task), task.next_poll_at, task.updated_at, task.id),
+            inline=True,
         )
 
     async def get(self, task_id: str, *, with_request: bool = False) -> Task | None:
@@ -263,7 +324,7 @@ class SQLiteStore:
         return [from_row(row) for row in rows]
 
     async def delete(self, task_id: str) -> None:
-        await self.execute("DELETE FROM tasks WHERE id = ?", (task_id,))
+        await self.execute("DELETE FROM tasks WHERE id = ?", (task_id,), inline=True)
 
     async def claim_due(self, now: float, lease: str, lease_seconds: float, limit: int) -> list[Task]:
         sql = (
