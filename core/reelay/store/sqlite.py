@@ -1,14 +1,15 @@
 """The embedded store: SQLite in write-ahead-log mode.
 
-One writer connection, one user at a time. A single-row write (insert,
-save) runs on the event loop's thread when the writer is idle and nothing
-is queued: it takes tens of microseconds, less than handing it to another
-thread and waking the loop again (bench/RESULTS.md). Anything else, and
-every write issued while the writer is busy, goes to the store's own
-thread, where statements issued together run in one transaction and one
-hand-off. The writer never waits for a lock on the loop's thread: when
-another process holds it, the statement is queued instead, and the store's
-thread waits up to ``busy_timeout`` seconds before answering 503.
+One writer connection, one user at a time. Single-row writes (insert,
+save) issued during one turn of the event loop run together at the start
+of the next turn, on the loop's thread, in one transaction: a commit costs
+more than a row, and handing rows to another thread and waking the loop
+again costs more than both (bench/RESULTS.md). Other statements (claims,
+lists, counts) go to the store's own thread, where statements issued
+together also share a transaction. The loop's thread never waits for a
+lock: when another process holds it, or the store's thread has the
+writer, the rows go to the store's thread, which waits up to
+``busy_timeout`` seconds for another process before answering 503.
 
 Point reads by id (every status check) run on the loop thread on a second,
 read-only connection: WAL readers never wait for the writer. Checkpoints
@@ -40,8 +41,22 @@ CHECKPOINT_EVERY = 1000
 BUSY_TIMEOUT = 5.0
 
 
+_Outcome = tuple[int, list[Any]] | BaseException
+_Pending = tuple[str, Sequence[Any], "asyncio.Future[tuple[int, list[Any]]]"]
+
+
 def _is_busy(error: sqlite3.Error) -> bool:
     return getattr(error, "sqlite_errorcode", None) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+
+
+def _settle(batch: list[_Pending], outcomes: Sequence[_Outcome]) -> None:
+    for (_, _, future), outcome in zip(batch, outcomes, strict=True):
+        if future.done():  # the caller went away
+            continue
+        if isinstance(outcome, BaseException):
+            future.set_exception(outcome)
+        else:
+            future.set_result(outcome)
 
 
 class StoreUnavailable(ReelayError):
@@ -103,7 +118,8 @@ class SQLiteStore:
         self._writing = threading.Lock()  # held by whichever thread is using the writer
         self._reader: sqlite3.Connection | None = None
         self._thread: ThreadPoolExecutor | None = None
-        self._pending: list[tuple[str, Sequence[Any], asyncio.Future[tuple[int, list[Any]]]]] = []
+        self._pending: list[_Pending] = []  # for the store's thread
+        self._inline: list[_Pending] = []  # for the loop's thread, at the start of its next turn
         self._flushing: asyncio.Task[None] | None = None
         self._checkpointer: ThreadPoolExecutor | None = None
         self._checkpointing: asyncio.Future[Any] | None = None
@@ -156,6 +172,8 @@ class SQLiteStore:
             connection.close()
 
     async def close(self) -> None:
+        if self._inline:
+            self._flush_inline()
         if self._flushing is not None:
             await self._flushing
         if self._checkpointing is not None:
@@ -176,26 +194,52 @@ class SQLiteStore:
     async def execute(self, sql: str, params: Sequence[Any] = (), *, inline: bool = False) -> tuple[int, list[Any]]:
         """Run one statement: ``(rows changed, rows returned)``.
 
-        ``inline`` statements (single-row writes) run right here when the
-        writer is idle and nothing is queued; the rest on the store's thread.
+        ``inline`` statements (single-row writes) issued in one turn of the
+        event loop run together, in one transaction, at the start of the
+        next turn, on the loop's thread; the rest on the store's thread.
         """
         if self._thread is None:
             raise RuntimeError("the store is not open")
-        if inline and not self._pending and self._writing.acquire(blocking=False):
-            try:
-                outcome = self._run_inline(sql, params)
-            finally:
-                self._writing.release()
-            if outcome is not None:
-                return outcome
-        future: asyncio.Future[tuple[int, list[Any]]] = asyncio.get_running_loop().create_future()
-        self._pending.append((sql, params, future))
-        if self._flushing is None:
-            self._flushing = asyncio.create_task(self._flush())
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[tuple[int, list[Any]]] = loop.create_future()
+        if inline:
+            self._inline.append((sql, params, future))
+            if len(self._inline) == 1:
+                loop.call_soon(self._flush_inline)
+        else:
+            self._queue([(sql, params, future)])
         try:
             return await future
         except sqlite3.OperationalError as error:  # locked past busy_timeout, disk full, ...
             raise StoreUnavailable(f"the task store is unavailable ({error})") from None
+
+    def _queue(self, batch: list[_Pending]) -> None:
+        """Hand statements to the store's thread."""
+        self._pending.extend(batch)
+        if self._flushing is None:
+            self._flushing = asyncio.create_task(self._flush())
+
+    def _flush_inline(self) -> None:
+        """On the loop's thread: this turn's single-row writes, one transaction, never waiting for a lock."""
+        batch, self._inline = self._inline, []
+        if not self._writing.acquire(blocking=False):  # the store's thread has the writer
+            self._queue(batch)
+            return
+        outcomes: Sequence[_Outcome] | None
+        try:
+            outcomes = self._transaction([(sql, params) for sql, params, _ in batch], wait=False)
+        except sqlite3.OperationalError as error:
+            # Another process is writing: wait for it on the store's thread.
+            outcomes = None if _is_busy(error) else [error] * len(batch)
+        except Exception as error:  # every caller hears it; nobody waits forever
+            outcomes = [error] * len(batch)
+        finally:
+            self._writing.release()
+        if outcomes is None:
+            self._queue(batch)
+            return
+        self._maybe_checkpoint(len(batch))
+        _settle(batch, outcomes)
 
     async def _flush(self) -> None:
         loop = asyncio.get_running_loop()
@@ -207,57 +251,29 @@ class SQLiteStore:
                     outcomes = await loop.run_in_executor(self._thread, self._run, [(q, p) for q, p, _ in batch])
                 except BaseException as error:  # the thread itself failed: every caller hears it
                     outcomes = [error] * len(batch)
-                for (_, _, future), outcome in zip(batch, outcomes, strict=True):
-                    if future.done():
-                        continue
-                    if isinstance(outcome, BaseException):
-                        future.set_exception(outcome)
-                    else:
-                        future.set_result(outcome)
+                _settle(batch, outcomes)
         finally:
             self._flushing = None
 
-    def _run_inline(self, sql: str, params: Sequence[Any]) -> tuple[int, list[Any]] | None:
-        """On the loop's thread, the writer held: one statement, its own transaction; None if locked."""
-        assert self._writer is not None
-        try:
-            cursor = self._writer.execute(sql, params)
-            rows = cursor.fetchall()
-        except sqlite3.OperationalError as error:
-            if _is_busy(error):  # another process is writing: wait for it on the store's thread
-                return None
-            raise StoreUnavailable(f"the task store is unavailable ({error})") from None
-        self._maybe_checkpoint(1)
-        return cursor.rowcount, rows
+    def _run(self, batch: list[tuple[str, Sequence[Any]]]) -> list[_Outcome]:
+        """On the store's thread: a batch in one transaction, waiting for another process's lock if need be."""
+        with self._writing:
+            return self._transaction(batch, wait=True)
 
-    def _begin(self, connection: sqlite3.Connection) -> None:
-        """Take the write lock, waiting up to ``busy_timeout`` for another process to let go of it."""
-        deadline = time.monotonic() + self.busy_timeout
-        pause = 0.001
-        while True:
-            try:
-                connection.execute("BEGIN IMMEDIATE")
-                return
-            except sqlite3.OperationalError as error:
-                if not _is_busy(error) or time.monotonic() + pause > deadline:
-                    raise
-            time.sleep(pause)
-            pause = min(pause * 2, 0.05)
-
-    def _run(self, batch: list[tuple[str, Sequence[Any]]]) -> list[tuple[int, list[Any]] | BaseException]:
-        """On the store's thread: every statement of a batch in one transaction.
+    def _transaction(self, batch: list[tuple[str, Sequence[Any]]], *, wait: bool) -> list[_Outcome]:
+        """Every statement of a batch in one transaction (the caller holds ``_writing``).
 
         A statement that fails (a constraint, say) fails alone: SQLite keeps
-        the transaction and the others' work.
+        the transaction and the others' work. Without ``wait``, a lock held
+        by another process raises SQLITE_BUSY at once.
         """
-        with self._writing:
-            return self._run_batch(batch)
-
-    def _run_batch(self, batch: list[tuple[str, Sequence[Any]]]) -> list[tuple[int, list[Any]] | BaseException]:
         assert self._writer is not None
         connection = self._writer
-        outcomes: list[tuple[int, list[Any]] | BaseException] = []
-        self._begin(connection)
+        if len(batch) == 1 and not wait:  # a statement alone is its own transaction, and cheaper without BEGIN
+            cursor = connection.execute(*batch[0])
+            return [(cursor.rowcount, cursor.fetchall())]
+        self._begin(connection, wait)
+        outcomes: list[_Outcome] = []
         try:
             for sql, params in batch:
                 try:
@@ -272,6 +288,20 @@ class SQLiteStore:
                 connection.execute("ROLLBACK")
             raise
         return outcomes
+
+    def _begin(self, connection: sqlite3.Connection, wait: bool) -> None:
+        """Take the write lock; with ``wait``, retry up to ``busy_timeout`` while another process holds it."""
+        deadline = time.monotonic() + self.busy_timeout
+        pause = 0.001
+        while True:
+            try:
+                connection.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as error:
+                if not wait or not _is_busy(error) or time.monotonic() + pause > deadline:
+                    raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.05)
 
     async def insert(self, task: Task) -> None:
         await self.execute(_INSERT, to_row(task), inline=True)
