@@ -45,7 +45,7 @@ def serve(config_path: str, host: str | None, port: int | None) -> None:
         if host or port:
             server = attrs.evolve(config.server, host=host or config.server.host, port=port or config.server.port)
             config = attrs.evolve(config, server=server)
-        configure_logging(config.logging.format, config.logging.level)
+        configure_logging(config.logging.format, config.logging.level, cache=True)
         dispatcher = Dispatcher(config)
     except ConfigError as error:
         raise click.ClickException(str(error)) from None

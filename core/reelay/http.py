@@ -8,16 +8,18 @@ never leaks a credential into a message.
 from __future__ import annotations
 
 import io
-import json
 from collections.abc import Mapping
 from typing import Any
 
 import aiohttp
 import attrs
+import orjson
 
 from .errors import FailureKind, UpstreamError
 
 DEFAULT_TIMEOUT = aiohttp.ClientTimeout(total=60, connect=10)
+#: Bodies above this size are sent from a stream: aiohttp copies (and warns about) one large bytes payload.
+_STREAM_ABOVE = 256 * 1024
 
 
 @attrs.frozen
@@ -59,9 +61,9 @@ async def request_json(
     failures and timeouts raise ``UpstreamError(TRANSIENT)``.
     """
     if json_body is not None:
-        # Bodies carrying base64 images run to megabytes: a stream keeps
-        # aiohttp from copying (and warning about) one large bytes payload.
-        data = io.BytesIO(json.dumps(json_body, separators=(",", ":")).encode())
+        encoded = orjson.dumps(json_body)
+        # Bodies carrying base64 images run to megabytes.
+        data = io.BytesIO(encoded) if len(encoded) > _STREAM_ABOVE else encoded
         headers = {**(headers or {}), "Content-Type": "application/json"}
     try:
         async with http.request(
@@ -72,12 +74,13 @@ async def request_json(
             params=params,
             timeout=timeout or DEFAULT_TIMEOUT,
         ) as response:
-            text = await response.text()
+            raw = await response.read()
             try:
-                body = json.loads(text) if text else None
-            except ValueError:
+                body = orjson.loads(raw) if raw else None
+            except orjson.JSONDecodeError:
                 body = None
-            return JsonResponse(response.status, body, dict(response.headers), text[:500])
+            text = raw[:500].decode("utf-8", errors="replace")
+            return JsonResponse(response.status, body, response.headers, text)
     except TimeoutError:
         raise UpstreamError(
             FailureKind.TRANSIENT, f"{vendor} did not answer in time", code="upstream_timeout"

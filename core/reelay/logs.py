@@ -7,6 +7,7 @@ import re
 import sys
 from typing import Any
 
+import orjson
 import structlog
 
 # Keys whose values are never rendered, whatever a caller logs.
@@ -31,12 +32,24 @@ def scrub(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
     return event
 
 
-def configure_logging(format: str = "console", level: str = "info") -> None:
+def _orjson_text(value: Any, **options: Any) -> str:
+    return orjson.dumps(value, **options).decode()
+
+
+def configure_logging(format: str = "console", level: str = "info", *, cache: bool = False) -> None:
+    """Configure structlog for the process.
+
+    ``cache`` keeps each logger's processor chain after its first use (what
+    ``reelay serve`` does, it saves a lookup per line); tests that capture
+    logs need it off.
+    """
     numeric = logging.getLevelName(level.upper())
     if not isinstance(numeric, int):
         numeric = logging.INFO
     renderer: Any = (
-        structlog.processors.JSONRenderer() if format == "json" else structlog.dev.ConsoleRenderer(colors=False)
+        structlog.processors.JSONRenderer(serializer=_orjson_text)
+        if format == "json"
+        else structlog.dev.ConsoleRenderer(colors=False)
     )
     structlog.configure(
         processors=[
@@ -48,6 +61,6 @@ def configure_logging(format: str = "console", level: str = "info") -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
-        cache_logger_on_first_use=False,
+        logger_factory=structlog.WriteLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=cache,
     )

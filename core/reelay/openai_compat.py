@@ -16,7 +16,7 @@ from aiohttp import BodyPartReader, web
 from .errors import InvalidRequest, PayloadTooLarge
 from .models import ImageInput, UnifiedRequest
 from .normalize import sniff_mime
-from .server import ROUTE_PREFIX, authenticate, content_url, dispatcher_of, read_json, task_response
+from .server import ROUTE_PREFIX, authenticate, content_url, dispatcher_of, json_response, read_json, task_response
 from .wire import parse_unified_request, task_to_json
 
 _MAX_LIST = 100
@@ -107,7 +107,7 @@ async def list_videos(request: web.Request) -> web.Response:
     tasks = await dispatcher_of(request).list_tasks(token, limit=limit + 1, after=after, descending=order == "desc")
     page = tasks[:limit]
     data = [task_to_json(task, content_url(request, task)) for task in page]
-    return web.json_response(
+    return json_response(
         {
             "object": "list",
             "data": data,
@@ -122,7 +122,7 @@ async def delete_video(request: web.Request) -> web.Response:
     token = authenticate(request)
     task_id = request.match_info["task_id"]
     await dispatcher_of(request).delete(token, task_id)
-    return web.json_response({"id": task_id, "object": "video.deleted", "deleted": True})
+    return json_response({"id": task_id, "object": "video.deleted", "deleted": True})
 
 
 async def remix_video(request: web.Request) -> web.Response:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import functools
-import json
 from typing import Any
 
 import cattrs
+import orjson
 
 from ..models import Adjustment, GenerationRequest, Task, TaskError, TaskStatus, VendorRef, VideoResult
 
@@ -47,7 +47,7 @@ REQUEST_INDEX = COLUMNS.index("request")
 def _dump(value: Any) -> str | None:
     if value is None or value == ():
         return None
-    return json.dumps(_converter.unstructure(value), separators=(",", ":"))
+    return orjson.dumps(_converter.unstructure(value)).decode()
 
 
 @functools.cache
@@ -60,7 +60,7 @@ def _load(text: str | None, cls: Any) -> Any:
     if text is None:
         return None
     if len(text) > 2048:  # a stored request with images: decoded once, never kept
-        return _structure_hook(cls)(json.loads(text), cls)
+        return _structure_hook(cls)(orjson.loads(text), cls)
     return _decoded(text, cls)
 
 
@@ -68,7 +68,7 @@ def _load(text: str | None, cls: Any) -> Any:
 # status reads of the same tasks decode each small blob once.
 @functools.lru_cache(maxsize=8192)
 def _decoded(text: str, cls: Any) -> Any:
-    return _structure_hook(cls)(json.loads(text), cls)
+    return _structure_hook(cls)(orjson.loads(text), cls)
 
 
 def to_update_row(task: Task) -> tuple[Any, ...]:
