@@ -127,9 +127,7 @@ class Dispatcher:
         await self.store.open()
         if http is None:
             connector = aiohttp.TCPConnector(limit=256, limit_per_host=64)
-            # A larger read buffer lets a proxied download keep arriving while
-            # the previous chunk is written to the caller.
-            self._http = aiohttp.ClientSession(connector=connector, trust_env=False, read_bufsize=1024 * 1024)
+            self._http = aiohttp.ClientSession(connector=connector, trust_env=False)
             self._own_http = True
         else:
             self._http = http

