@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     size.add_argument("--smoke", action="store_true", help="tiny sizes, seconds: checks the suite works")
     parser.add_argument("--cases", default=",".join(CASES), help=f"comma-separated subset of {', '.join(CASES)}")
     parser.add_argument("--vendor", default="auto", help="emulated vendor (default: kling if installed, else acme)")
-    parser.add_argument("--variant", default="", help="gateway what-ifs, comma-separated: uvloop, orjson")
+    parser.add_argument("--variant", default="", help="gateway what-ifs, comma-separated: uvloop")
     parser.add_argument("--profile", action="store_true", help="sample the gateway with py-spy under each load")
     parser.add_argument("--workdir", help="keep logs, stores and profiles here (default: a temporary directory)")
     parser.add_argument("--output", help="also write the report to this file")

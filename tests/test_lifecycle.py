@@ -225,6 +225,38 @@ async def test_a_write_waits_for_another_process_without_blocking_the_loop(tmp_p
     await store.close()
 
 
+async def test_rows_written_in_one_turn_share_a_transaction_on_the_loop(tmp_path, monkeypatch):
+    import threading
+
+    from reelay.models import Task
+    from reelay.store.sqlite import SQLiteStore
+
+    store = SQLiteStore(str(tmp_path / "g.db"))
+    await store.open()
+    batches = []
+    original = SQLiteStore._transaction
+
+    def recording(self, batch, *, wait):
+        batches.append((len(batch), threading.current_thread() is threading.main_thread()))
+        return original(self, batch, wait=wait)
+
+    monkeypatch.setattr(SQLiteStore, "_transaction", recording)
+    rows = [Task(id=f"t{i}", owner="o", model="m", vendor="v", channel="c") for i in range(10)]
+    await asyncio.gather(*(store.insert(row) for row in rows))
+    assert batches == [(10, True)], "ten rows issued together: one transaction, on the loop's thread"
+
+    batches.clear()
+    store._writing.acquire()  # as if the store's thread were using the writer
+    pending = asyncio.create_task(store.insert(Task(id="later", owner="o", model="m", vendor="v", channel="c")))
+    await asyncio.sleep(0.05)
+    assert not pending.done() and batches == [], "the loop's thread never waits for the writer"
+    store._writing.release()
+    await asyncio.wait_for(pending, 5)
+    assert batches == [(1, False)], "the row went to the store's thread"
+    assert await store.count() == 11
+    await store.close()
+
+
 async def test_checkpoints_run_off_the_write_path(tmp_path, monkeypatch):
     from reelay.models import Task
     from reelay.store import sqlite as store_module

@@ -1,9 +1,9 @@
-"""``reelay serve`` with measured what-ifs: uvloop, orjson.
+"""``reelay serve`` with a measured what-if: uvloop.
 
-``python -m reelaybench.serve --variant uvloop,orjson -- serve --config FILE``
-applies the variants, then runs the ``reelay`` command unchanged. The orjson
-variant swaps the ``json`` module the core's modules use for a shim; it is a
-measurement of what switching would gain, not a supported mode.
+``python -m reelaybench.serve --variant uvloop -- serve --config FILE``
+applies the variant, then runs the ``reelay`` command unchanged. It is a
+measurement of what switching would gain, not a supported mode. (orjson was
+measured here too, paid for itself and is now what the gateway uses.)
 """
 
 from __future__ import annotations
@@ -11,43 +11,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from typing import Any
 
-
-class _OrjsonShim:
-    """The slice of the ``json`` module the core uses, backed by orjson."""
-
-    def __init__(self) -> None:
-        import json
-
-        import orjson
-
-        self._orjson = orjson
-        self.JSONDecodeError = json.JSONDecodeError
-
-    def dumps(self, value: Any, **_: Any) -> str:
-        return self._orjson.dumps(value).decode()
-
-    def loads(self, text: str | bytes, **_: Any) -> Any:
-        return self._orjson.loads(text)
+VARIANTS = frozenset({"uvloop"})
 
 
 def apply(variants: set[str]) -> None:
-    unknown = variants - {"uvloop", "orjson"}
+    unknown = variants - VARIANTS
     if unknown:
         raise SystemExit(f"unknown variants: {', '.join(sorted(unknown))}")
     if "uvloop" in variants:
         import uvloop
 
         asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-    if "orjson" in variants:
-        import reelay.http
-        import reelay.server
-        import reelay.store.codec
-
-        shim = _OrjsonShim()
-        for module in (reelay.server, reelay.http, reelay.store.codec):
-            module.json = shim  # type: ignore[attr-defined]
 
 
 def main() -> None:
