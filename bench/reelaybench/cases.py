@@ -116,10 +116,7 @@ class Bench:
         proc = stack.enter_context(_stopping(Proc(name, argv, self.workdir)))
         return read_port_line(proc)
 
-    def start_baseline(self, stack: contextlib.ExitStack, name: str, args: list[str]) -> int:
-        return self.start_baseline_proc(stack, name, args)[0]
-
-    def start_baseline_proc(self, stack: contextlib.ExitStack, name: str, args: list[str]) -> tuple[int, Proc]:
+    def start_baseline(self, stack: contextlib.ExitStack, name: str, args: list[str]) -> tuple[int, Proc]:
         port = free_port()
         argv = [PYTHON, "-m", "reelaybench.baseline", *args, "--port", str(port)]
         proc = stack.enter_context(_stopping(Proc(name, argv, self.workdir)))
@@ -230,7 +227,7 @@ def case_status(b: Bench) -> None:
         body_file = b.workdir / "status-body.json"
         body_file.write_bytes(body)
         b.facts["status_body_bytes"] = len(body)
-        base_port = b.start_baseline(stack, "baseline-status", ["status", "--body", str(body_file)])
+        base_port, _ = b.start_baseline(stack, "baseline-status", ["status", "--body", str(body_file)])
         prefix = "/v1/videos/" + fixtures.ID_PREFIX
         loads = {
             "baseline": (base_port, Load(prefix=prefix, count=s.scale_small, headers=_auth())),
@@ -304,7 +301,7 @@ def case_submit(b: Bench) -> None:
         _, recorded = http_get(emulator_port, "/_bench/last")
         call = work / "upstream-call.json"
         call.write_bytes(recorded)
-        base_port, baseline = b.start_baseline_proc(
+        base_port, baseline = b.start_baseline(
             stack, "baseline-submit", ["submit", "--upstream", emulator, "--call", str(call)]
         )
         targets = {"baseline": (base_port, baseline), "gateway": (port, gateway)}

@@ -137,7 +137,6 @@ class SQLiteStore:
 
     def _connect(self) -> sqlite3.Connection:
         connection = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        connection.execute("PRAGMA journal_mode=WAL")
         connection.execute(f"PRAGMA busy_timeout={int(self.busy_timeout * 1000)}")
         connection.execute("PRAGMA journal_mode=WAL")
         connection.execute("PRAGMA synchronous=NORMAL")
@@ -222,6 +221,8 @@ class SQLiteStore:
     def _flush_inline(self) -> None:
         """On the loop's thread: this turn's single-row writes, one transaction, never waiting for a lock."""
         batch, self._inline = self._inline, []
+        if not batch:  # close() wrote them already
+            return
         if not self._writing.acquire(blocking=False):  # the store's thread has the writer
             self._queue(batch)
             return
