@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import http.client
 import json
+import resource
 import statistics
 import subprocess
 import time
@@ -111,10 +112,16 @@ class Bench:
     def start_emulator(
         self, stack: contextlib.ExitStack, name: str, *, generation_seconds: float = 0.0, video_mb: float = 0.0
     ) -> str:
+        return self.start_emulator_proc(stack, name, generation_seconds=generation_seconds, video_mb=video_mb)[0]
+
+    def start_emulator_proc(
+        self, stack: contextlib.ExitStack, name: str, *, generation_seconds: float = 0.0, video_mb: float = 0.0
+    ) -> tuple[str, Proc]:
+        """The emulator's base URL and its process."""
         argv = [PYTHON, "-m", "reelaybench.emulator", "--vendor", self.vendor]
         argv += ["--generation-seconds", str(generation_seconds), "--video-mb", str(video_mb)]
         proc = stack.enter_context(_stopping(Proc(name, argv, self.workdir)))
-        return read_port_line(proc)
+        return read_port_line(proc), proc
 
     def start_baseline(self, stack: contextlib.ExitStack, name: str, args: list[str]) -> tuple[int, Proc]:
         port = free_port()
@@ -474,7 +481,9 @@ def case_content(b: Bench) -> None:
     spec = b.spec()
     work = b.dir("content")
     with contextlib.ExitStack() as stack:
-        emulator = b.start_emulator(stack, "emulator-content", generation_seconds=0.0, video_mb=s.video_mb)
+        emulator, emulator_proc = b.start_emulator_proc(
+            stack, "emulator-content", generation_seconds=0.0, video_mb=s.video_mb
+        )
         emulator_port = int(emulator.rsplit(":", 1)[1])
         port = free_port()
         db = work / "reelay.db"
@@ -494,20 +503,36 @@ def case_content(b: Bench) -> None:
         gateway_headers = {"Authorization": f"Bearer {fixtures.TOKEN}"}
         growth: dict[int, list[float]] = {}
         results: dict[int, dict[str, list[float]]] = {}
+        # CPU milliseconds per MB moved, by process: on two cores the client, the
+        # emulator and the gateway share the CPU, so this says where it went.
+        cpu: dict[tuple[int, str], list[tuple[float, float, float]]] = {}
         for concurrency in (1, 8):
             count = s.downloads_per_run * concurrency
             growth[concurrency] = []
 
+            def download(label: str, url: str, headers: dict[str, str], c: int, n: int) -> float:
+                procs = [emulator_proc, gateway]
+                before = [p.cpu_seconds() for p in procs]
+                client_before = _children_cpu()
+                done = run_downloads(url, headers, concurrency=c, count=n, seconds=30)
+                throughput = _throughput(done, n, s.video_mb)
+                moved = done["bytes"] / MB
+                spent = [p.cpu_seconds() - b for p, b in zip(procs, before, strict=True)]
+                client = _children_cpu() - client_before
+                cpu.setdefault((c, label), []).append(
+                    (client * 1000 / moved, spent[0] * 1000 / moved, spent[1] * 1000 / moved)
+                )
+                return throughput
+
             def direct(c: int = concurrency, n: int = count) -> float:
-                done = run_downloads(source.url, dict(source.headers), concurrency=c, count=n, seconds=30)
-                return _throughput(done, n, s.video_mb)
+                return download("direct", source.url, dict(source.headers), c, n)
 
             def through(c: int = concurrency, n: int = count) -> float:
                 before = gateway.memory()[0]
                 with MemorySampler(gateway.pid) as memory:
-                    done = run_downloads(gateway_url, gateway_headers, concurrency=c, count=n, seconds=30)
+                    throughput = download("gateway", gateway_url, gateway_headers, c, n)
                 growth[c].append(max(0, memory.peak - before) / MB)
-                return _throughput(done, n, s.video_mb)
+                return throughput
 
             results[concurrency] = _alternate(s.runs, [("direct", direct), ("gateway", through)])
     met, parts = True, []
@@ -515,6 +540,10 @@ def case_content(b: Bench) -> None:
         for label, values in by_label.items():
             name = "direct from the emulator" if label == "direct" else "through the gateway"
             b.row("5 content", f"{name} MB/s @{concurrency}", f"{_median(values):.0f}", _samples(values))
+        others = _median([client + emulated for client, emulated, _ in cpu[concurrency, "direct"]])
+        relay = _median([relay for _, _, relay in cpu[concurrency, "gateway"]])
+        b.row("5 content", f"CPU ms/MB, client and emulator (direct) @{concurrency}", f"{others:.2f}")
+        b.row("5 content", f"CPU ms/MB, gateway @{concurrency}", f"{relay:.2f}")
         peak_growth = max(growth[concurrency])
         b.row("5 content", f"gateway RSS growth MB @{concurrency} (max)", f"{peak_growth:.1f}")
         ratio = _median(by_label["gateway"]) / _median(by_label["direct"])
@@ -525,6 +554,12 @@ def case_content(b: Bench) -> None:
         "case 5 content: " + ", ".join(parts) + f" (goal >= 0.70, RSS growth < {s.video_mb:g} MB: streamed)",
         met,
     )
+
+
+def _children_cpu() -> float:
+    """CPU seconds of this process's finished children (the download clients)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _throughput(done: dict[str, Any], expected: int, video_mb: float) -> float:

@@ -41,8 +41,17 @@ class ServerConfig:
 
 @frozen
 class StoreConfig:
+    """Where tasks and finished videos live.
+
+    With ``keep_results`` each finished video up to ``max_result_mb`` is
+    copied into ``results_dir`` when the poller sees it complete, because
+    vendors' download links expire; larger ones are relayed from the vendor.
+    """
+
     url: str = "sqlite:///reelay.db"
     results_dir: str = "reelay-results"
+    keep_results: bool = True
+    max_result_mb: float = attrs.field(default=1024.0, validator=attrs.validators.gt(0))
 
 
 @frozen

@@ -23,6 +23,7 @@ import pluggy
 import structlog
 
 from .config import Config, ConfigError, hash_key, validate
+from .content import NotKept, keep_copy, kept_path
 from .errors import (
     AuthenticationError,
     Conflict,
@@ -348,10 +349,12 @@ class Dispatcher:
                 f"task {task_id} is {task.status.value}; its content is available once it is completed",
                 param="task_id",
             )
-        if task.result.path is not None:
-            if variant != "video":
-                raise InvalidRequest(f"variant {variant!r} is not available for this task", param="variant")
-            return LocalContent(task.result.path, task.result.mime_type)
+        result = task.result
+        if result.path is not None and variant == "video":
+            if os.path.isfile(result.path):
+                return LocalContent(result.path, result.mime_type)
+            # Removed from the results directory by hand: the vendor may still have it.
+            log.warning("kept result missing; asking the vendor", task_id=task.id)
         channel = self._channel_of(task)
         awaitable = self.pm.hook.reelay_open_content(task=task, channel=channel, http=self.http, variant=variant)
         if awaitable is None:
@@ -542,13 +545,50 @@ class Dispatcher:
     async def _keep_result(self, task: Task, result: VideoResult | None) -> VideoResult:
         if result is None:
             return VideoResult()
-        if result.data is None:
+        if result.data is not None:
+            # Inline bytes are decoded once and kept in the result storage.
+            path = kept_path(self.results_dir, task.id, result.mime_type)
+            await asyncio.to_thread(_write_file, path, result.data)
+            return attrs.evolve(result, data=None, path=str(path.resolve()))
+        if not self.config.store.keep_results or result.path is not None:
             return result
-        # Inline bytes are decoded once and kept in the result storage.
-        suffix = ".mp4" if result.mime_type == "video/mp4" else ""
-        path = self.results_dir / f"{task.id}{suffix}"
-        await asyncio.to_thread(_write_file, path, result.data)
-        return attrs.evolve(result, data=None, path=str(path.resolve()))
+        return await self._copy_result(task, result)
+
+    async def _copy_result(self, task: Task, result: VideoResult) -> VideoResult:
+        """Copy a finished video from the vendor before its link expires.
+
+        This runs before the task is saved as completed: a crash during the
+        copy leaves the task unfinished, so it is polled and copied again.
+        A copy that fails leaves the result to be relayed from the vendor.
+        """
+        channel = self.channels.get(task.channel)
+        if channel is None:
+            return result
+        task.result = result  # the plugin reads the vendor's location from it
+        store = self.config.store
+        try:
+            awaitable = self.pm.hook.reelay_open_content(task=task, channel=channel, http=self.http, variant="video")
+            if awaitable is None:
+                return result
+            source = await awaitable
+            kept = await keep_copy(
+                self.http,
+                source,
+                self.results_dir,
+                task.id,
+                max_bytes=int(store.max_result_mb * 1024 * 1024),
+                # Within the poll's lease, so no other poller takes the task meanwhile.
+                timeout=max(5.0, self.config.poller.lease_seconds * 0.75),
+            )
+        except (NotKept, UpstreamError, ReelayError) as error:
+            reason = getattr(error, "message", str(error))
+            log.warning("result not kept; it will be relayed from the vendor", task_id=task.id, reason=reason)
+            return result
+        except Exception:  # a plugin bug must not keep the task from completing
+            log.exception("result not kept: the plugin raised", task_id=task.id)
+            return result
+        log.info("result kept", task_id=task.id, bytes=kept.size)
+        return attrs.evolve(result, path=str(kept.path))
 
     async def _resubmit(self, task: Task, channel: Channel, lease: str) -> Task:
         """Submit again a task whose submission was interrupted before the vendor's id was recorded."""

@@ -229,8 +229,11 @@ def reelay_open_content(
     """Tell the core where to read a completed task's bytes from.
 
     The core proxies the returned :class:`reelay.ContentSource` (forwarding
-    ``Range``), so callers never see the vendor's URL or credentials. Tasks
-    whose result the core stored itself (inline bytes) never reach this hook.
+    ``Range``), so callers never see the vendor's URL or credentials. It also
+    calls this hook (``variant="video"``) as a task completes, to copy the
+    video into its results directory before the vendor's link expires
+    (``[store] keep_results``); downloads of a kept video, or of inline
+    bytes the core stored, do not reach this hook.
 
     :param variant: ``video`` (default), or a vendor extra such as
         ``thumbnail``; raise :class:`reelay.InvalidRequest` for variants the

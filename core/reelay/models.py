@@ -351,9 +351,11 @@ class VendorRef:
 class VideoResult:
     """Where a finished video is.
 
-    Exactly one of ``url`` (fetched by the plugin's content hook), ``data``
-    (inline bytes the core stores in its result storage) or ``path`` (a file
-    the core already stored) is set.
+    A plugin sets ``url`` (read through its content hook) or ``data`` (inline
+    bytes), or neither when its content hook knows where the video is. The
+    core sets ``path`` to the file it keeps: the inline bytes (``data`` is
+    then dropped) or its copy of the vendor's video (``url`` stays, in case
+    the file is removed).
     """
 
     url: str | None = field(default=None, repr=False)

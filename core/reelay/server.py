@@ -11,21 +11,19 @@ import itertools
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
-from urllib.parse import urljoin, urlsplit
 
-import aiohttp
 import orjson
 import structlog
 from aiohttp import web
 
 from . import __version__
 from .config import Config
+from .content import kept_response, proxy_content
 from .dispatcher import Dispatcher, LocalContent
 from .errors import InvalidRequest, NotFound, PayloadTooLarge, ReelayError
-from .models import ContentSource, Task, Token
+from .models import Task, Token
 from .openapi import docs_page, openapi_json
 from .poller import Poller
-from .ranges import parse_range
 from .wire import parse_unified_request, task_to_json
 
 log = structlog.get_logger("reelay.http")
@@ -141,6 +139,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if not _is_ours(request) or error.status < 400:
             raise
         response = _error_response(_from_http_exception(error))
+        if "Content-Range" in error.headers:  # 416 says how large the file is
+            response.headers["Content-Range"] = error.headers["Content-Range"]
     except Exception:
         if not _is_ours(request):
             raise
@@ -267,99 +267,5 @@ async def get_content(request: web.Request) -> web.StreamResponse:
     variant = request.query.get("variant", "video")
     source = await dispatcher_of(request).open_content(token, request.match_info["task_id"], variant)
     if isinstance(source, LocalContent):
-        return web.FileResponse(source.path, headers={"Content-Type": source.mime_type})
+        return await kept_response(request, source.path, source.mime_type)
     return await proxy_content(request, source, dispatcher_of(request).http)
-
-
-# ---------------------------------------------------------------- content proxy
-
-_REDIRECTS = frozenset({301, 302, 303, 307, 308})
-# What a download may hold in the gateway before reading from the vendor
-# pauses: RSS stays flat at 8 concurrent 20 MB downloads (+5 MB against
-# +10 to +29 MB with 1 MiB buffers and chunks) for the same throughput.
-_RELAY_BUFFER = 256 * 1024
-
-
-async def proxy_content(request: web.Request, source: ContentSource, http: aiohttp.ClientSession) -> web.StreamResponse:
-    """Stream an upstream body to the caller, forwarding ``Range``.
-
-    Redirects are followed by hand so the source's credentials are dropped
-    when a redirect leaves the source's origin (signed download URLs).
-    """
-    method = "HEAD" if request.method == "HEAD" else "GET"
-    wanted = request.headers.get("Range")
-    url, headers = source.url, dict(source.headers)
-    if wanted:
-        headers["Range"] = wanted
-    origin = _origin(url)
-    try:
-        for _ in range(6):
-            upstream = await http.request(
-                method, url, headers=headers, allow_redirects=False, read_bufsize=_RELAY_BUFFER
-            )
-            if upstream.status not in _REDIRECTS or "Location" not in upstream.headers:
-                break
-            url = urljoin(url, upstream.headers["Location"])
-            upstream.release()
-            if _origin(url) != origin:
-                headers = {"Range": wanted} if wanted else {}
-        else:
-            raise ReelayError("the vendor's download redirected too many times", code="upstream_failed", status=502)
-    except aiohttp.ClientError:
-        raise ReelayError("could not reach the vendor for the content", code="upstream_failed", status=502) from None
-    try:
-        return await _relay(request, upstream, source, wanted)
-    finally:
-        upstream.release()
-
-
-async def _relay(
-    request: web.Request, upstream: aiohttp.ClientResponse, source: ContentSource, wanted: str | None
-) -> web.StreamResponse:
-    if upstream.status == 416:
-        raise web.HTTPRequestRangeNotSatisfiable()
-    if upstream.status >= 400:
-        raise ReelayError(
-            f"the vendor answered {upstream.status} for the content", code="upstream_content_unavailable", status=502
-        )
-    content_type = source.mime_type or upstream.headers.get("Content-Type") or "application/octet-stream"
-    response = web.StreamResponse(status=upstream.status if upstream.status == 206 else 200)
-    response.content_type = content_type.split(";")[0]
-    response.headers["Accept-Ranges"] = "bytes"
-    length = upstream.headers.get("Content-Length")
-    skip, remaining = 0, None
-    if upstream.status == 206 and "Content-Range" in upstream.headers:
-        response.headers["Content-Range"] = upstream.headers["Content-Range"]
-    elif wanted and length is not None and upstream.status == 200:
-        # The vendor ignored Range: serve the slice ourselves.
-        span = parse_range(wanted, int(length))
-        if span is not None:
-            skip, end = span
-            remaining = end - skip + 1
-            response.set_status(206)
-            response.headers["Content-Range"] = f"bytes {skip}-{end}/{length}"
-            length = str(remaining)
-    if length is not None:
-        response.content_length = int(length)
-    await response.prepare(request)
-    if request.method == "HEAD":
-        return response
-    async for chunk in upstream.content.iter_any():  # as received: no joining into larger chunks
-        if skip:
-            if len(chunk) <= skip:
-                skip -= len(chunk)
-                continue
-            chunk, skip = chunk[skip:], 0
-        if remaining is not None:
-            chunk = chunk[:remaining]
-            remaining -= len(chunk)
-        await response.write(chunk)
-        if remaining == 0:
-            break
-    await response.write_eof()
-    return response
-
-
-def _origin(url: str) -> tuple[str, str]:
-    parts = urlsplit(url)
-    return parts.scheme, parts.netloc

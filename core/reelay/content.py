@@ -1,0 +1,257 @@
+"""A finished video's bytes: relaying them from the vendor, and keeping a copy.
+
+Vendors' download links do not last (Sora's assets for at most an hour, Veo's
+files two days, Kling's 30 days), so by default the gateway copies each
+finished video into its results directory as the poller sees it complete
+(``[store] keep_results``). Downloads are then served from that file, with
+``sendfile(2)`` and ``Range``, however late the caller comes. A result that
+was not kept (keeping is off, the file is too large, or the copy failed) is
+relayed from the vendor as it arrives, never held whole in memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import mimetypes
+import os
+from pathlib import Path
+from typing import BinaryIO
+from urllib.parse import urljoin, urlsplit
+
+import aiohttp
+import attrs
+from aiohttp import web
+
+from .errors import ReelayError, UpstreamUnavailable
+from .models import ContentSource
+from .ranges import parse_range
+
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_MAX_REDIRECTS = 5
+# What a download may hold in the gateway before reading from the vendor
+# pauses: RSS stays flat at 8 concurrent 20 MB downloads (+5 MB against
+# +10 to +29 MB with 1 MiB buffers and chunks) for the same throughput.
+_RELAY_BUFFER = 256 * 1024
+# A kept copy is written to disk from a thread in pieces about this large:
+# few thread hops, little memory.
+_WRITE_PIECE = 1024 * 1024
+
+
+async def open_upstream(
+    http: aiohttp.ClientSession,
+    source: ContentSource,
+    *,
+    method: str = "GET",
+    range_header: str | None = None,
+    timeout: aiohttp.ClientTimeout | None = None,
+) -> aiohttp.ClientResponse:
+    """Start reading ``source``; the caller releases the response.
+
+    Redirects are followed by hand so the source's credentials are dropped
+    when a redirect leaves the source's origin (signed download URLs).
+    Raises :class:`UpstreamUnavailable` (never naming the URL: it may be signed).
+    """
+    url, headers = source.url, dict(source.headers)
+    if range_header:
+        headers["Range"] = range_header
+    origin = _origin(url)
+    extra = {"timeout": timeout} if timeout is not None else {}
+    try:
+        for _ in range(_MAX_REDIRECTS + 1):
+            upstream = await http.request(
+                method, url, headers=headers, allow_redirects=False, read_bufsize=_RELAY_BUFFER, **extra
+            )
+            if upstream.status not in _REDIRECTS or "Location" not in upstream.headers:
+                return upstream
+            url = urljoin(url, upstream.headers["Location"])
+            upstream.release()
+            if _origin(url) != origin:
+                headers = {"Range": range_header} if range_header else {}
+    except (TimeoutError, aiohttp.ClientError):
+        raise UpstreamUnavailable("could not reach the vendor for the content") from None
+    raise UpstreamUnavailable("the vendor's download redirected too many times")
+
+
+# ---------------------------------------------------------------- relaying
+
+
+async def proxy_content(request: web.Request, source: ContentSource, http: aiohttp.ClientSession) -> web.StreamResponse:
+    """Stream an upstream body to the caller, forwarding ``Range``."""
+    method = "HEAD" if request.method == "HEAD" else "GET"
+    wanted = request.headers.get("Range")
+    upstream = await open_upstream(http, source, method=method, range_header=wanted)
+    try:
+        return await _relay(request, upstream, source, wanted)
+    finally:
+        upstream.release()
+
+
+async def _relay(
+    request: web.Request, upstream: aiohttp.ClientResponse, source: ContentSource, wanted: str | None
+) -> web.StreamResponse:
+    if upstream.status == 416:
+        raise web.HTTPRequestRangeNotSatisfiable()
+    if upstream.status >= 400:
+        raise ReelayError(
+            f"the vendor answered {upstream.status} for the content", code="upstream_content_unavailable", status=502
+        )
+    content_type = source.mime_type or upstream.headers.get("Content-Type") or "application/octet-stream"
+    response = web.StreamResponse(status=upstream.status if upstream.status == 206 else 200)
+    response.content_type = content_type.split(";")[0]
+    response.headers["Accept-Ranges"] = "bytes"
+    length = upstream.headers.get("Content-Length")
+    skip, remaining = 0, None
+    if upstream.status == 206 and "Content-Range" in upstream.headers:
+        response.headers["Content-Range"] = upstream.headers["Content-Range"]
+    elif wanted and length is not None and upstream.status == 200:
+        # The vendor ignored Range: serve the slice ourselves.
+        span = parse_range(wanted, int(length))
+        if span is not None:
+            skip, end = span
+            remaining = end - skip + 1
+            response.set_status(206)
+            response.headers["Content-Range"] = f"bytes {skip}-{end}/{length}"
+            length = str(remaining)
+    if length is not None:
+        response.content_length = int(length)
+    await response.prepare(request)
+    if request.method == "HEAD":
+        return response
+    async for chunk in upstream.content.iter_any():  # as received: no joining into larger chunks
+        if skip:
+            if len(chunk) <= skip:
+                skip -= len(chunk)
+                continue
+            chunk, skip = chunk[skip:], 0
+        if remaining is not None:
+            chunk = chunk[:remaining]
+            remaining -= len(chunk)
+        await response.write(chunk)
+        if remaining == 0:
+            break
+    await response.write_eof()
+    return response
+
+
+def _origin(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return parts.scheme, parts.netloc
+
+
+# ---------------------------------------------------------------- keeping
+
+
+async def kept_response(request: web.Request, path: str, mime_type: str) -> web.FileResponse:
+    """Serve a kept file (``sendfile(2)``, ``Range``, ``If-Range``, ``HEAD``).
+
+    A range outside the file is refused here, so the caller gets the JSON
+    error every other route gives; a form we do not serve (several ranges)
+    gets the whole file, as from the relay.
+    """
+    response = web.FileResponse(path, headers={"Content-Type": mime_type, "Accept-Ranges": "bytes"})
+    wanted = request.headers.get("Range")
+    if wanted and parse_range(wanted, os.stat(path).st_size) is None:
+        whole = request.clone(headers={k: v for k, v in request.headers.items() if k.lower() != "range"})
+        await response.prepare(whole)
+    return response
+
+
+class NotKept(Exception):
+    """Why a result was not copied; the message names no URL or credential."""
+
+
+@attrs.frozen
+class KeptCopy:
+    path: Path
+    size: int
+    mime_type: str
+
+
+def kept_path(results_dir: Path, task_id: str, mime_type: str | None) -> Path:
+    """Where a task's result is kept: named after the task, with the type's usual suffix."""
+    suffix = ".mp4" if mime_type in (None, "video/mp4") else mimetypes.guess_extension(mime_type) or ""
+    return results_dir / f"{task_id}{suffix}"
+
+
+async def keep_copy(
+    http: aiohttp.ClientSession,
+    source: ContentSource,
+    results_dir: Path,
+    task_id: str,
+    *,
+    max_bytes: int,
+    timeout: float,
+) -> KeptCopy:
+    """Copy ``source`` into ``results_dir``, durably, or raise :class:`NotKept`.
+
+    The bytes go to a ``.part`` file that is flushed to disk and renamed into
+    place, so a crash never leaves a truncated file under the final name.
+    """
+    try:
+        async with asyncio.timeout(timeout):
+            upstream = await open_upstream(http, source)
+            try:
+                return await _write_copy(upstream, source, results_dir, task_id, max_bytes)
+            finally:
+                upstream.release()
+    except TimeoutError:
+        raise NotKept(f"the copy took longer than {timeout:g} seconds") from None
+    except UpstreamUnavailable as error:
+        raise NotKept(error.message) from None
+    except aiohttp.ClientError as error:
+        raise NotKept(f"the download broke off ({type(error).__name__})") from None
+
+
+async def _write_copy(
+    upstream: aiohttp.ClientResponse, source: ContentSource, results_dir: Path, task_id: str, max_bytes: int
+) -> KeptCopy:
+    if upstream.status != 200:
+        raise NotKept(f"the vendor answered {upstream.status}")
+    declared = upstream.content_length
+    if declared is not None and declared > max_bytes:
+        raise NotKept(f"the result is {declared} bytes, above the {max_bytes} bytes kept")
+    mime_type = (source.mime_type or upstream.headers.get("Content-Type") or "video/mp4").split(";")[0].strip()
+    path = kept_path(results_dir, task_id, mime_type)
+    part = path.with_name(path.name + ".part")
+    file = await asyncio.to_thread(_open_part, part)
+    size, pending, written = 0, bytearray(), False
+    try:
+        async for chunk in upstream.content.iter_any():
+            size += len(chunk)
+            if size > max_bytes:
+                raise NotKept(f"the result is larger than the {max_bytes} bytes kept")
+            pending += chunk
+            if len(pending) >= _WRITE_PIECE:
+                await asyncio.to_thread(file.write, pending)
+                pending = bytearray()
+        if declared is not None and size != declared:
+            raise NotKept(f"the download ended after {size} of {declared} bytes")
+        await asyncio.to_thread(_finish, file, pending, part, path)
+        written = True
+    except OSError as error:
+        raise NotKept(f"the results directory could not take the file ({error.strerror or error})") from None
+    finally:
+        if not written:
+            await asyncio.to_thread(_discard, file, part)
+    return KeptCopy(path.resolve(), size, mime_type)
+
+
+def _open_part(part: Path) -> BinaryIO:
+    part.parent.mkdir(parents=True, exist_ok=True)
+    return part.open("wb")
+
+
+def _finish(file: BinaryIO, pending: bytes, part: Path, path: Path) -> None:
+    with file:
+        file.write(pending)
+        file.flush()
+        os.fsync(file.fileno())
+    os.replace(part, path)
+
+
+def _discard(file: BinaryIO, part: Path) -> None:
+    file.close()
+    try:
+        part.unlink()
+    except FileNotFoundError:
+        pass

@@ -1,0 +1,273 @@
+"""Finished videos: kept on the gateway's disk as tasks complete, relayed from the vendor otherwise."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+from pathlib import Path
+
+import acme
+import aiohttp
+import attrs
+import pytest
+from acme_gateway import acme_gateway
+from aiohttp import web
+
+from reelay import ContentSource, hookimpl
+from reelay.config import StoreConfig
+from reelay.content import NotKept, keep_copy, open_upstream
+from reelay.emulation import serve_app
+from reelay.ranges import bytes_response
+from reelay.testing import channel_for, gateway_config, running_gateway
+
+VIDEO = b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 400  # about 100 KB
+SECRET = "cdn-secret-value"
+
+
+@attrs.define
+class Cdn:
+    """A vendor's download server on loopback that a test can break, slow down or count."""
+
+    url: str = ""
+    hits: list[str] = attrs.field(factory=list)
+    mode: str = "ok"  # ok | fail | stall | chunked | ignore-range
+    release: asyncio.Event = attrs.field(factory=asyncio.Event)
+    credentials_seen: list[str | None] = attrs.field(factory=list)
+
+    def app(self) -> web.Application:
+        async def video(request: web.Request) -> web.StreamResponse:
+            self.hits.append(request.path)
+            self.credentials_seen.append(request.headers.get("X-Cdn-Key"))
+            if self.mode == "fail":
+                return web.Response(status=500, text="broken")
+            if self.mode == "stall":
+                await self.release.wait()
+            if self.mode == "chunked":  # no Content-Length: the size is only known at the end
+                response = web.StreamResponse()
+                response.enable_chunked_encoding()
+                await response.prepare(request)
+                for start in range(0, len(VIDEO), 8192):
+                    await response.write(VIDEO[start : start + 8192])
+                await response.write_eof()
+                return response
+            if self.mode == "ignore-range":
+                return web.Response(body=VIDEO, content_type="video/mp4")
+            return bytes_response(request, VIDEO, "video/mp4")
+
+        async def hop(request: web.Request) -> web.Response:
+            self.credentials_seen.append(request.headers.get("X-Cdn-Key"))
+            raise web.HTTPFound(request.query["to"])
+
+        app = web.Application()
+        app.router.add_get("/video.mp4", video)
+        app.router.add_get("/hop", hop)
+        return app
+
+
+class CdnContent:
+    """Points every task's content at the test CDN, with a credential."""
+
+    def __init__(self, cdn: Cdn):
+        self.cdn = cdn
+        self.calls = 0
+
+    @hookimpl(tryfirst=True)
+    def reelay_open_content(self, task, channel, http, variant):
+        self.calls += 1
+        return self._source()
+
+    async def _source(self) -> ContentSource:
+        return ContentSource(url=f"{self.cdn.url}/video.mp4", headers={"X-Cdn-Key": SECRET}, mime_type="video/mp4")
+
+
+@pytest.fixture
+async def cdn():
+    cdn = Cdn()
+    async with serve_app(cdn.app()) as url:
+        cdn.url = url
+        yield cdn
+        cdn.release.set()  # stalled downloads end, so the server can stop
+
+
+@contextlib.asynccontextmanager
+async def gateway_with_cdn(acme_pm, tmp_path, cdn, **store):
+    acme_pm.register(CdnContent(cdn))
+    results = tmp_path / "results"
+    config = StoreConfig(url=f"sqlite:///{tmp_path / 'reelay.db'}", results_dir=str(results), **store)
+    async with acme_gateway(acme_pm, tmp_path, generation_seconds=0.1, store=config) as gw:
+        yield gw
+
+
+async def completed(gw) -> str:
+    _, task = await gw.client.submit(model="acme-1", prompt="a fox")
+    final, _ = await gw.client.wait(task["id"])
+    assert final["status"] == "completed"
+    return task["id"]
+
+
+def kept_files(tmp_path: Path) -> list[str]:
+    results = tmp_path / "results"
+    return sorted(path.name for path in results.iterdir()) if results.exists() else []
+
+
+# ---------------------------------------------------------------- keeping
+
+
+async def test_a_finished_video_is_kept_and_served_without_the_vendor(acme_pm, tmp_path, cdn):
+    async with gateway_with_cdn(acme_pm, tmp_path, cdn) as gw:
+        task_id = await completed(gw)
+        assert kept_files(tmp_path) == [f"{task_id}.mp4"]
+        assert cdn.hits == ["/video.mp4"]
+        cdn.mode = "fail"  # the vendor's link has expired
+        code, headers, data = await gw.client.content(task_id)
+        assert code == 200 and data == VIDEO
+        assert headers["Content-Type"] == "video/mp4" and headers["Accept-Ranges"] == "bytes"
+        assert cdn.hits == ["/video.mp4"]
+
+
+async def test_kept_videos_answer_ranges_and_head(acme_pm, tmp_path, cdn):
+    async with gateway_with_cdn(acme_pm, tmp_path, cdn) as gw:
+        task_id = await completed(gw)
+        code, headers, data = await gw.client.content(task_id, range_="bytes=4-11")
+        assert code == 206 and data == b"ftypmp42"
+        assert headers["Content-Range"] == f"bytes 4-11/{len(VIDEO)}"
+        code, headers, data = await gw.client.content(task_id, range_=f"bytes=-{len(VIDEO) + 10}")
+        assert code == 206 and data == VIDEO
+        code, headers, data = await gw.client.content(task_id, range_="bytes=0-1,5-6")  # not served: whole file
+        assert code == 200 and data == VIDEO
+        code, headers, data = await gw.client.content(task_id, method="HEAD")
+        assert code == 200 and data == b"" and int(headers["Content-Length"]) == len(VIDEO)
+        code, headers, body = await gw.client.content(task_id, range_=f"bytes={len(VIDEO)}-")
+        assert code == 416 and headers["Content-Range"] == f"bytes */{len(VIDEO)}"
+        assert json.loads(body)["error"]["code"] == "range_not_satisfiable"
+
+
+async def test_the_copy_is_made_before_the_task_shows_completed(acme_pm, acme_spec, tmp_path, cdn):
+    """A crash during the copy leaves the task unfinished: the next gateway polls and copies again."""
+    acme_pm.register(CdnContent(cdn))
+    cdn.mode = "stall"
+    async with serve_app(acme.create_emulator(acme_spec.settings(generation_seconds=0.1))) as emulator_url:
+        config = gateway_config([channel_for(acme_spec, emulator_url)], tmp_path)
+        async with running_gateway(config, pm=acme_pm) as gw:
+            _, task = await gw.client.submit(model="acme-1", prompt="a fox")
+            for _ in range(200):
+                if cdn.hits:
+                    break
+                await asyncio.sleep(0.02)
+            assert cdn.hits, "the copy never started"
+            assert (await gw.client.get(task["id"]))["status"] in ("queued", "in_progress")
+        # That gateway stopped mid-copy (its poll was cancelled): nothing half-written is kept.
+        assert kept_files(tmp_path) == []
+        cdn.mode = "ok"
+        async with running_gateway(config, pm=acme_pm) as gw:
+            final, _ = await gw.client.wait(task["id"])
+            assert final["status"] == "completed"
+            assert kept_files(tmp_path) == [f"{task['id']}.mp4"]
+            code, _, data = await gw.client.content(task["id"])
+            assert code == 200 and data == VIDEO
+
+
+async def test_a_failed_copy_still_completes_and_is_relayed(acme_pm, tmp_path, cdn, capsys):
+    cdn.mode = "fail"
+    async with gateway_with_cdn(acme_pm, tmp_path, cdn) as gw:
+        task_id = await completed(gw)
+        assert kept_files(tmp_path) == []
+        assert "result not kept" in capsys.readouterr().out
+        cdn.mode = "ok"  # the vendor recovers
+        code, _, data = await gw.client.content(task_id)
+        assert code == 200 and data == VIDEO
+        cdn.mode = "fail"
+        code, _, body = await gw.client.content(task_id)
+        assert code == 502 and json.loads(body)["error"]["code"] == "upstream_content_unavailable"
+    out = capsys.readouterr().out
+    assert SECRET not in out and cdn.url not in out
+
+
+async def test_results_above_the_size_limit_are_relayed(acme_pm, tmp_path, cdn):
+    async with gateway_with_cdn(acme_pm, tmp_path, cdn, max_result_mb=0.05) as gw:
+        task_id = await completed(gw)
+        cdn.mode = "chunked"  # no declared size: the copy stops once it passes the limit
+        chunked_id = await completed(gw)
+        assert kept_files(tmp_path) == []
+        cdn.mode = "ok"
+        for each in (task_id, chunked_id):
+            code, _, data = await gw.client.content(each)
+            assert code == 200 and data == VIDEO
+
+
+async def test_keeping_can_be_turned_off(acme_pm, tmp_path, cdn):
+    async with gateway_with_cdn(acme_pm, tmp_path, cdn, keep_results=False) as gw:
+        task_id = await completed(gw)
+        assert kept_files(tmp_path) == [] and cdn.hits == []
+        code, _, data = await gw.client.content(task_id, range_="bytes=4-11")
+        assert code == 206 and data == b"ftypmp42"
+
+
+async def test_a_kept_file_removed_by_hand_is_read_from_the_vendor(acme_pm, tmp_path, cdn):
+    async with gateway_with_cdn(acme_pm, tmp_path, cdn) as gw:
+        task_id = await completed(gw)
+        os.unlink(tmp_path / "results" / f"{task_id}.mp4")
+        code, _, data = await gw.client.content(task_id)
+        assert code == 200 and data == VIDEO
+        assert cdn.hits == ["/video.mp4", "/video.mp4"]
+
+
+async def test_deleting_a_task_deletes_its_kept_video(acme_pm, tmp_path, cdn):
+    async with gateway_with_cdn(acme_pm, tmp_path, cdn) as gw:
+        task_id = await completed(gw)
+        status, _ = await gw.client.request("DELETE", f"/v1/videos/{task_id}")
+        assert status == 200
+        assert kept_files(tmp_path) == []
+
+
+# ---------------------------------------------------------------- keep_copy and the relay
+
+
+async def test_keep_copy_refuses_an_error_answer_and_leaves_nothing(cdn, tmp_path):
+    cdn.mode = "fail"
+    source = ContentSource(url=f"{cdn.url}/video.mp4")
+    async with aiohttp.ClientSession() as http:
+        with pytest.raises(NotKept, match="answered 500"):
+            await keep_copy(http, source, tmp_path, "t1", max_bytes=10**9, timeout=5)
+    assert list(tmp_path.iterdir()) == []
+
+
+async def test_keep_copy_gives_up_after_its_timeout(cdn, tmp_path):
+    cdn.mode = "stall"
+    source = ContentSource(url=f"{cdn.url}/video.mp4")
+    async with aiohttp.ClientSession() as http:
+        with pytest.raises(NotKept, match=r"longer than 0\.2 seconds"):
+            await keep_copy(http, source, tmp_path, "t1", max_bytes=10**9, timeout=0.2)
+    assert list(tmp_path.iterdir()) == []
+
+
+async def test_keep_copy_writes_the_whole_file(cdn, tmp_path):
+    cdn.mode = "chunked"
+    source = ContentSource(url=f"{cdn.url}/video.mp4", mime_type="video/webm")
+    async with aiohttp.ClientSession() as http:
+        kept = await keep_copy(http, source, tmp_path, "t1", max_bytes=10**9, timeout=5)
+    assert kept.path == (tmp_path / "t1.webm").resolve() and kept.size == len(VIDEO)
+    assert kept.path.read_bytes() == VIDEO and kept.mime_type == "video/webm"
+
+
+async def test_credentials_are_dropped_when_a_redirect_leaves_the_origin(cdn):
+    elsewhere = Cdn()
+    async with serve_app(elsewhere.app()) as elsewhere_url, aiohttp.ClientSession() as http:
+        for target in (f"{cdn.url}/video.mp4", f"{elsewhere_url}/video.mp4"):
+            source = ContentSource(url=f"{cdn.url}/hop?to={target}", headers={"X-Cdn-Key": SECRET})
+            upstream = await open_upstream(http, source)
+            assert upstream.status == 200 and await upstream.read() == VIDEO
+            upstream.release()
+    # Same origin: the key goes along; another origin (a signed URL, say) never sees it.
+    assert cdn.credentials_seen == [SECRET, SECRET, SECRET] and elsewhere.credentials_seen == [None]
+
+
+async def test_the_relay_serves_a_range_the_vendor_ignored(acme_pm, tmp_path, cdn):
+    cdn.mode = "ignore-range"
+    async with gateway_with_cdn(acme_pm, tmp_path, cdn, keep_results=False) as gw:
+        task_id = await completed(gw)
+        code, headers, data = await gw.client.content(task_id, range_="bytes=4-11")
+        assert code == 206 and data == b"ftypmp42"
+        assert headers["Content-Range"] == f"bytes 4-11/{len(VIDEO)}"
