@@ -212,8 +212,7 @@ async def _write_copy(
         raise NotKept(f"the result is {declared} bytes, above the {max_bytes} bytes kept")
     mime_type = (source.mime_type or upstream.headers.get("Content-Type") or "video/mp4").split(";")[0].strip()
     path = kept_path(results_dir, task_id, mime_type)
-    part = path.with_name(path.name + ".part")
-    file = await asyncio.to_thread(_open_part, part)
+    part = _PartFile(path.with_name(path.name + ".part"))
     size, pending, written = 0, bytearray(), False
     try:
         async for chunk in upstream.content.iter_any():
@@ -222,36 +221,47 @@ async def _write_copy(
                 raise NotKept(f"the result is larger than the {max_bytes} bytes kept")
             pending += chunk
             if len(pending) >= _WRITE_PIECE:
-                await asyncio.to_thread(file.write, pending)
+                await asyncio.to_thread(part.write, pending)
                 pending = bytearray()
         if declared is not None and size != declared:
             raise NotKept(f"the download ended after {size} of {declared} bytes")
-        await asyncio.to_thread(_finish, file, pending, part, path)
+        await asyncio.to_thread(part.finish, pending, path)
         written = True
     except OSError as error:
         raise NotKept(f"the results directory could not take the file ({error.strerror or error})") from None
     finally:
         if not written:
-            await asyncio.to_thread(_discard, file, part)
+            await asyncio.to_thread(part.discard)
     return KeptCopy(path.resolve(), size, mime_type)
 
 
-def _open_part(part: Path) -> BinaryIO:
-    part.parent.mkdir(parents=True, exist_ok=True)
-    return part.open("wb")
+class _PartFile:
+    """The file a copy is written to, opened by its first write: a result
+    smaller than one piece costs a single trip to a thread."""
 
+    def __init__(self, path: Path):
+        self.path = path
+        self.file: BinaryIO | None = None
 
-def _finish(file: BinaryIO, pending: bytes, part: Path, path: Path) -> None:
-    with file:
-        file.write(pending)
-        file.flush()
-        os.fsync(file.fileno())
-    os.replace(part, path)
+    def write(self, data: bytes | bytearray) -> None:
+        if self.file is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.file = self.path.open("wb")
+        self.file.write(data)
 
+    def finish(self, data: bytes | bytearray, final: Path) -> None:
+        self.write(data)
+        assert self.file is not None
+        with self.file:
+            self.file.flush()
+            os.fsync(self.file.fileno())
+        os.replace(self.path, final)
 
-def _discard(file: BinaryIO, part: Path) -> None:
-    file.close()
-    try:
-        part.unlink()
-    except FileNotFoundError:
-        pass
+    def discard(self) -> None:
+        if self.file is None:
+            return
+        self.file.close()
+        try:
+            self.path.unlink()
+        except FileNotFoundError:
+            pass

@@ -511,6 +511,7 @@ class Dispatcher:
         now = self.clock() if now is None else now
         if update is not None:
             await self._apply(task, update, now)
+            now = max(now, task.completed_at or now)  # copying the result took time
         if not task.is_terminal and now - task.created_at > self.config.poller.timeout_seconds:
             limit = int(self.config.poller.timeout_seconds)
             task.status = TaskStatus.FAILED
@@ -532,8 +533,8 @@ class Dispatcher:
         task.status = update.status
         if update.status is TaskStatus.COMPLETED:
             task.progress = 100
-            task.completed_at = now
             task.result = await self._keep_result(task, update.result)
+            task.completed_at = self.clock()  # after the copy: when callers can see it
             task.error = None
         elif update.status.is_terminal:
             task.completed_at = now
