@@ -86,6 +86,8 @@ def test_missing_environment_variable_is_named(tmp_path):
         ("[[channels]]\nname = 'c'\nvendor = 'acme'\nweight = -1", "channels[0]: weight must be >= 0"),
         ("[gateway]\nnormalization = 'loose'", "gateway.normalization"),
         ("[logging]\nformat = 'xml'", "logging: expected console or json"),
+        ("[store]\nkeep_days = -1", "keep_days"),
+        ("[store]\nmax_result_mb = 0", "max_result_mb"),
     ],
 )
 def test_errors_name_the_key_path(text, expected):

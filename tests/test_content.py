@@ -17,7 +17,7 @@ from aiohttp import web
 
 from reelay import ContentSource, hookimpl
 from reelay.config import StoreConfig
-from reelay.content import NotKept, keep_copy, open_upstream
+from reelay.content import NotKept, keep_copy, open_upstream, sweep_results
 from reelay.emulation import serve_app
 from reelay.ranges import bytes_response
 from reelay.testing import channel_for, gateway_config, running_gateway
@@ -101,9 +101,11 @@ async def gateway_with_cdn(acme_pm, tmp_path, cdn, **store):
 
 
 async def completed(gw) -> str:
+    """A new task, completed and its copy (if any) finished."""
     _, task = await gw.client.submit(model="acme-1", prompt="a fox")
     final, _ = await gw.client.wait(task["id"])
     assert final["status"] == "completed"
+    await gw.dispatcher.drain_copies()
     return task["id"]
 
 
@@ -144,27 +146,45 @@ async def test_kept_videos_answer_ranges_and_head(acme_pm, tmp_path, cdn):
         assert json.loads(body)["error"]["code"] == "range_not_satisfiable"
 
 
-async def test_the_copy_is_made_before_the_task_shows_completed(acme_pm, acme_spec, tmp_path, cdn):
-    """A crash during the copy leaves the task unfinished: the next gateway polls and copies again."""
+async def test_the_task_completes_without_waiting_for_its_copy(acme_pm, tmp_path, cdn):
+    """The copy runs in the background; a download asked for meanwhile waits for it
+    instead of fetching the same bytes from the vendor a second time."""
+    cdn.mode = "stall"
+    async with gateway_with_cdn(acme_pm, tmp_path, cdn) as gw:
+        _, task = await gw.client.submit(model="acme-1", prompt="a fox")
+        final, _ = await gw.client.wait(task["id"])
+        assert final["status"] == "completed" and kept_files(tmp_path) == []
+        download = asyncio.create_task(gw.client.content(task["id"]))
+        await asyncio.sleep(0.2)
+        assert not download.done()
+        cdn.release.set()
+        code, _, data = await download
+        assert code == 200 and data == VIDEO
+        assert cdn.hits == ["/video.mp4"] and kept_files(tmp_path) == [f"{task['id']}.mp4"]
+
+
+async def test_a_copy_cut_short_is_made_by_the_next_start(acme_pm, acme_spec, tmp_path, cdn):
     acme_pm.register(CdnContent(cdn))
     cdn.mode = "stall"
     async with serve_app(acme.create_emulator(acme_spec.settings(generation_seconds=0.1))) as emulator_url:
         config = gateway_config([channel_for(acme_spec, emulator_url)], tmp_path)
         async with running_gateway(config, pm=acme_pm) as gw:
             _, task = await gw.client.submit(model="acme-1", prompt="a fox")
-            for _ in range(200):
-                if cdn.hits:
-                    break
-                await asyncio.sleep(0.02)
-            assert cdn.hits, "the copy never started"
-            assert (await gw.client.get(task["id"]))["status"] in ("queued", "in_progress")
-        # That gateway stopped mid-copy (its poll was cancelled): nothing half-written is kept.
+            final, _ = await gw.client.wait(task["id"])
+            assert final["status"] == "completed" and cdn.hits == ["/video.mp4"]
+        # That gateway stopped mid-copy: nothing half-written is left.
         assert kept_files(tmp_path) == []
         cdn.mode = "ok"
         async with running_gateway(config, pm=acme_pm) as gw:
-            final, _ = await gw.client.wait(task["id"])
-            assert final["status"] == "completed"
+            for _ in range(250):
+                if kept_files(tmp_path):
+                    break
+                await asyncio.sleep(0.02)
+            await gw.dispatcher.drain_copies()
             assert kept_files(tmp_path) == [f"{task['id']}.mp4"]
+            stored = await gw.dispatcher.store.get(task["id"])
+            assert stored.result.path == str((tmp_path / "results" / f"{task['id']}.mp4").resolve())
+            cdn.mode = "fail"
             code, _, data = await gw.client.content(task["id"])
             assert code == 200 and data == VIDEO
 
@@ -271,3 +291,36 @@ async def test_the_relay_serves_a_range_the_vendor_ignored(acme_pm, tmp_path, cd
         code, headers, data = await gw.client.content(task_id, range_="bytes=4-11")
         assert code == 206 and data == b"ftypmp42"
         assert headers["Content-Range"] == f"bytes 4-11/{len(VIDEO)}"
+
+
+# ---------------------------------------------------------------- retention
+
+
+def test_sweeping_removes_only_files_older_than_the_cutoff(tmp_path):
+    old, new, half_written = tmp_path / "old.mp4", tmp_path / "new.mp4", tmp_path / "crashed.mp4.part"
+    for path in (old, new, half_written):
+        path.write_bytes(b"video")
+    (tmp_path / "nested").mkdir()
+    os.utime(old, (1000, 1000))
+    os.utime(half_written, (1000, 1000))
+    assert sweep_results(tmp_path, older_than=2000) == 2
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["nested", "new.mp4"]
+    assert sweep_results(tmp_path / "missing", older_than=2000) == 0
+
+
+async def test_the_poller_sweeps_kept_results_past_keep_days(acme_pm, tmp_path, cdn):
+    keep_days = 2 / 86400  # two seconds: swept every second
+    async with gateway_with_cdn(acme_pm, tmp_path, cdn, keep_days=keep_days) as gw:
+        task_id = await completed(gw)
+        [kept] = (tmp_path / "results").iterdir()
+        os.utime(kept, (1000, 1000))
+        for _ in range(150):
+            if not kept.exists():
+                break
+            await asyncio.sleep(0.02)
+        assert not kept.exists()
+        code, _, data = await gw.client.content(task_id)  # back to the vendor, while it still has it
+        assert code == 200 and data == VIDEO
+        cdn.mode = "fail"
+        code, _, body = await gw.client.content(task_id)
+        assert code == 502 and set(json.loads(body)["error"]) == {"message", "type", "code", "param"}

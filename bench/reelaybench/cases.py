@@ -489,33 +489,32 @@ def case_content(b: Bench) -> None:
             stack, "emulator-content", generation_seconds=0.0, video_mb=s.video_mb
         )
         emulator_port = int(emulator.rsplit(":", 1)[1])
-        port = free_port()
-        db = work / "reelay.db"
-        config = fixtures.write_config(
-            work / "reelay.toml",
-            port=port,
-            store=db,
-            channels=[fixtures.channel_table(spec, emulator)],
-            poller={"enabled": True, "min_interval": 0.1},
+        channel = fixtures.channel_table(spec, emulator)
+        # Two gateways, each with its own store: one keeps results (the default),
+        # one does not and relays (as for a result it could not keep).
+        port, relay_port = free_port(), free_port()
+        db, relay_db = b.dir("content/keeping") / "reelay.db", b.dir("content/relaying") / "reelay.db"
+        poller = {"enabled": True, "min_interval": 0.1}
+        config = fixtures.write_config(work / "keeping.toml", port=port, store=db, channels=[channel], poller=poller)
+        relay_config = fixtures.write_config(
+            work / "relaying.toml", port=relay_port, store=relay_db, channels=[channel], keep_results=False
         )
         harness = fixtures.VendorHarness.from_config(config, b.vendor)
         (relayed, ref), (kept, kept_ref) = asyncio.run(harness.submit_jobs(2))
         retime = {"ids": [ref.id, kept_ref.id], "start": time.time() - 60, "duration": 0}
         _post_json(emulator_port, "/_bench/retime", retime)
-        # Relayed: stored completed, as a gateway with keep_results = false (or a
-        # failed copy) leaves it. Kept: left unfinished, for the gateway's poller
-        # to find completed and copy, as it does by default.
         update = asyncio.run(harness.status_of(relayed))
         relayed.status, relayed.result, relayed.progress = update.status, update.result, 100
         relayed.completed_at = relayed.updated_at = relayed.created_at = time.time()
+        fixtures.fill_store(relay_db, [relayed])
+        # Left unfinished, for the keeping gateway's poller to find completed and copy.
         kept.status, kept.next_poll_at = TaskStatus.IN_PROGRESS, 0.0
-        fixtures.fill_store(db, [relayed, kept])
+        fixtures.fill_store(db, [kept])
         source = asyncio.run(harness.content_source(relayed))
         gateway = b.start_gateway(stack, "gateway-content", config, port, "content")
+        relay_gateway = b.start_gateway(stack, "gateway-relay", relay_config, relay_port, "relay")
         gateway_headers = {"Authorization": f"Bearer {fixtures.TOKEN}"}
-        _wait_completed(port, kept.id, gateway_headers)
-        if not any((work / "results").glob(f"{kept.id}.*")):
-            raise RuntimeError(f"the gateway did not keep a copy:\n{gateway.tail()}")
+        _wait_kept(port, kept.id, gateway_headers, db.parent / "results")
         growth: dict[tuple[int, str], list[float]] = {}
         results: dict[int, dict[str, list[float]]] = {}
         # CPU milliseconds per MB moved, by process: on two cores the client, the
@@ -525,10 +524,11 @@ def case_content(b: Bench) -> None:
             count = s.downloads_per_run * concurrency
 
             def download(label: str, url: str, headers: dict[str, str], c: int, n: int) -> float:
-                procs = [emulator_proc, gateway]
+                serving = relay_gateway if label == "relayed" else gateway
+                procs = [emulator_proc, serving]
                 before = [p.cpu_seconds() for p in procs]
-                memory_before = gateway.memory()[0]
-                with MemorySampler(gateway.pid) as memory:
+                memory_before = serving.memory()[0]
+                with MemorySampler(serving.pid) as memory:
                     done = run_downloads(url, headers, concurrency=c, count=n, seconds=30)
                 growth.setdefault((c, label), []).append(max(0, memory.peak - memory_before) / MB)
                 throughput = _throughput(done, n, s.video_mb)
@@ -543,13 +543,13 @@ def case_content(b: Bench) -> None:
             def target(label: str, url: str, headers: dict[str, str], c: int, n: int) -> tuple[str, Callable[[], Any]]:
                 return label, lambda: download(label, url, headers, c, n)
 
-            gateway_url = f"http://127.0.0.1:{port}/v1/videos/{{}}/content"
+            content = "http://127.0.0.1:{}/v1/videos/{}/content"
             results[concurrency] = _alternate(
                 s.runs,
                 [
                     target("direct", source.url, dict(source.headers), concurrency, count),
-                    target("relayed", gateway_url.format(relayed.id), gateway_headers, concurrency, count),
-                    target("kept", gateway_url.format(kept.id), gateway_headers, concurrency, count),
+                    target("relayed", content.format(relay_port, relayed.id), gateway_headers, concurrency, count),
+                    target("kept", content.format(port, kept.id), gateway_headers, concurrency, count),
                 ],
             )
     names = {
@@ -581,14 +581,15 @@ def case_content(b: Bench) -> None:
     )
 
 
-def _wait_completed(port: int, task_id: str, headers: dict[str, str], timeout: float = 60.0) -> None:
+def _wait_kept(port: int, task_id: str, headers: dict[str, str], results: Path, timeout: float = 60.0) -> None:
+    """Until the task shows completed and the gateway has kept its video."""
     deadline = time.perf_counter() + timeout
     while time.perf_counter() < deadline:
         status, body = http_get(port, f"/v1/videos/{task_id}", headers)
-        if status == 200 and json.loads(body)["status"] == "completed":
+        if status == 200 and json.loads(body)["status"] == "completed" and any(results.glob(f"{task_id}.mp4")):
             return
         time.sleep(0.05)
-    raise RuntimeError(f"task {task_id} did not complete within {timeout:g} s")
+    raise RuntimeError(f"task {task_id} was not completed and kept within {timeout:g} s")
 
 
 def _throughput(done: dict[str, Any], expected: int, video_mb: float) -> float:

@@ -54,6 +54,7 @@ def write_config(
     channels: Iterable[dict[str, Any]],
     poller: dict[str, Any] | None = None,
     level: str = "info",
+    keep_results: bool = True,
 ) -> Path:
     """A gateway TOML config: one bench token, the given channels."""
     lines = [
@@ -63,6 +64,7 @@ def write_config(
         "[store]",
         f"url = {_toml('sqlite:///' + str(store))}",
         f"results_dir = {_toml(str(store.parent / 'results'))}",
+        f"keep_results = {_toml(keep_results)}",
         "[poller]",
     ]
     lines += [f"{key} = {_toml(value)}" for key, value in (poller or {"enabled": False}).items()]

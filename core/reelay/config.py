@@ -46,12 +46,15 @@ class StoreConfig:
     With ``keep_results`` each finished video up to ``max_result_mb`` is
     copied into ``results_dir`` when the poller sees it complete, because
     vendors' download links expire; larger ones are relayed from the vendor.
+    Files there older than ``keep_days`` are removed (0: kept until their
+    task is deleted).
     """
 
     url: str = "sqlite:///reelay.db"
     results_dir: str = "reelay-results"
     keep_results: bool = True
     max_result_mb: float = attrs.field(default=1024.0, validator=attrs.validators.gt(0))
+    keep_days: float = attrs.field(default=30.0, validator=attrs.validators.ge(0))
 
 
 @frozen

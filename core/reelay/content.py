@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import mimetypes
 import os
+import secrets
 from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import urljoin, urlsplit
@@ -212,7 +213,8 @@ async def _write_copy(
         raise NotKept(f"the result is {declared} bytes, above the {max_bytes} bytes kept")
     mime_type = (source.mime_type or upstream.headers.get("Content-Type") or "video/mp4").split(";")[0].strip()
     path = kept_path(results_dir, task_id, mime_type)
-    part = _PartFile(path.with_name(path.name + ".part"))
+    # Named for this copy alone: two gateway processes may copy the same task.
+    part = _PartFile(path.with_name(f"{path.name}.{secrets.token_hex(4)}.part"))
     size, pending, written = 0, bytearray(), False
     try:
         async for chunk in upstream.content.iter_any():
@@ -265,3 +267,26 @@ class _PartFile:
             self.path.unlink()
         except FileNotFoundError:
             pass
+
+
+# ---------------------------------------------------------------- retention
+
+
+def sweep_results(results_dir: Path, older_than: float) -> int:
+    """Remove the files in ``results_dir`` last written before ``older_than``
+    (a Unix time), including copies a crash left half-written; returns how
+    many. Runs in a thread: the directory may hold many files."""
+    removed = 0
+    try:
+        entries = os.scandir(results_dir)
+    except FileNotFoundError:
+        return 0
+    with entries:
+        for entry in entries:
+            try:
+                if entry.is_file(follow_symlinks=False) and entry.stat().st_mtime < older_than:
+                    os.unlink(entry.path)
+                    removed += 1
+            except FileNotFoundError:  # another gateway process swept it first
+                continue
+    return removed

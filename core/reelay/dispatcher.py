@@ -58,6 +58,15 @@ log = structlog.get_logger("reelay")
 #: How long a task may sit in submission before the poller treats it as
 #: interrupted (the gateway stopped between recording it and hearing back).
 SUBMISSION_GRACE_SECONDS = 120.0
+#: Finished videos copied at once; more wait their turn (each is disk and network work).
+COPY_CONCURRENCY = 4
+#: A copy taking longer than this (seconds) is given up; the video is relayed instead.
+COPY_TIMEOUT = 300.0
+#: How long a download waits for a copy in flight before it relays from the vendor.
+COPY_WAIT = 30.0
+#: At start, tasks completed this recently without a kept copy are copied (seconds).
+KEEP_MISSING_WITHIN = 86400.0
+KEEP_MISSING_LIMIT = 10_000
 
 
 def new_task_id() -> str:
@@ -109,6 +118,9 @@ class Dispatcher:
         self._http: aiohttp.ClientSession | None = None
         self._own_http = False
         self._new_work = asyncio.Event()
+        # Copies of finished videos in flight, by task id (``[store] keep_results``).
+        self._copies: dict[str, asyncio.Task[None]] = {}
+        self._copy_slots = asyncio.Semaphore(COPY_CONCURRENCY)
 
     def _with_defaults(self, channel: Channel) -> Channel:
         vendor = self.registry.vendors[channel.vendor]
@@ -134,6 +146,10 @@ class Dispatcher:
             self._http = http
 
     async def stop(self) -> None:
+        for copy in list(self._copies.values()):  # the next start copies them again
+            copy.cancel()
+        if self._copies:
+            await asyncio.gather(*self._copies.values(), return_exceptions=True)
         if self._http is not None and self._own_http:
             await self._http.close()
         self._http = None
@@ -349,7 +365,17 @@ class Dispatcher:
                 f"task {task_id} is {task.status.value}; its content is available once it is completed",
                 param="task_id",
             )
+        copying = self._copies.get(task.id)
+        if copying is not None and variant == "video":
+            # Wait for the copy rather than fetch the same bytes from the vendor twice.
+            try:
+                async with asyncio.timeout(COPY_WAIT):
+                    await asyncio.shield(copying)
+            except TimeoutError:
+                pass
+            task = await self.get_task(token, task_id)
         result = task.result
+        assert result is not None
         if result.path is not None and variant == "video":
             if os.path.isfile(result.path):
                 return LocalContent(result.path, result.mime_type)
@@ -511,7 +537,6 @@ class Dispatcher:
         now = self.clock() if now is None else now
         if update is not None:
             await self._apply(task, update, now)
-            now = max(now, task.completed_at or now)  # copying the result took time
         if not task.is_terminal and now - task.created_at > self.config.poller.timeout_seconds:
             limit = int(self.config.poller.timeout_seconds)
             task.status = TaskStatus.FAILED
@@ -525,6 +550,7 @@ class Dispatcher:
         if task.status is not previous:
             log.info("task changed", task_id=task.id, status=task.status.value, previous=previous.value)
             self._notify(self.pm.hook.reelay_task_changed, task=task, previous=previous)
+            self.keep_later(task)
         return task
 
     async def _apply(self, task: Task, update: StatusUpdate, now: float) -> None:
@@ -533,8 +559,8 @@ class Dispatcher:
         task.status = update.status
         if update.status is TaskStatus.COMPLETED:
             task.progress = 100
-            task.result = await self._keep_result(task, update.result)
-            task.completed_at = self.clock()  # after the copy: when callers can see it
+            task.completed_at = now
+            task.result = await self._store_inline(task, update.result)
             task.error = None
         elif update.status.is_terminal:
             task.completed_at = now
@@ -543,34 +569,77 @@ class Dispatcher:
             progress = update.progress if update.progress is not None else self.estimate_progress(task, now)
             task.progress = max(task.progress, min(99, int(progress)))
 
-    async def _keep_result(self, task: Task, result: VideoResult | None) -> VideoResult:
+    async def _store_inline(self, task: Task, result: VideoResult | None) -> VideoResult:
         if result is None:
             return VideoResult()
-        if result.data is not None:
-            # Inline bytes are decoded once and kept in the result storage.
-            path = kept_path(self.results_dir, task.id, result.mime_type)
-            await asyncio.to_thread(_write_file, path, result.data)
-            return attrs.evolve(result, data=None, path=str(path.resolve()))
-        if not self.config.store.keep_results or result.path is not None:
+        if result.data is None:
             return result
-        return await self._copy_result(task, result)
+        # Inline bytes are decoded once and kept in the result storage.
+        path = kept_path(self.results_dir, task.id, result.mime_type)
+        await asyncio.to_thread(_write_file, path, result.data)
+        return attrs.evolve(result, data=None, path=str(path.resolve()))
 
-    async def _copy_result(self, task: Task, result: VideoResult) -> VideoResult:
-        """Copy a finished video from the vendor before its link expires.
+    # ------------------------------------------------------------ kept results
 
-        This runs before the task is saved as completed: a crash during the
-        copy leaves the task unfinished, so it is polled and copied again.
-        A copy that fails leaves the result to be relayed from the vendor.
+    def keep_later(self, task: Task) -> None:
+        """Copy a completed task's video into the results directory, in the background.
+
+        Vendors' links expire, so the copy starts as the task completes; it
+        does not hold up the poll, and the task shows ``completed`` at once.
+        A download asked for meanwhile waits for the copy (see
+        :meth:`open_content`). A gateway stopped mid-copy copies again when
+        it starts (:meth:`keep_missing`).
         """
+        result = task.result
+        wanted = self.config.store.keep_results and task.status is TaskStatus.COMPLETED
+        if not wanted or result is None or result.path is not None or task.id in self._copies:
+            return
+        copy = asyncio.create_task(self._keep(task), name=f"reelay-keep-{task.id}")
+        self._copies[task.id] = copy
+        copy.add_done_callback(lambda _: self._copies.pop(task.id, None))
+
+    async def keep_missing(self, *, within: float = KEEP_MISSING_WITHIN) -> int:
+        """Start copies for tasks completed in the last ``within`` seconds that have
+        none (a gateway stopped mid-copy); returns how many started."""
+        if not self.config.store.keep_results:
+            return 0
+        tasks = await self.store.completed_since(self.clock() - within, limit=KEEP_MISSING_LIMIT)
+        started = 0
+        for task in tasks:
+            if task.result is not None and task.result.path is None and task.id not in self._copies:
+                self.keep_later(task)
+                started += 1
+        if started:
+            log.info("copying results a previous run did not keep", count=started)
+        return started
+
+    async def drain_copies(self) -> None:
+        """Wait until no copy is in flight (for tests and orderly shutdowns)."""
+        while self._copies:
+            await asyncio.gather(*list(self._copies.values()), return_exceptions=True)
+
+    async def _keep(self, task: Task) -> None:
+        async with self._copy_slots:
+            path = await self._copy_result(task)
+        if path is None:
+            return
+        stored = await self.store.get(task.id)
+        if stored is None or stored.result is None:  # deleted while we copied
+            await asyncio.to_thread(_unlink, path)
+            return
+        stored.result = attrs.evolve(stored.result, path=path)
+        await self.store.save(stored)
+
+    async def _copy_result(self, task: Task) -> str | None:
+        """The kept file's path, or None (logged) when the video stays with the vendor."""
         channel = self.channels.get(task.channel)
         if channel is None:
-            return result
-        task.result = result  # the plugin reads the vendor's location from it
+            return None
         store = self.config.store
         try:
             awaitable = self.pm.hook.reelay_open_content(task=task, channel=channel, http=self.http, variant="video")
             if awaitable is None:
-                return result
+                return None
             source = await awaitable
             kept = await keep_copy(
                 self.http,
@@ -578,18 +647,17 @@ class Dispatcher:
                 self.results_dir,
                 task.id,
                 max_bytes=int(store.max_result_mb * 1024 * 1024),
-                # Within the poll's lease, so no other poller takes the task meanwhile.
-                timeout=max(5.0, self.config.poller.lease_seconds * 0.75),
+                timeout=COPY_TIMEOUT,
             )
         except (NotKept, UpstreamError, ReelayError) as error:
             reason = getattr(error, "message", str(error))
             log.warning("result not kept; it will be relayed from the vendor", task_id=task.id, reason=reason)
-            return result
-        except Exception:  # a plugin bug must not keep the task from completing
+            return None
+        except Exception:  # a plugin bug must not stop the others
             log.exception("result not kept: the plugin raised", task_id=task.id)
-            return result
+            return None
         log.info("result kept", task_id=task.id, bytes=kept.size)
-        return attrs.evolve(result, path=str(kept.path))
+        return str(kept.path)
 
     async def _resubmit(self, task: Task, channel: Channel, lease: str) -> Task:
         """Submit again a task whose submission was interrupted before the vendor's id was recorded."""

@@ -15,10 +15,19 @@ from collections import defaultdict
 
 import structlog
 
+from .content import sweep_results
 from .dispatcher import Dispatcher
 from .models import Task
 
 log = structlog.get_logger("reelay.poller")
+
+#: How often old kept results are looked for (seconds), at most.
+SWEEP_INTERVAL = 3600.0
+
+
+def _keep_seconds(dispatcher: Dispatcher) -> float:
+    """How long results are kept, in seconds; 0 for as long as their tasks."""
+    return dispatcher.config.store.keep_days * 86400
 
 
 class Poller:
@@ -33,19 +42,27 @@ class Poller:
             self._limits[channel.name] = asyncio.Semaphore(channel.max_concurrency)
         self._in_flight: set[asyncio.Task[None]] = set()
         self._runner: asyncio.Task[None] | None = None
+        self._sweeper: asyncio.Task[None] | None = None
+        self._catch_up: asyncio.Task[None] | None = None
         self._wake_at = 0.0  # when the loop means to look for due tasks next
 
     def start(self) -> None:
         self._runner = asyncio.create_task(self.run(), name="reelay-poller")
+        self._catch_up = asyncio.create_task(self._keep_missing(), name="reelay-keep-missing")
+        if _keep_seconds(self.dispatcher):
+            self._sweeper = asyncio.create_task(self.sweep_forever(), name="reelay-results-sweeper")
 
     async def stop(self) -> None:
-        if self._runner is not None:
-            self._runner.cancel()
+        for name in ("_runner", "_sweeper", "_catch_up"):
+            running = getattr(self, name)
+            if running is None:
+                continue
+            running.cancel()
             try:
-                await self._runner
+                await running
             except asyncio.CancelledError:
                 pass
-            self._runner = None
+            setattr(self, name, None)
         for job in list(self._in_flight):
             job.cancel()
         if self._in_flight:
@@ -96,6 +113,27 @@ class Poller:
         # see that time while the task was leased): wake it early.
         if not polled.is_terminal and polled.next_poll_at < self._wake_at:
             self.dispatcher.wake()
+
+    async def _keep_missing(self) -> None:
+        try:
+            await self.dispatcher.keep_missing()
+        except Exception:  # a store hiccup: those videos are relayed instead
+            log.exception("could not look for results to keep")
+
+    async def sweep_forever(self) -> None:
+        """Remove kept results older than ``[store] keep_days``, now and then."""
+        keep_for = _keep_seconds(self.dispatcher)
+        every = min(SWEEP_INTERVAL, max(1.0, keep_for / 4))
+        while True:
+            try:
+                removed = await asyncio.to_thread(
+                    sweep_results, self.dispatcher.results_dir, self.dispatcher.clock() - keep_for
+                )
+                if removed:
+                    log.info("old results removed", count=removed, keep_days=keep_for / 86400)
+            except OSError as error:
+                log.warning("could not sweep the results directory", error=error.strerror or str(error))
+            await asyncio.sleep(every)
 
     async def _sleep_time(self) -> float:
         due = await self.dispatcher.store.next_due()

@@ -51,6 +51,10 @@ class Store(Protocol):
     async def next_due(self) -> float | None:
         """When the earliest unfinished task is due, or None when there is none."""
 
+    async def completed_since(self, since: float, *, limit: int) -> list[Task]:
+        """Tasks completed at ``since`` or later whose result the gateway holds no
+        file of (``VideoResult.path`` unset), oldest first (without their stored request)."""
+
 
 def open_store(url: str) -> Store:
     """A store for a URL such as ``sqlite:///reelay.db`` or ``sqlite://:memory:``."""

@@ -376,6 +376,14 @@ class SQLiteStore:
         _, rows = await self.execute(sql, _ACTIVE)
         return rows[0][0] if rows else None
 
+    async def completed_since(self, since: float, *, limit: int) -> list[Task]:
+        sql = (
+            f"{_SELECT_LIGHT} WHERE status = ? AND completed_at >= ?"
+            " AND json_extract(result, '$.path') IS NULL ORDER BY completed_at LIMIT ?"
+        )
+        _, rows = await self.execute(sql, (TaskStatus.COMPLETED.value, since, limit))
+        return [from_row(row) for row in rows]
+
     async def count(self) -> int:
         _, rows = await self.execute("SELECT COUNT(*) FROM tasks")
         return int(rows[0][0]) if rows else 0
