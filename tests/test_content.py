@@ -163,6 +163,39 @@ async def test_the_task_completes_without_waiting_for_its_copy(acme_pm, tmp_path
         assert cdn.hits == ["/video.mp4"] and kept_files(tmp_path) == [f"{task['id']}.mp4"]
 
 
+async def test_copies_wait_for_a_moment_without_polls(acme_pm, tmp_path, cdn):
+    """Polls come first: a copy starts once no poll is in flight (or after a while)."""
+    poll_may_end = asyncio.Event()
+
+    class SlowPolls:
+        @hookimpl(tryfirst=True)
+        def reelay_fetch_status(self, task, channel, http):
+            if task.prompt != "slow":
+                return None
+            return self._hold(task, channel, http)
+
+        async def _hold(self, task, channel, http):
+            await poll_may_end.wait()
+            return await acme._status(task, channel, http)
+
+    acme_pm.register(SlowPolls())
+    async with gateway_with_cdn(acme_pm, tmp_path, cdn) as gw:
+        _, slow = await gw.client.submit(model="acme-1", prompt="slow")
+        for _ in range(250):  # the slow task's poll is in flight
+            if gw.dispatcher._polls_in_flight:
+                break
+            await asyncio.sleep(0.02)
+        _, quick = await gw.client.submit(model="acme-1", prompt="quick")
+        final, _ = await gw.client.wait(quick["id"])
+        assert final["status"] == "completed"
+        await asyncio.sleep(0.3)
+        assert cdn.hits == []  # its copy waits while the slow poll runs
+        poll_may_end.set()
+        await gw.client.wait(slow["id"])
+        await gw.dispatcher.drain_copies()
+        assert kept_files(tmp_path) == sorted([f"{quick['id']}.mp4", f"{slow['id']}.mp4"])
+
+
 async def test_a_copy_cut_short_is_made_by_the_next_start(acme_pm, acme_spec, tmp_path, cdn):
     acme_pm.register(CdnContent(cdn))
     cdn.mode = "stall"
@@ -268,7 +301,7 @@ async def test_keep_copy_writes_the_whole_file(cdn, tmp_path):
     source = ContentSource(url=f"{cdn.url}/video.mp4", mime_type="video/webm")
     async with aiohttp.ClientSession() as http:
         kept = await keep_copy(http, source, tmp_path, "t1", max_bytes=10**9, timeout=5)
-    assert kept.path == (tmp_path / "t1.webm").resolve() and kept.size == len(VIDEO)
+    assert kept.path == tmp_path / "t1.webm" and kept.size == len(VIDEO)
     assert kept.path.read_bytes() == VIDEO and kept.mime_type == "video/webm"
 
 

@@ -12,9 +12,9 @@ relayed from the vendor as it arrives, never held whole in memory.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import mimetypes
 import os
-import secrets
 from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import urljoin, urlsplit
@@ -36,6 +36,7 @@ _RELAY_BUFFER = 256 * 1024
 # A kept copy is written to disk from a thread in pieces about this large:
 # few thread hops, little memory.
 _WRITE_PIECE = 1024 * 1024
+_COPY_NUMBERS = itertools.count()
 
 
 async def open_upstream(
@@ -214,7 +215,7 @@ async def _write_copy(
     mime_type = (source.mime_type or upstream.headers.get("Content-Type") or "video/mp4").split(";")[0].strip()
     path = kept_path(results_dir, task_id, mime_type)
     # Named for this copy alone: two gateway processes may copy the same task.
-    part = _PartFile(path.with_name(f"{path.name}.{secrets.token_hex(4)}.part"))
+    part = _PartFile(path.with_name(f"{path.name}.{os.getpid()}-{next(_COPY_NUMBERS)}.part"))
     size, pending, written = 0, bytearray(), False
     try:
         async for chunk in upstream.content.iter_any():
@@ -234,7 +235,7 @@ async def _write_copy(
     finally:
         if not written:
             await asyncio.to_thread(part.discard)
-    return KeptCopy(path.resolve(), size, mime_type)
+    return KeptCopy(path, size, mime_type)
 
 
 class _PartFile:

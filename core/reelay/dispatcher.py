@@ -62,8 +62,10 @@ SUBMISSION_GRACE_SECONDS = 120.0
 COPY_CONCURRENCY = 4
 #: A copy taking longer than this (seconds) is given up; the video is relayed instead.
 COPY_TIMEOUT = 300.0
-#: How long a download waits for a copy in flight before it relays from the vendor.
+#: How long a download waits for a copy under way before it relays from the vendor.
 COPY_WAIT = 30.0
+#: How long a copy waits for a moment with no poll in flight before it starts anyway.
+COPY_DEFER = 10.0
 #: At start, tasks completed this recently without a kept copy are copied (seconds).
 KEEP_MISSING_WITHIN = 86400.0
 KEEP_MISSING_LIMIT = 10_000
@@ -114,13 +116,17 @@ class Dispatcher:
         self.tokens = {token.key_sha256: token for token in config.tokens}
         self.store = store or open_store(config.store.url)
         self.clock = clock
-        self.results_dir = Path(config.store.results_dir)
+        self.results_dir = Path(config.store.results_dir).absolute()
         self._http: aiohttp.ClientSession | None = None
         self._own_http = False
         self._new_work = asyncio.Event()
         # Copies of finished videos in flight, by task id (``[store] keep_results``).
         self._copies: dict[str, asyncio.Task[None]] = {}
+        self._copying_now: set[str] = set()  # copies past their wait, downloading
         self._copy_slots = asyncio.Semaphore(COPY_CONCURRENCY)
+        self._polls_in_flight = 0
+        self._polls_idle = asyncio.Event()
+        self._polls_idle.set()
 
     def _with_defaults(self, channel: Channel) -> Channel:
         vendor = self.registry.vendors[channel.vendor]
@@ -365,9 +371,9 @@ class Dispatcher:
                 f"task {task_id} is {task.status.value}; its content is available once it is completed",
                 param="task_id",
             )
-        copying = self._copies.get(task.id)
+        copying = self._copies.get(task.id) if task.id in self._copying_now else None
         if copying is not None and variant == "video":
-            # Wait for the copy rather than fetch the same bytes from the vendor twice.
+            # Wait for the copy under way rather than fetch the same bytes twice.
             try:
                 async with asyncio.timeout(COPY_WAIT):
                     await asyncio.shield(copying)
@@ -502,6 +508,16 @@ class Dispatcher:
 
     async def poll(self, task: Task, lease: str) -> Task:
         """Ask the vendor about one leased task and record what changed."""
+        self._polls_in_flight += 1
+        self._polls_idle.clear()
+        try:
+            return await self._poll_once(task, lease)
+        finally:
+            self._polls_in_flight -= 1
+            if not self._polls_in_flight:
+                self._polls_idle.set()
+
+    async def _poll_once(self, task: Task, lease: str) -> Task:
         now = self.clock()
         previous = task.status
         channel = self.channels.get(task.channel)
@@ -577,7 +593,7 @@ class Dispatcher:
         # Inline bytes are decoded once and kept in the result storage.
         path = kept_path(self.results_dir, task.id, result.mime_type)
         await asyncio.to_thread(_write_file, path, result.data)
-        return attrs.evolve(result, data=None, path=str(path.resolve()))
+        return attrs.evolve(result, data=None, path=str(path))
 
     # ------------------------------------------------------------ kept results
 
@@ -620,15 +636,24 @@ class Dispatcher:
 
     async def _keep(self, task: Task) -> None:
         async with self._copy_slots:
-            path = await self._copy_result(task)
-        if path is None:
+            # Polls first: callers wait on them, while a vendor's link lasts an
+            # hour or more. A copy waits (a while, at most) for a moment with none.
+            try:
+                async with asyncio.timeout(COPY_DEFER):
+                    await self._polls_idle.wait()
+            except TimeoutError:
+                pass
+            self._copying_now.add(task.id)
+            try:
+                path = await self._copy_result(task)
+            finally:
+                self._copying_now.discard(task.id)
+        if path is None or task.result is None:
             return
-        stored = await self.store.get(task.id)
-        if stored is None or stored.result is None:  # deleted while we copied
+        # A finished task changes no more, except by being deleted.
+        kept = attrs.evolve(task, result=attrs.evolve(task.result, path=path))
+        if not await self.store.save(kept):  # deleted while we copied
             await asyncio.to_thread(_unlink, path)
-            return
-        stored.result = attrs.evolve(stored.result, path=path)
-        await self.store.save(stored)
 
     async def _copy_result(self, task: Task) -> str | None:
         """The kept file's path, or None (logged) when the video stays with the vendor."""
