@@ -13,7 +13,24 @@ import click
 from . import __version__
 
 
-@click.group()
+class _Commands(click.Group):
+    """The gateway's commands, and the client's, imported only when used:
+    ``reelay serve`` starts without loading the client."""
+
+    _CLIENT = ("generate", "tasks")
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *self._CLIENT])
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in self._CLIENT:
+            from . import client_cli
+
+            return getattr(client_cli, name)
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=_Commands)
 @click.version_option(__version__, prog_name="reelay")
 def cli() -> None:
     """Reelay: one asynchronous HTTP API in front of many AI video vendors."""
@@ -163,15 +180,6 @@ def check_config(config_path: str) -> None:
         raise click.ClickException("invalid configuration:\n  " + "\n  ".join(problems))
     click.echo(f"{config_path}: ok ({len(config.tokens)} tokens, {len(config.channels)} channels)")
 
-
-def _register_client_commands() -> None:
-    from .client_cli import generate, tasks
-
-    cli.add_command(generate)
-    cli.add_command(tasks)
-
-
-_register_client_commands()
 
 
 def main() -> None:

@@ -15,8 +15,6 @@ import warnings
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-import jwt
-
 from reelay import Channel, FailureKind, UpstreamError
 
 TOKEN_LIFETIME = 1800
@@ -24,20 +22,29 @@ NOT_BEFORE_SKEW = 5
 REFRESH_BEFORE_EXPIRY = 300
 ALGORITHM = "HS256"
 
-# Kling issues the secret keys; a demo or test key may be shorter than the
-# 32 bytes PyJWT recommends for HS256, which is not ours to refuse.
-_KEY_LENGTH_WARNING: type[Warning] | None = getattr(jwt, "InsecureKeyLengthWarning", None)
-
 
 @contextlib.contextmanager
 def vendor_key_length() -> Iterator[None]:
-    """Silence PyJWT's short-key warning around a sign or verify."""
-    if _KEY_LENGTH_WARNING is None:
+    """Silence PyJWT's short-key warning around a sign or verify.
+
+    Kling issues the secret keys; a demo or test key may be shorter than the
+    32 bytes PyJWT recommends for HS256, which is not ours to refuse.
+    """
+    short_key: type[Warning] | None = getattr(pyjwt(), "InsecureKeyLengthWarning", None)
+    if short_key is None:
         yield
         return
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", _KEY_LENGTH_WARNING)
+        warnings.simplefilter("ignore", short_key)
         yield
+
+
+def pyjwt() -> Any:
+    """PyJWT, imported on first use: it loads the cryptography package, a
+    tenth of a second the gateway's start-up need not wait for."""
+    import jwt
+
+    return jwt
 
 
 def make_token(access_key: str, secret_key: str, *, now: float | None = None) -> str:
@@ -45,7 +52,7 @@ def make_token(access_key: str, secret_key: str, *, now: float | None = None) ->
     issued = int(time.time() if now is None else now)
     claims = {"iss": access_key, "exp": issued + TOKEN_LIFETIME, "nbf": issued - NOT_BEFORE_SKEW}
     with vendor_key_length():
-        return jwt.encode(claims, secret_key, algorithm=ALGORITHM, headers={"typ": "JWT"})
+        return pyjwt().encode(claims, secret_key, algorithm=ALGORITHM, headers={"typ": "JWT"})
 
 
 def channel_keys(channel: Channel) -> tuple[str, str]:
@@ -79,7 +86,7 @@ def auth_headers(channel: Channel, *, clock: Callable[[], float] = time.time) ->
 def decode_token(token: str, secret_key: str, *, leeway: float = 0) -> Mapping[str, Any]:
     """Verify a Kling JWT (used by the emulator); raises PyJWT's errors."""
     with vendor_key_length():
-        return jwt.decode(
+        return pyjwt().decode(
             token,
             secret_key,
             algorithms=[ALGORITHM],

@@ -27,13 +27,12 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import attrs
-import jwt
 from aiohttp import web
 
 from reelay.emulation import EmulatedJob, EmulatorSettings, JobPhase, Scenario, scenario_for
 from reelay.ranges import bytes_response
 
-from .auth import decode_token
+from .auth import decode_token, pyjwt
 from .models import ASPECT_RATIOS, BY_NAME, CFG_SCALE_MODELS, IMAGE2VIDEO_MODELS, MODES, TEXT2VIDEO_MODELS
 from .wire import CAMERA_TYPES, MAX_PROMPT, Family
 
@@ -118,6 +117,7 @@ def _authenticate(request: web.Request) -> EmulatorState:
     if scheme != "Bearer" or not token.strip() or " " in token.strip():
         raise KlingFault(401, 1002, "Authorization is invalid")
     access_key, secret_key = state.keys()
+    jwt = pyjwt()
     try:
         claims = decode_token(token.strip(), secret_key)
     except jwt.ExpiredSignatureError:
