@@ -181,7 +181,6 @@ def check_config(config_path: str) -> None:
     click.echo(f"{config_path}: ok ({len(config.tokens)} tokens, {len(config.channels)} channels)")
 
 
-
 def main() -> None:
     cli(prog_name="reelay")
 
