@@ -52,6 +52,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--vendor", default="auto", help="emulated vendor (default: kling if installed, else acme)")
     parser.add_argument("--variant", default="", help="gateway what-ifs, comma-separated: uvloop")
     parser.add_argument("--profile", action="store_true", help="sample the gateway with py-spy under each load")
+    parser.add_argument(
+        "--keep-results",
+        choices=("on", "off"),
+        default="on",
+        help="whether the poller case's gateway copies finished videos ([store] keep_results; default on)",
+    )
     parser.add_argument("--workdir", help="keep logs, stores and profiles here (default: a temporary directory)")
     parser.add_argument("--output", help="also write the report to this file")
     args = parser.parse_args(argv)
@@ -61,7 +67,14 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown cases: {', '.join(sorted(unknown))}")
     with tempfile.TemporaryDirectory(prefix="reelay-bench-") as tmp:
         workdir = Path(args.workdir) if args.workdir else Path(tmp)
-        bench = Bench(settings, workdir, vendor=args.vendor, variant=args.variant, profile=args.profile)
+        bench = Bench(
+            settings,
+            workdir,
+            vendor=args.vendor,
+            variant=args.variant,
+            profile=args.profile,
+            keep_results=args.keep_results == "on",
+        )
         started = time.perf_counter()
         for name in args.cases.split(","):
             CASES[name](bench)

@@ -64,8 +64,10 @@ COPY_CONCURRENCY = 4
 COPY_TIMEOUT = 300.0
 #: How long a download waits for a copy under way before it relays from the vendor.
 COPY_WAIT = 30.0
-#: How long a copy waits for a moment with no poll in flight before it starts anyway.
-COPY_DEFER = 10.0
+#: How long a copy waits for the event loop to be free before it starts anyway.
+COPY_DEFER = 30.0
+#: The event loop is busy when a short sleep overshoots by more than this (seconds).
+BUSY_LAG = 0.005
 #: At start, tasks completed this recently without a kept copy are copied (seconds).
 KEEP_MISSING_WITHIN = 86400.0
 KEEP_MISSING_LIMIT = 10_000
@@ -122,11 +124,8 @@ class Dispatcher:
         self._new_work = asyncio.Event()
         # Copies of finished videos in flight, by task id (``[store] keep_results``).
         self._copies: dict[str, asyncio.Task[None]] = {}
-        self._copying_now: set[str] = set()  # copies past their wait, downloading
+        self._hurry: dict[str, asyncio.Event] = {}  # set when a download waits for the copy
         self._copy_slots = asyncio.Semaphore(COPY_CONCURRENCY)
-        self._polls_in_flight = 0
-        self._polls_idle = asyncio.Event()
-        self._polls_idle.set()
 
     def _with_defaults(self, channel: Channel) -> Channel:
         vendor = self.registry.vendors[channel.vendor]
@@ -371,9 +370,10 @@ class Dispatcher:
                 f"task {task_id} is {task.status.value}; its content is available once it is completed",
                 param="task_id",
             )
-        copying = self._copies.get(task.id) if task.id in self._copying_now else None
+        copying = self._copies.get(task.id)
         if copying is not None and variant == "video":
-            # Wait for the copy under way rather than fetch the same bytes twice.
+            # Wait for the copy (now, busy or not) rather than fetch the same bytes twice.
+            self._hurry[task.id].set()
             try:
                 async with asyncio.timeout(COPY_WAIT):
                     await asyncio.shield(copying)
@@ -508,16 +508,6 @@ class Dispatcher:
 
     async def poll(self, task: Task, lease: str) -> Task:
         """Ask the vendor about one leased task and record what changed."""
-        self._polls_in_flight += 1
-        self._polls_idle.clear()
-        try:
-            return await self._poll_once(task, lease)
-        finally:
-            self._polls_in_flight -= 1
-            if not self._polls_in_flight:
-                self._polls_idle.set()
-
-    async def _poll_once(self, task: Task, lease: str) -> Task:
         now = self.clock()
         previous = task.status
         channel = self.channels.get(task.channel)
@@ -610,9 +600,15 @@ class Dispatcher:
         wanted = self.config.store.keep_results and task.status is TaskStatus.COMPLETED
         if not wanted or result is None or result.path is not None or task.id in self._copies:
             return
-        copy = asyncio.create_task(self._keep(task), name=f"reelay-keep-{task.id}")
+        hurry = self._hurry[task.id] = asyncio.Event()
+        copy = asyncio.create_task(self._keep(task, hurry), name=f"reelay-keep-{task.id}")
         self._copies[task.id] = copy
-        copy.add_done_callback(lambda _: self._copies.pop(task.id, None))
+
+        def done(_: object) -> None:
+            self._copies.pop(task.id, None)
+            self._hurry.pop(task.id, None)
+
+        copy.add_done_callback(done)
 
     async def keep_missing(self, *, within: float = KEEP_MISSING_WITHIN) -> int:
         """Start copies for tasks completed in the last ``within`` seconds that have
@@ -634,20 +630,10 @@ class Dispatcher:
         while self._copies:
             await asyncio.gather(*list(self._copies.values()), return_exceptions=True)
 
-    async def _keep(self, task: Task) -> None:
+    async def _keep(self, task: Task, hurry: asyncio.Event) -> None:
         async with self._copy_slots:
-            # Polls first: callers wait on them, while a vendor's link lasts an
-            # hour or more. A copy waits (a while, at most) for a moment with none.
-            try:
-                async with asyncio.timeout(COPY_DEFER):
-                    await self._polls_idle.wait()
-            except TimeoutError:
-                pass
-            self._copying_now.add(task.id)
-            try:
-                path = await self._copy_result(task)
-            finally:
-                self._copying_now.discard(task.id)
+            await _until_not_busy(COPY_DEFER, hurry)
+            path = await self._copy_result(task)
         if path is None or task.result is None:
             return
         # A finished task changes no more, except by being deleted.
@@ -726,6 +712,23 @@ class Dispatcher:
             hook(**kwargs)
         except Exception:  # an observer's bug must not fail the task
             log.exception("observer hook raised", hook=hook.name)
+
+
+async def _until_not_busy(at_most: float, hurry: asyncio.Event) -> None:
+    """Wait (``at_most`` seconds, or until ``hurry`` is set) for the event loop
+    to have time to spare.
+
+    Copies are background work: while the loop is saturated, the polls and
+    requests callers wait on come first (a vendor's link lasts an hour or
+    more). A loop with time to spare wakes a short sleep on time.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + at_most
+    while not hurry.is_set() and loop.time() < deadline:
+        asked = loop.time()
+        await asyncio.sleep(0.01)
+        if loop.time() - asked - 0.01 < BUSY_LAG:
+            return
 
 
 def _channel_gone(task: Task) -> TaskError:
