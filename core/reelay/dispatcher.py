@@ -374,14 +374,9 @@ class Dispatcher:
         if copying is not None and variant == "video":
             # Wait for the copy (now, busy or not) rather than fetch the same bytes twice.
             self._hurry[task.id].set()
-            try:
-                async with asyncio.timeout(COPY_WAIT):
-                    await asyncio.shield(copying)
-            except TimeoutError:
-                pass
+            await asyncio.wait({copying}, timeout=COPY_WAIT)  # never cancels nor raises the copy's error
             task = await self.get_task(token, task_id)
-        result = task.result
-        assert result is not None
+        result = task.result or VideoResult()
         if result.path is not None and variant == "video":
             if os.path.isfile(result.path):
                 return LocalContent(result.path, result.mime_type)
