@@ -325,15 +325,27 @@ async def test_the_relay_serves_a_range_the_vendor_ignored(acme_pm, tmp_path, cd
 
 
 def test_sweeping_removes_only_files_older_than_the_cutoff(tmp_path):
-    old, new, half_written = tmp_path / "old.mp4", tmp_path / "new.mp4", tmp_path / "crashed.mp4.part"
-    for path in (old, new, half_written):
+    now = time.time()
+    old, new = tmp_path / "old.mp4", tmp_path / "new.mp4"
+    crashed, copying = tmp_path / "crashed.mp4.1-0.part", tmp_path / "copying.mp4.1-1.part"
+    for path in (old, new, crashed, copying):
         path.write_bytes(b"video")
     (tmp_path / "nested").mkdir()
-    os.utime(old, (1000, 1000))
-    os.utime(half_written, (1000, 1000))
-    assert sweep_results(tmp_path, older_than=2000) == 2
-    assert sorted(path.name for path in tmp_path.iterdir()) == ["nested", "new.mp4"]
-    assert sweep_results(tmp_path / "missing", older_than=2000) == 0
+    os.utime(old, (now - 100, now - 100))
+    os.utime(crashed, (now - 2 * 3600, now - 2 * 3600))  # no copy writes for that long
+    assert sweep_results(tmp_path, older_than=now - 50, now=now) == 2
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["copying.mp4.1-1.part", "nested", "new.mp4"]
+    assert sweep_results(tmp_path / "missing", older_than=now, now=now) == 0
+
+
+def test_without_keep_days_only_abandoned_copies_are_swept(tmp_path):
+    now = time.time()
+    old, crashed = tmp_path / "old.mp4", tmp_path / "crashed.mp4.1-0.part"
+    for path in (old, crashed):
+        path.write_bytes(b"video")
+        os.utime(path, (1000, 1000))
+    assert sweep_results(tmp_path, older_than=None, now=now) == 1
+    assert [path.name for path in tmp_path.iterdir()] == ["old.mp4"]
 
 
 async def test_the_poller_sweeps_kept_results_past_keep_days(acme_pm, tmp_path, cdn):

@@ -273,11 +273,17 @@ class _PartFile:
 # ---------------------------------------------------------------- retention
 
 
-def sweep_results(results_dir: Path, older_than: float) -> int:
+#: A ``.part`` file untouched this long (seconds) is a copy a crash left behind:
+#: a live copy writes to it as it goes, and gives up after minutes.
+ABANDONED_PART_AGE = 3600.0
+
+
+def sweep_results(results_dir: Path, older_than: float | None, now: float) -> int:
     """Remove the files in ``results_dir`` last written before ``older_than``
-    (a Unix time), including copies a crash left half-written; returns how
-    many. Runs in a thread: the directory may hold many files."""
+    (a Unix time; None: none), and copies a crash left half-written; returns
+    how many. Runs in a thread: the directory may hold many files."""
     removed = 0
+    abandoned = now - ABANDONED_PART_AGE
     try:
         entries = os.scandir(results_dir)
     except FileNotFoundError:
@@ -285,7 +291,10 @@ def sweep_results(results_dir: Path, older_than: float) -> int:
     with entries:
         for entry in entries:
             try:
-                if entry.is_file(follow_symlinks=False) and entry.stat().st_mtime < older_than:
+                if not entry.is_file(follow_symlinks=False):
+                    continue
+                written = entry.stat().st_mtime
+                if written < (abandoned if entry.name.endswith(".part") else older_than or 0):
                     os.unlink(entry.path)
                     removed += 1
             except FileNotFoundError:  # another gateway process swept it first

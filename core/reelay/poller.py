@@ -49,8 +49,7 @@ class Poller:
     def start(self) -> None:
         self._runner = asyncio.create_task(self.run(), name="reelay-poller")
         self._catch_up = asyncio.create_task(self._keep_missing(), name="reelay-keep-missing")
-        if _keep_seconds(self.dispatcher):
-            self._sweeper = asyncio.create_task(self.sweep_forever(), name="reelay-results-sweeper")
+        self._sweeper = asyncio.create_task(self.sweep_forever(), name="reelay-results-sweeper")
 
     async def stop(self) -> None:
         for name in ("_runner", "_sweeper", "_catch_up"):
@@ -121,14 +120,15 @@ class Poller:
             log.exception("could not look for results to keep")
 
     async def sweep_forever(self) -> None:
-        """Remove kept results older than ``[store] keep_days``, now and then."""
+        """Now and then, remove kept results older than ``[store] keep_days``
+        (if set) and copies a crash left half-written."""
         keep_for = _keep_seconds(self.dispatcher)
-        every = min(SWEEP_INTERVAL, max(1.0, keep_for / 4))
+        every = min(SWEEP_INTERVAL, max(1.0, keep_for / 4)) if keep_for else SWEEP_INTERVAL
         while True:
+            now = self.dispatcher.clock()
+            older_than = now - keep_for if keep_for else None
             try:
-                removed = await asyncio.to_thread(
-                    sweep_results, self.dispatcher.results_dir, self.dispatcher.clock() - keep_for
-                )
+                removed = await asyncio.to_thread(sweep_results, self.dispatcher.results_dir, older_than, now)
                 if removed:
                     log.info("old results removed", count=removed, keep_days=keep_for / 86400)
             except OSError as error:
