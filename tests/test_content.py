@@ -21,6 +21,7 @@ from reelay.config import StoreConfig
 from reelay.content import NotKept, keep_copy, open_upstream, sweep_results
 from reelay.emulation import serve_app
 from reelay.ranges import bytes_response
+from reelay.store.sqlite import StoreUnavailable
 from reelay.testing import channel_for, gateway_config, running_gateway
 
 VIDEO = b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 400  # about 100 KB
@@ -364,3 +365,24 @@ async def test_the_poller_sweeps_kept_results_past_keep_days(acme_pm, tmp_path, 
         cdn.mode = "fail"
         code, _, body = await gw.client.content(task_id)
         assert code == 502 and set(json.loads(body)["error"]) == {"message", "type", "code", "param"}
+
+
+async def test_a_copy_the_store_cannot_record_is_logged_not_lost(acme_pm, tmp_path, cdn, capsys, monkeypatch):
+    async with gateway_with_cdn(acme_pm, tmp_path, cdn) as gw:
+        store = gw.dispatcher.store
+        real_save = store.save
+
+        async def save(task, **kwargs):
+            if task.result is not None and task.result.path is not None:
+                raise StoreUnavailable("the database is locked")
+            return await real_save(task, **kwargs)
+
+        monkeypatch.setattr(store, "save", save)
+        task_id = await completed(gw)
+        assert "kept result not recorded" in capsys.readouterr().out
+        monkeypatch.setattr(store, "save", real_save)
+        code, _, data = await gw.client.content(task_id)  # relayed: the path was never recorded
+        assert code == 200 and data == VIDEO
+        assert await gw.dispatcher.keep_missing() == 1  # what the next start does
+        await gw.dispatcher.drain_copies()
+        assert (await store.get(task_id)).result.path is not None

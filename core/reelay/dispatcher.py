@@ -633,7 +633,12 @@ class Dispatcher:
             return
         # A finished task changes no more, except by being deleted.
         kept = attrs.evolve(task, result=attrs.evolve(task.result, path=path))
-        if not await self.store.save(kept):  # deleted while we copied
+        try:
+            recorded = await self.store.save(kept)
+        except Exception:  # the store is down: the next start copies it again
+            log.exception("kept result not recorded", task_id=task.id)
+            return
+        if not recorded:  # deleted while we copied
             await asyncio.to_thread(_unlink, path)
 
     async def _copy_result(self, task: Task) -> str | None:
