@@ -324,7 +324,10 @@ OPERATIONS: dict[str, dict[str, Any]] = {
     "content": {
         "tags": ["Unified API"],
         "summary": "Download the finished video",
-        "description": "Streams the video through the gateway; supports `Range` and `HEAD`. 409 until completed.",
+        "description": (
+            "The finished video, from the gateway's kept copy or relayed from the vendor; "
+            "supports `Range` and `HEAD`. 409 until completed."
+        ),
         "parameters": [
             _TASK_ID,
             {"name": "variant", "in": "query", "required": False, "schema": {"type": "string", "default": "video"}},
