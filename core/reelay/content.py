@@ -214,8 +214,7 @@ async def _write_copy(
         raise NotKept(f"the result is {declared} bytes, above the {max_bytes} bytes kept")
     mime_type = (source.mime_type or upstream.headers.get("Content-Type") or "video/mp4").split(";")[0].strip()
     path = kept_path(results_dir, task_id, mime_type)
-    # Named for this copy alone: two gateway processes may copy the same task.
-    part = _PartFile(path.with_name(f"{path.name}.{os.getpid()}-{next(_COPY_NUMBERS)}.part"))
+    part = _PartFile(path)
     size, pending, written = 0, bytearray(), False
     try:
         async for chunk in upstream.content.iter_any():
@@ -228,7 +227,7 @@ async def _write_copy(
                 pending = bytearray()
         if declared is not None and size != declared:
             raise NotKept(f"the download ended after {size} of {declared} bytes")
-        await asyncio.to_thread(part.finish, pending, path)
+        await asyncio.to_thread(part.finish, pending)
         written = True
     except OSError as error:
         raise NotKept(f"the results directory could not take the file ({error.strerror or error})") from None
@@ -238,12 +237,20 @@ async def _write_copy(
     return KeptCopy(path, size, mime_type)
 
 
-class _PartFile:
-    """The file a copy is written to, opened by its first write: a result
-    smaller than one piece costs a single trip to a thread."""
+def write_kept(path: Path, data: bytes) -> None:
+    """Write a whole result to ``path`` the way a copy is (blocking: call it in a thread)."""
+    _PartFile(path).finish(data)
 
-    def __init__(self, path: Path):
-        self.path = path
+
+class _PartFile:
+    """The ``.part`` file a result is written to before it is renamed to
+    ``final``, opened by its first write: a result smaller than one piece
+    costs a single trip to a thread."""
+
+    def __init__(self, final: Path):
+        self.final = final
+        # Named for this copy alone: two gateway processes may copy the same task.
+        self.path = final.with_name(f"{final.name}.{os.getpid()}-{next(_COPY_NUMBERS)}.part")
         self.file: BinaryIO | None = None
 
     def write(self, data: bytes | bytearray) -> None:
@@ -252,13 +259,13 @@ class _PartFile:
             self.file = self.path.open("wb")
         self.file.write(data)
 
-    def finish(self, data: bytes | bytearray, final: Path) -> None:
+    def finish(self, data: bytes | bytearray) -> None:
         self.write(data)
         assert self.file is not None
         with self.file:
             self.file.flush()
             os.fsync(self.file.fileno())
-        os.replace(self.path, final)
+        os.replace(self.path, self.final)
 
     def discard(self) -> None:
         if self.file is None:
@@ -290,11 +297,9 @@ def sweep_results(results_dir: Path, older_than: float | None, now: float) -> in
         return 0
     with entries:
         for entry in entries:
+            cutoff = abandoned if entry.name.endswith(".part") else older_than
             try:
-                if not entry.is_file(follow_symlinks=False):
-                    continue
-                written = entry.stat().st_mtime
-                if written < (abandoned if entry.name.endswith(".part") else older_than or 0):
+                if cutoff is not None and entry.is_file(follow_symlinks=False) and entry.stat().st_mtime < cutoff:
                     os.unlink(entry.path)
                     removed += 1
             except FileNotFoundError:  # another gateway process swept it first

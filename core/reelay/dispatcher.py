@@ -23,7 +23,7 @@ import pluggy
 import structlog
 
 from .config import Config, ConfigError, hash_key, validate
-from .content import NotKept, keep_copy, kept_path
+from .content import NotKept, keep_copy, kept_path, write_kept
 from .errors import (
     AuthenticationError,
     Conflict,
@@ -122,9 +122,9 @@ class Dispatcher:
         self._http: aiohttp.ClientSession | None = None
         self._own_http = False
         self._new_work = asyncio.Event()
-        # Copies of finished videos in flight, by task id (``[store] keep_results``).
-        self._copies: dict[str, asyncio.Task[None]] = {}
-        self._hurry: dict[str, asyncio.Event] = {}  # set when a download waits for the copy
+        # Copies of finished videos in flight by task id (``[store] keep_results``),
+        # each with the event a download sets to hurry it.
+        self._copies: dict[str, tuple[asyncio.Task[None], asyncio.Event]] = {}
         self._copy_slots = asyncio.Semaphore(COPY_CONCURRENCY)
 
     def _with_defaults(self, channel: Channel) -> Channel:
@@ -151,10 +151,10 @@ class Dispatcher:
             self._http = http
 
     async def stop(self) -> None:
-        for copy in list(self._copies.values()):  # the next start copies them again
+        copies = [copy for copy, _ in self._copies.values()]
+        for copy in copies:  # the next start copies them again
             copy.cancel()
-        if self._copies:
-            await asyncio.gather(*self._copies.values(), return_exceptions=True)
+        await asyncio.gather(*copies, return_exceptions=True)
         if self._http is not None and self._own_http:
             await self._http.close()
         self._http = None
@@ -373,8 +373,9 @@ class Dispatcher:
         copying = self._copies.get(task.id)
         if copying is not None and variant == "video":
             # Wait for the copy (now, busy or not) rather than fetch the same bytes twice.
-            self._hurry[task.id].set()
-            await asyncio.wait({copying}, timeout=COPY_WAIT)  # never cancels nor raises the copy's error
+            copy, hurry = copying
+            hurry.set()
+            await asyncio.wait({copy}, timeout=COPY_WAIT)  # never cancels nor raises the copy's error
             task = await self.get_task(token, task_id)
         result = task.result or VideoResult()
         if result.path is not None and variant == "video":
@@ -577,33 +578,29 @@ class Dispatcher:
             return result
         # Inline bytes are decoded once and kept in the result storage.
         path = kept_path(self.results_dir, task.id, result.mime_type)
-        await asyncio.to_thread(_write_file, path, result.data)
+        await asyncio.to_thread(write_kept, path, result.data)
         return attrs.evolve(result, data=None, path=str(path))
 
     # ------------------------------------------------------------ kept results
 
-    def keep_later(self, task: Task) -> None:
+    def keep_later(self, task: Task) -> bool:
         """Copy a completed task's video into the results directory, in the background.
 
         Vendors' links expire, so the copy starts as the task completes; it
         does not hold up the poll, and the task shows ``completed`` at once.
         A download asked for meanwhile waits for the copy (see
         :meth:`open_content`). A gateway stopped mid-copy copies again when
-        it starts (:meth:`keep_missing`).
+        it starts (:meth:`keep_missing`). Returns whether a copy started.
         """
         result = task.result
         wanted = self.config.store.keep_results and task.status is TaskStatus.COMPLETED
         if not wanted or result is None or result.path is not None or task.id in self._copies:
-            return
-        hurry = self._hurry[task.id] = asyncio.Event()
+            return False
+        hurry = asyncio.Event()
         copy = asyncio.create_task(self._keep(task, hurry), name=f"reelay-keep-{task.id}")
-        self._copies[task.id] = copy
-
-        def done(_: object) -> None:
-            self._copies.pop(task.id, None)
-            self._hurry.pop(task.id, None)
-
-        copy.add_done_callback(done)
+        self._copies[task.id] = (copy, hurry)
+        copy.add_done_callback(lambda _: self._copies.pop(task.id, None))
+        return True
 
     async def keep_missing(self, *, within: float = KEEP_MISSING_WITHIN) -> int:
         """Start copies for tasks completed in the last ``within`` seconds that have
@@ -611,11 +608,7 @@ class Dispatcher:
         if not self.config.store.keep_results:
             return 0
         tasks = await self.store.completed_since(self.clock() - within, limit=KEEP_MISSING_LIMIT)
-        started = 0
-        for task in tasks:
-            if task.result is not None and task.result.path is None and task.id not in self._copies:
-                self.keep_later(task)
-                started += 1
+        started = sum(self.keep_later(task) for task in tasks)
         if started:
             log.info("copying results a previous run did not keep", count=started)
         return started
@@ -623,7 +616,7 @@ class Dispatcher:
     async def drain_copies(self) -> None:
         """Wait until no copy is in flight (for tests and orderly shutdowns)."""
         while self._copies:
-            await asyncio.gather(*list(self._copies.values()), return_exceptions=True)
+            await asyncio.gather(*(copy for copy, _ in self._copies.values()), return_exceptions=True)
 
     async def _keep(self, task: Task, hurry: asyncio.Event) -> None:
         async with self._copy_slots:
@@ -737,13 +730,6 @@ def _channel_gone(task: Task) -> TaskError:
 
 def _clamp(value: float, low: float, high: float) -> float:
     return max(low, min(high, value))
-
-
-def _write_file(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".part")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
 
 
 def _unlink(path: str) -> None:

@@ -25,11 +25,6 @@ log = structlog.get_logger("reelay.poller")
 SWEEP_INTERVAL = 3600.0
 
 
-def _keep_seconds(dispatcher: Dispatcher) -> float:
-    """How long results are kept, in seconds; 0 for as long as their tasks."""
-    return dispatcher.config.store.keep_days * 86400
-
-
 class Poller:
     """Polls due tasks concurrently, bounded per channel."""
 
@@ -122,7 +117,8 @@ class Poller:
     async def sweep_forever(self) -> None:
         """Now and then, remove kept results older than ``[store] keep_days``
         (if set) and copies a crash left half-written."""
-        keep_for = _keep_seconds(self.dispatcher)
+        keep_days = self.dispatcher.config.store.keep_days
+        keep_for = keep_days * 86400  # 0: for as long as their tasks
         every = min(SWEEP_INTERVAL, max(1.0, keep_for / 4)) if keep_for else SWEEP_INTERVAL
         while True:
             now = self.dispatcher.clock()
@@ -130,7 +126,7 @@ class Poller:
             try:
                 removed = await asyncio.to_thread(sweep_results, self.dispatcher.results_dir, older_than, now)
                 if removed:
-                    log.info("old results removed", count=removed, keep_days=keep_for / 86400)
+                    log.info("old results removed", count=removed, keep_days=keep_days)
             except OSError as error:
                 log.warning("could not sweep the results directory", error=error.strerror or str(error))
             await asyncio.sleep(every)
