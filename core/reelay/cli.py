@@ -48,7 +48,12 @@ def cli() -> None:
 @click.option("--host", default=None, help="Override server.host.")
 @click.option("--port", default=None, type=int, help="Override server.port.")
 def serve(config_path: str, host: str | None, port: int | None) -> None:
-    """Run the gateway with a configuration file."""
+    """Run the gateway with a configuration file.
+
+    The gateway polls vendors in the background and keeps each finished
+    video in [store] results_dir (keep_results, max_result_mb, keep_days),
+    because vendors' download links expire.
+    """
     import attrs
     from aiohttp import web
 
