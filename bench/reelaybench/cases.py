@@ -380,6 +380,7 @@ def case_poller(b: Bench) -> None:
     put("upstream polls per task (mean)", "polls", "{:.2f}")
     put("schedule's minimum polls per task (mean)", "minimum", "{:.2f}")
     put("gateway CPU ms per poll", "cpu_ms", "{:.3f}")
+    put("emulator CPU ms per poll (not the gateway's)", "emulator_cpu_ms", "{:.3f}")
     put("gateway peak RSS MB", "rss_mb", "{:.0f}")
     put("completion lag p50 s", "lag_p50", "{:.2f}")
     put("completion lag p99 s", "lag_p99", "{:.2f}")
@@ -403,7 +404,7 @@ def _poller_run(b: Bench, run: int) -> dict[str, float]:
     work = b.dir(f"poller-{run}")
     poller = {"enabled": True, "min_interval": s.poller_min_interval, "max_interval": 30.0, "lease_seconds": 60.0}
     with contextlib.ExitStack() as stack:
-        emulator = b.start_emulator(stack, "emulator-poller", generation_seconds=3600)
+        emulator, emulator_proc = b.start_emulator_proc(stack, "emulator-poller", generation_seconds=3600)
         emulator_port = int(emulator.rsplit(":", 1)[1])
         port = free_port()
         db = work / "reelay.db"
@@ -425,13 +426,14 @@ def _poller_run(b: Bench, run: int) -> dict[str, float]:
             task.next_poll_at = task.created_at + first_delay
         fixtures.fill_store(db, [task for task, _ in made])
         gateway = b.start_gateway(stack, "gateway-poller", config, port, "poller" if run == 0 else "")
-        cpu_before = gateway.cpu_seconds()
+        cpu_before, emulator_cpu_before = gateway.cpu_seconds(), emulator_proc.cpu_seconds()
         deadline = start + s.poller_spread + s.poller_done_after + 4 * s.poller_typical + 30
         with MemorySampler(gateway.pid, interval=0.1) as memory:
             while time.time() < deadline and fixtures.active_count(db):
                 time.sleep(0.25)
         remaining = fixtures.active_count(db)
         cpu = gateway.cpu_seconds() - cpu_before
+        emulator_cpu = emulator_proc.cpu_seconds() - emulator_cpu_before
         peak_rss = max(memory.peak, gateway.memory()[1])
         _, raw = http_get(emulator_port, "/_bench/stats", timeout=30)
     stats = json.loads(raw)
@@ -450,6 +452,7 @@ def _poller_run(b: Bench, run: int) -> dict[str, float]:
         "polls": sum(polls) / len(polls),
         "minimum": sum(minimum) / len(minimum),
         "cpu_ms": 1000 * cpu / max(1, sum(polls)),
+        "emulator_cpu_ms": 1000 * emulator_cpu / max(1, sum(polls)),
         "rss_mb": peak_rss / MB,
         "lag_p50": _median(lags),
         "lag_p99": lags[min(len(lags) - 1, int(0.99 * len(lags)))] if lags else float("inf"),

@@ -12,7 +12,12 @@ writer, the rows go to the store's thread, which waits up to
 ``busy_timeout`` seconds for another process before answering 503.
 
 Point reads by id (every status check) run on the loop thread on a second,
-read-only connection: WAL readers never wait for the writer. Checkpoints
+read-only connection: WAL readers never wait for the writer. The rows they
+read are kept in memory (``ROW_CACHE_SIZE``) until a write touches them: a
+status check is the gateway's hottest path, and a SQLite read was half its
+cost (bench/RESULTS.md). Writes by other processes sharing the file are
+noticed once per turn of the event loop (``PRAGMA data_version`` on the
+writer, which changes only for other connections' commits). Checkpoints
 run on a third connection and thread, so a write never waits for one.
 """
 
@@ -39,6 +44,15 @@ _ACTIVE = (TaskStatus.QUEUED.value, TaskStatus.IN_PROGRESS.value)
 CHECKPOINT_EVERY = 1000
 #: Seconds a write waits for another process's lock before the store is unavailable.
 BUSY_TIMEOUT = 5.0
+#: Task rows kept in memory for point reads; the oldest read is dropped first.
+ROW_CACHE_SIZE = 10_000
+
+
+class _AnyTask:
+    """A write that may touch any task (a statement the store does not know)."""
+
+
+ANY_TASK = _AnyTask()
 
 
 _Outcome = tuple[int, list[Any]] | BaseException
@@ -124,6 +138,11 @@ class SQLiteStore:
         self._checkpointer: ThreadPoolExecutor | None = None
         self._checkpointing: asyncio.Future[Any] | None = None
         self._since_checkpoint = 0
+        self._rows: dict[str, tuple[Any, ...]] = {}  # task id -> row without its request
+        self._writes_in_flight: dict[str, int] = {}  # task id -> writes not settled yet
+        self._unknown_writes = 0  # writes in flight that may touch any task
+        self._rows_checked = False  # this turn of the loop checked for other processes' writes
+        self._data_version: int | None = None
 
     async def open(self) -> None:
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reelay-sqlite")
@@ -180,6 +199,7 @@ class SQLiteStore:
         if self._checkpointer is not None:
             self._checkpointer.shutdown(wait=True)
             self._checkpointer = None
+        self._rows.clear()
         if self._reader is not None:
             self._reader.close()
             self._reader = None
@@ -190,12 +210,21 @@ class SQLiteStore:
             self._thread.shutdown(wait=True)
             self._thread = None
 
-    async def execute(self, sql: str, params: Sequence[Any] = (), *, inline: bool = False) -> tuple[int, list[Any]]:
+    async def execute(
+        self,
+        sql: str,
+        params: Sequence[Any] = (),
+        *,
+        inline: bool = False,
+        touches: str | _AnyTask | None = ANY_TASK,
+    ) -> tuple[int, list[Any]]:
         """Run one statement: ``(rows changed, rows returned)``.
 
         ``inline`` statements (single-row writes) issued in one turn of the
         event loop run together, in one transaction, at the start of the
         next turn, on the loop's thread; the rest on the store's thread.
+        ``touches`` names the task whose row the statement may change (None:
+        it changes no task's cached columns; by default it may change any).
         """
         if self._thread is None:
             raise RuntimeError("the store is not open")
@@ -207,10 +236,53 @@ class SQLiteStore:
                 loop.call_soon(self._flush_inline)
         else:
             self._queue([(sql, params, future)])
+        self._writing_to(touches, 1)
         try:
             return await future
         except sqlite3.OperationalError as error:  # locked past busy_timeout, disk full, ...
             raise StoreUnavailable(f"the task store is unavailable ({error})") from None
+        finally:
+            self._writing_to(touches, -1)
+
+    def _writing_to(self, touches: str | _AnyTask | None, change: int) -> None:
+        """Keep cached rows out of the way of a write, from when it is queued until it settles."""
+        if touches is None:
+            return
+        if isinstance(touches, _AnyTask):
+            self._unknown_writes += change
+            self._rows.clear()
+            return
+        self._rows.pop(touches, None)
+        count = self._writes_in_flight.get(touches, 0) + change
+        if count:
+            self._writes_in_flight[touches] = count
+        else:
+            del self._writes_in_flight[touches]
+
+    def _rows_usable(self) -> bool:
+        """Whether cached rows may answer reads now; once per turn of the loop,
+        forget them all if another process wrote to the file since the last look."""
+        if self._unknown_writes:
+            return False
+        if self._rows_checked:
+            return True
+        if self._writer is None or not self._writing.acquire(blocking=False):  # the store's thread is writing
+            return False
+        try:
+            version = self._writer.execute("PRAGMA data_version").fetchone()[0]
+        except sqlite3.Error:
+            return False
+        finally:
+            self._writing.release()
+        if version != self._data_version:
+            self._rows.clear()
+            self._data_version = version
+        self._rows_checked = True
+        asyncio.get_running_loop().call_soon(self._end_turn)
+        return True
+
+    def _end_turn(self) -> None:
+        self._rows_checked = False
 
     def _queue(self, batch: list[_Pending]) -> None:
         """Hand statements to the store's thread."""
@@ -305,7 +377,7 @@ class SQLiteStore:
             pause = min(pause * 2, 0.05)
 
     async def insert(self, task: Task) -> None:
-        await self.execute(_INSERT, to_row(task), inline=True)
+        await self.execute(_INSERT, to_row(task), inline=True, touches=task.id)
 
     async def save(self, task: Task, *, lease: str | None = None, with_request: bool = False) -> bool:
         assignments = _SET + ", " + ("request = ?" if with_request else _FORGET_REQUEST)
@@ -316,7 +388,7 @@ class SQLiteStore:
             release = "lease_owner = NULL, lease_until = 0"
             sql = f"UPDATE tasks SET {assignments}, {release} WHERE id = ? AND lease_owner = ?"
             params = (*values, task.id, lease)
-        changed, _ = await self.execute(sql, params, inline=True)
+        changed, _ = await self.execute(sql, params, inline=True, touches=task.id)
         return changed > 0
 
     async def save_submission(self, task: Task) -> None:
@@ -324,18 +396,29 @@ class SQLiteStore:
             "UPDATE tasks SET channel = ?, vendor_ref = ?, next_poll_at = ?, updated_at = ? WHERE id = ?",
             (task.channel, vendor_ref_json(task), task.next_poll_at, task.updated_at, task.id),
             inline=True,
+            touches=task.id,
         )
 
     async def get(self, task_id: str, *, with_request: bool = False) -> Task | None:
         sql = (_SELECT if with_request else _SELECT_LIGHT) + " WHERE id = ?"
         if self._reader is not None and not with_request:
+            usable = self._rows_usable()
+            row = self._rows.get(task_id) if usable else None
+            if row is not None:
+                return from_row(row)
             try:
                 row = self._reader.execute(sql, (task_id,)).fetchone()
             except sqlite3.OperationalError:  # busy in a rare WAL recovery: ask the writer's thread
                 row = None
             else:
-                return from_row(row) if row is not None else None
-        _, rows = await self.execute(sql, (task_id,))
+                if row is None:
+                    return None
+                if usable and task_id not in self._writes_in_flight:
+                    if len(self._rows) >= ROW_CACHE_SIZE:
+                        del self._rows[next(iter(self._rows))]
+                    self._rows[task_id] = row
+                return from_row(row)
+        _, rows = await self.execute(sql, (task_id,), touches=None)
         return from_row(rows[0]) if rows else None
 
     async def list(self, owner: str, *, limit: int, after: str | None = None, descending: bool = True) -> list[Task]:
@@ -351,11 +434,11 @@ class SQLiteStore:
             params += [anchor.created_at, anchor.id]
         params.append(limit)
         sql = f"{_SELECT_LIGHT} WHERE {where} ORDER BY created_at {order}, id {order} LIMIT ?"
-        _, rows = await self.execute(sql, params)
+        _, rows = await self.execute(sql, params, touches=None)
         return [from_row(row) for row in rows]
 
     async def delete(self, task_id: str) -> None:
-        await self.execute("DELETE FROM tasks WHERE id = ?", (task_id,), inline=True)
+        await self.execute("DELETE FROM tasks WHERE id = ?", (task_id,), inline=True, touches=task_id)
 
     async def claim_due(self, now: float, lease: str, lease_seconds: float, limit: int) -> list[Task]:
         sql = (
@@ -364,16 +447,17 @@ class SQLiteStore:
             " ORDER BY next_poll_at LIMIT ?) RETURNING " + _LIGHT_COLUMNS
         )
         params = (lease, now + lease_seconds, *_ACTIVE, now, now, limit)
-        _, rows = await self.execute(sql, params)
+        _, rows = await self.execute(sql, params, touches=None)  # leases are not among the cached columns
         return [from_row(row) for row in rows]
 
     async def release_leases(self, lease: str) -> None:
-        await self.execute("UPDATE tasks SET lease_owner = NULL, lease_until = 0 WHERE lease_owner = ?", (lease,))
+        sql = "UPDATE tasks SET lease_owner = NULL, lease_until = 0 WHERE lease_owner = ?"
+        await self.execute(sql, (lease,), touches=None)
 
     async def next_due(self) -> float | None:
         # A leased task is not due again before its lease ends (or its poll frees it).
         sql = "SELECT MIN(MAX(next_poll_at, lease_until)) FROM tasks WHERE status IN (?, ?)"
-        _, rows = await self.execute(sql, _ACTIVE)
+        _, rows = await self.execute(sql, _ACTIVE, touches=None)
         return rows[0][0] if rows else None
 
     async def completed_since(self, since: float, *, limit: int) -> list[Task]:
@@ -381,9 +465,9 @@ class SQLiteStore:
             f"{_SELECT_LIGHT} WHERE status = ? AND completed_at >= ?"
             " AND json_extract(result, '$.path') IS NULL ORDER BY completed_at LIMIT ?"
         )
-        _, rows = await self.execute(sql, (TaskStatus.COMPLETED.value, since, limit))
+        _, rows = await self.execute(sql, (TaskStatus.COMPLETED.value, since, limit), touches=None)
         return [from_row(row) for row in rows]
 
     async def count(self) -> int:
-        _, rows = await self.execute("SELECT COUNT(*) FROM tasks")
+        _, rows = await self.execute("SELECT COUNT(*) FROM tasks", touches=None)
         return int(rows[0][0]) if rows else 0
