@@ -111,6 +111,9 @@ def vendor_ref_json(task: Task) -> str | None:
     return _dump(task.vendor_ref)
 
 
+_STATUSES = {status.value: status for status in TaskStatus}  # a dict lookup, not TaskStatus()'s Enum machinery
+
+
 def from_row(row: Any) -> Task:
     return Task(
         id=row[0],
@@ -118,7 +121,7 @@ def from_row(row: Any) -> Task:
         model=row[2],
         vendor=row[3],
         channel=row[4],
-        status=TaskStatus(row[5]),
+        status=_STATUSES[row[5]],
         progress=row[6],
         created_at=row[7],
         updated_at=row[8],

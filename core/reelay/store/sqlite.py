@@ -12,12 +12,10 @@ writer, the rows go to the store's thread, which waits up to
 ``busy_timeout`` seconds for another process before answering 503.
 
 Point reads by id (every status check) run on the loop thread on a second,
-read-only connection: WAL readers never wait for the writer. The rows they
-read are kept in memory (``ROW_CACHE_SIZE``) until a write touches them: a
-status check is the gateway's hottest path, and a SQLite read was half its
-cost (bench/RESULTS.md). Writes by other processes sharing the file are
-noticed once per turn of the event loop (``PRAGMA data_version`` on the
-writer, which changes only for other connections' commits). Checkpoints
+read-only connection: WAL readers never wait for the writer. The reads of
+one turn of the event loop share one read transaction, ended at the start
+of the next turn: under load, starting and ending a read transaction (locks,
+fstat, getpid) cost more than the read itself. Checkpoints
 run on a third connection and thread, so a write never waits for one.
 """
 
@@ -44,15 +42,6 @@ _ACTIVE = (TaskStatus.QUEUED.value, TaskStatus.IN_PROGRESS.value)
 CHECKPOINT_EVERY = 1000
 #: Seconds a write waits for another process's lock before the store is unavailable.
 BUSY_TIMEOUT = 5.0
-#: Task rows kept in memory for point reads; the oldest read is dropped first.
-ROW_CACHE_SIZE = 10_000
-
-
-class _AnyTask:
-    """A write that may touch any task (a statement the store does not know)."""
-
-
-ANY_TASK = _AnyTask()
 
 
 _Outcome = tuple[int, list[Any]] | BaseException
@@ -138,11 +127,8 @@ class SQLiteStore:
         self._checkpointer: ThreadPoolExecutor | None = None
         self._checkpointing: asyncio.Future[Any] | None = None
         self._since_checkpoint = 0
-        self._rows: dict[str, tuple[Any, ...]] = {}  # task id -> row without its request
-        self._writes_in_flight: dict[str, int] = {}  # task id -> writes not settled yet
-        self._unknown_writes = 0  # writes in flight that may touch any task
-        self._rows_checked = False  # this turn of the loop checked for other processes' writes
-        self._data_version: int | None = None
+        self._reading = False  # the reader is in this turn's read transaction
+        self._read_cursor: sqlite3.Cursor | None = None
 
     async def open(self) -> None:
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reelay-sqlite")
@@ -152,6 +138,7 @@ class SQLiteStore:
             self._reader = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             self._reader.execute("PRAGMA query_only=1")
             self._reader.execute("PRAGMA busy_timeout=20")
+            self._read_cursor = self._reader.cursor()  # one cursor: making one per read costs a tenth of it
             self._checkpointer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reelay-sqlite-checkpoint")
 
     def _connect(self) -> sqlite3.Connection:
@@ -199,10 +186,12 @@ class SQLiteStore:
         if self._checkpointer is not None:
             self._checkpointer.shutdown(wait=True)
             self._checkpointer = None
-        self._rows.clear()
         if self._reader is not None:
+            if self._reading:
+                self._reader.execute("COMMIT")
+                self._reading = False
             self._reader.close()
-            self._reader = None
+            self._reader = self._read_cursor = None
         if self._thread is not None:
             writer, self._writer = self._writer, None
             if writer is not None:
@@ -210,21 +199,12 @@ class SQLiteStore:
             self._thread.shutdown(wait=True)
             self._thread = None
 
-    async def execute(
-        self,
-        sql: str,
-        params: Sequence[Any] = (),
-        *,
-        inline: bool = False,
-        touches: str | _AnyTask | None = ANY_TASK,
-    ) -> tuple[int, list[Any]]:
+    async def execute(self, sql: str, params: Sequence[Any] = (), *, inline: bool = False) -> tuple[int, list[Any]]:
         """Run one statement: ``(rows changed, rows returned)``.
 
         ``inline`` statements (single-row writes) issued in one turn of the
         event loop run together, in one transaction, at the start of the
         next turn, on the loop's thread; the rest on the store's thread.
-        ``touches`` names the task whose row the statement may change (None:
-        it changes no task's cached columns; by default it may change any).
         """
         if self._thread is None:
             raise RuntimeError("the store is not open")
@@ -236,53 +216,10 @@ class SQLiteStore:
                 loop.call_soon(self._flush_inline)
         else:
             self._queue([(sql, params, future)])
-        self._writing_to(touches, 1)
         try:
             return await future
         except sqlite3.OperationalError as error:  # locked past busy_timeout, disk full, ...
             raise StoreUnavailable(f"the task store is unavailable ({error})") from None
-        finally:
-            self._writing_to(touches, -1)
-
-    def _writing_to(self, touches: str | _AnyTask | None, change: int) -> None:
-        """Keep cached rows out of the way of a write, from when it is queued until it settles."""
-        if touches is None:
-            return
-        if isinstance(touches, _AnyTask):
-            self._unknown_writes += change
-            self._rows.clear()
-            return
-        self._rows.pop(touches, None)
-        count = self._writes_in_flight.get(touches, 0) + change
-        if count:
-            self._writes_in_flight[touches] = count
-        else:
-            del self._writes_in_flight[touches]
-
-    def _rows_usable(self) -> bool:
-        """Whether cached rows may answer reads now; once per turn of the loop,
-        forget them all if another process wrote to the file since the last look."""
-        if self._unknown_writes:
-            return False
-        if self._rows_checked:
-            return True
-        if self._writer is None or not self._writing.acquire(blocking=False):  # the store's thread is writing
-            return False
-        try:
-            version = self._writer.execute("PRAGMA data_version").fetchone()[0]
-        except sqlite3.Error:
-            return False
-        finally:
-            self._writing.release()
-        if version != self._data_version:
-            self._rows.clear()
-            self._data_version = version
-        self._rows_checked = True
-        asyncio.get_running_loop().call_soon(self._end_turn)
-        return True
-
-    def _end_turn(self) -> None:
-        self._rows_checked = False
 
     def _queue(self, batch: list[_Pending]) -> None:
         """Hand statements to the store's thread."""
@@ -377,7 +314,7 @@ class SQLiteStore:
             pause = min(pause * 2, 0.05)
 
     async def insert(self, task: Task) -> None:
-        await self.execute(_INSERT, to_row(task), inline=True, touches=task.id)
+        await self.execute(_INSERT, to_row(task), inline=True)
 
     async def save(self, task: Task, *, lease: str | None = None, with_request: bool = False) -> bool:
         assignments = _SET + ", " + ("request = ?" if with_request else _FORGET_REQUEST)
@@ -388,7 +325,7 @@ class SQLiteStore:
             release = "lease_owner = NULL, lease_until = 0"
             sql = f"UPDATE tasks SET {assignments}, {release} WHERE id = ? AND lease_owner = ?"
             params = (*values, task.id, lease)
-        changed, _ = await self.execute(sql, params, inline=True, touches=task.id)
+        changed, _ = await self.execute(sql, params, inline=True)
         return changed > 0
 
     async def save_submission(self, task: Task) -> None:
@@ -396,30 +333,38 @@ class SQLiteStore:
             "UPDATE tasks SET channel = ?, vendor_ref = ?, next_poll_at = ?, updated_at = ? WHERE id = ?",
             (task.channel, vendor_ref_json(task), task.next_poll_at, task.updated_at, task.id),
             inline=True,
-            touches=task.id,
         )
 
     async def get(self, task_id: str, *, with_request: bool = False) -> Task | None:
         sql = (_SELECT if with_request else _SELECT_LIGHT) + " WHERE id = ?"
-        if self._reader is not None and not with_request:
-            usable = self._rows_usable()
-            row = self._rows.get(task_id) if usable else None
-            if row is not None:
-                return from_row(row)
+        cursor = self._read_cursor
+        if cursor is not None and not with_request:
             try:
-                row = self._reader.execute(sql, (task_id,)).fetchone()
+                if not self._reading:
+                    self._begin_reading(cursor.connection)
+                row = cursor.execute(sql, (task_id,)).fetchone()
             except sqlite3.OperationalError:  # busy in a rare WAL recovery: ask the writer's thread
                 row = None
             else:
-                if row is None:
-                    return None
-                if usable and task_id not in self._writes_in_flight:
-                    if len(self._rows) >= ROW_CACHE_SIZE:
-                        del self._rows[next(iter(self._rows))]
-                    self._rows[task_id] = row
-                return from_row(row)
-        _, rows = await self.execute(sql, (task_id,), touches=None)
+                return from_row(row) if row is not None else None
+        _, rows = await self.execute(sql, (task_id,))
         return from_row(rows[0]) if rows else None
+
+    def _begin_reading(self, reader: sqlite3.Connection) -> None:
+        """Open the read transaction this turn's point reads share.
+
+        It sees every write committed before the turn's first read; the
+        callers of writes committed since hear of them in a later turn, by
+        when it has ended.
+        """
+        reader.execute("BEGIN")
+        self._reading = True
+        asyncio.get_running_loop().call_soon(self._end_reading, reader)
+
+    def _end_reading(self, reader: sqlite3.Connection) -> None:
+        self._reading = False
+        if reader is self._reader:  # not closed since
+            reader.execute("COMMIT")
 
     async def list(self, owner: str, *, limit: int, after: str | None = None, descending: bool = True) -> list[Task]:
         order = "DESC" if descending else "ASC"
@@ -434,11 +379,11 @@ class SQLiteStore:
             params += [anchor.created_at, anchor.id]
         params.append(limit)
         sql = f"{_SELECT_LIGHT} WHERE {where} ORDER BY created_at {order}, id {order} LIMIT ?"
-        _, rows = await self.execute(sql, params, touches=None)
+        _, rows = await self.execute(sql, params)
         return [from_row(row) for row in rows]
 
     async def delete(self, task_id: str) -> None:
-        await self.execute("DELETE FROM tasks WHERE id = ?", (task_id,), inline=True, touches=task_id)
+        await self.execute("DELETE FROM tasks WHERE id = ?", (task_id,), inline=True)
 
     async def claim_due(self, now: float, lease: str, lease_seconds: float, limit: int) -> list[Task]:
         sql = (
@@ -447,17 +392,16 @@ class SQLiteStore:
             " ORDER BY next_poll_at LIMIT ?) RETURNING " + _LIGHT_COLUMNS
         )
         params = (lease, now + lease_seconds, *_ACTIVE, now, now, limit)
-        _, rows = await self.execute(sql, params, touches=None)  # leases are not among the cached columns
+        _, rows = await self.execute(sql, params)
         return [from_row(row) for row in rows]
 
     async def release_leases(self, lease: str) -> None:
-        sql = "UPDATE tasks SET lease_owner = NULL, lease_until = 0 WHERE lease_owner = ?"
-        await self.execute(sql, (lease,), touches=None)
+        await self.execute("UPDATE tasks SET lease_owner = NULL, lease_until = 0 WHERE lease_owner = ?", (lease,))
 
     async def next_due(self) -> float | None:
         # A leased task is not due again before its lease ends (or its poll frees it).
         sql = "SELECT MIN(MAX(next_poll_at, lease_until)) FROM tasks WHERE status IN (?, ?)"
-        _, rows = await self.execute(sql, _ACTIVE, touches=None)
+        _, rows = await self.execute(sql, _ACTIVE)
         return rows[0][0] if rows else None
 
     async def completed_since(self, since: float, *, limit: int) -> list[Task]:
@@ -465,9 +409,9 @@ class SQLiteStore:
             f"{_SELECT_LIGHT} WHERE status = ? AND completed_at >= ?"
             " AND json_extract(result, '$.path') IS NULL ORDER BY completed_at LIMIT ?"
         )
-        _, rows = await self.execute(sql, (TaskStatus.COMPLETED.value, since, limit), touches=None)
+        _, rows = await self.execute(sql, (TaskStatus.COMPLETED.value, since, limit))
         return [from_row(row) for row in rows]
 
     async def count(self) -> int:
-        _, rows = await self.execute("SELECT COUNT(*) FROM tasks", touches=None)
+        _, rows = await self.execute("SELECT COUNT(*) FROM tasks")
         return int(rows[0][0]) if rows else 0
