@@ -54,6 +54,15 @@ def test_check_config_missing_env(tmp_path):
     assert result.exit_code != 0 and "REELAY_TEST_UNSET_VAR is not set" in result.output
 
 
+def test_check_config_accepts_a_postgres_store(tmp_path, monkeypatch):
+    pytest.importorskip("asyncpg")
+    monkeypatch.setenv("REELAY_TEST_PGPASSWORD", "pg-secret-pw")
+    path = tmp_path / "pg.toml"
+    path.write_text('[store]\nurl = "postgresql://reelay:${REELAY_TEST_PGPASSWORD}@db.internal/reelay?pool_size=4"\n')
+    result = CliRunner().invoke(cli, ["check-config", str(path)])
+    assert result.exit_code == 0 and "ok" in result.output, result.output
+
+
 def _free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

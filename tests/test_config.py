@@ -128,3 +128,20 @@ def test_validate_against_installed_plugins(acme_pm):
     assert any(p.startswith("channels[0].zone: unknown key") for p in problems)
     assert "channels[1].name: 'a' is used twice" in problems
     assert any(p.startswith("channels[1].vendor: no installed plugin provides 'nobody'") for p in problems)
+
+
+def test_store_url_is_checked_without_connecting(acme_pm):
+    pytest.importorskip("asyncpg")
+    registry = Registry.collect(acme_pm)
+    environ = {"PGPASSWORD": "pg-secret-pw"}
+
+    def problems(url: str) -> list[str]:
+        return validate(parse_config({"store": {"url": url}}, environ), registry)
+
+    assert problems("postgresql://reelay:${PGPASSWORD}@db.internal:5432/reelay?pool_size=20") == []
+    assert problems("postgres://db.internal/reelay") == []
+    [problem] = problems("postgresql://reelay:${PGPASSWORD}@db.internal/reelay?pool_size=many")
+    assert problem.startswith("store.url: pool_size must be a whole number") and "pg-secret-pw" not in problem
+    assert problems("mysql://db.internal/reelay") == [
+        "store.url: unsupported store URL scheme 'mysql': use sqlite:///PATH or postgresql://HOST/DATABASE"
+    ]

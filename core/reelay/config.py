@@ -21,6 +21,7 @@ from attrs import frozen
 
 from .models import Channel, NormalizationPolicy, Token
 from .plugins import Registry
+from .store import open_store
 
 
 class ConfigError(Exception):
@@ -301,6 +302,10 @@ def validate(config: Config, registry: Registry, pm: Any = None) -> list[str]:
     (``reelay_validate_channel``) are included.
     """
     problems = []
+    try:
+        open_store(config.store.url)  # reads the URL and finds the driver; connects to nothing
+    except (ValueError, ImportError) as error:
+        problems.append(f"store.url: {error}")
     seen_tokens: set[str] = set()
     for index, token in enumerate(config.tokens):
         if token.key_sha256 in seen_tokens:

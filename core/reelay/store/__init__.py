@@ -1,8 +1,9 @@
 """Task storage: the interface the gateway uses, and how to open one by URL.
 
-The SQLite store is the embedded default. The interface is shaped for a
-PostgreSQL store shared by several gateway processes: polling is claimed with
-a lease (``claim_due``), and updates from the poller name the lease they hold.
+The SQLite store is the embedded default; the PostgreSQL store (the
+``postgres`` extra) is shared by several gateway processes: polling is
+claimed with a lease (``claim_due``), and updates from the poller name the
+lease they hold.
 """
 
 from __future__ import annotations
@@ -10,6 +11,9 @@ from __future__ import annotations
 from typing import Protocol
 
 from ..models import Task
+from .sqlite import StoreUnavailable
+
+__all__ = ["Store", "StoreUnavailable", "open_store"]
 
 
 class Store(Protocol):
@@ -57,7 +61,12 @@ class Store(Protocol):
 
 
 def open_store(url: str) -> Store:
-    """A store for a URL such as ``sqlite:///reelay.db`` or ``sqlite://:memory:``."""
+    """A store for a URL such as ``sqlite:///reelay.db``, ``sqlite://:memory:`` or
+    ``postgresql://USER:PASSWORD@HOST/DATABASE``; it connects when opened.
+
+    Raises ValueError for a URL no store takes, ImportError when the store's
+    driver is not installed; neither message holds the URL's password.
+    """
     if url.startswith("sqlite://"):
         from .sqlite import SQLiteStore
 
@@ -68,4 +77,12 @@ def open_store(url: str) -> Store:
             path = path[1:]  # sqlite:////abs/path.db -> /abs/path.db
         return SQLiteStore(path or ":memory:")
     scheme = url.split(":", 1)[0]
-    raise ValueError(f"unsupported store URL scheme {scheme!r}: use sqlite:///PATH")
+    if scheme in ("postgresql", "postgres"):
+        try:
+            from .postgres import PostgresStore
+        except ModuleNotFoundError as error:
+            if error.name != "asyncpg":
+                raise
+            raise ImportError("a PostgreSQL store needs asyncpg: pip install 'reelay[postgres]'") from None
+        return PostgresStore(url)
+    raise ValueError(f"unsupported store URL scheme {scheme!r}: use sqlite:///PATH or postgresql://HOST/DATABASE")

@@ -148,7 +148,7 @@ class SQLiteStore:
     def _connect(self) -> sqlite3.Connection:
         connection = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         connection.execute(f"PRAGMA busy_timeout={int(self.busy_timeout * 1000)}")
-        connection.execute("PRAGMA journal_mode=WAL")
+        self._use_wal(connection)
         connection.execute("PRAGMA synchronous=NORMAL")
         if self.path != ":memory:":
             connection.execute("PRAGMA wal_autocheckpoint=0")  # _checkpoint() does it off the write path
@@ -156,6 +156,22 @@ class SQLiteStore:
         # From now on never wait inside SQLite: the loop's thread must not block, and _begin() waits instead.
         connection.execute("PRAGMA busy_timeout=0")
         return connection
+
+    def _use_wal(self, connection: sqlite3.Connection) -> None:
+        """Switch the file to write-ahead logging, waiting for processes opening it at the same time.
+
+        SQLite answers a journal-mode switch that meets another connection
+        with SQLITE_BUSY at once, without its busy handler.
+        """
+        deadline = time.monotonic() + self.busy_timeout
+        while True:
+            try:
+                connection.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as error:
+                if not _is_busy(error) or time.monotonic() > deadline:
+                    raise
+            time.sleep(0.01)
 
     def _maybe_checkpoint(self, written: int) -> None:
         self._since_checkpoint += written
