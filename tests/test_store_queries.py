@@ -1,6 +1,7 @@
-"""How the SQLite store queries: point reads of one turn of the event loop
-share one read transaction and never miss a write whose caller has heard it
-was made; the poller's queries cost the same however many tasks have ended."""
+"""How the SQLite store queries: the point reads of one turn of the event
+loop are answered by one statement and never miss a write whose caller has
+heard it was made; the poller's queries cost the same however many tasks
+have ended."""
 
 import asyncio
 import sqlite3
@@ -24,12 +25,26 @@ async def store(tmp_path):
     await opened.close()
 
 
-async def test_reads_of_one_turn_share_a_transaction_that_ends_with_the_turn(store):
+async def test_the_point_reads_of_one_turn_are_answered_by_one_statement(store):
+    await asyncio.gather(*(store.insert(a_task(f"t{n}")) for n in range(5)))
+    statements = []
+    store._reader.set_trace_callback(statements.append)
+    tasks = await asyncio.gather(*(store.get(task_id) for task_id in ["t0", "t3", "t3", "missing", "t4"]))
+    assert [task.id if task else None for task in tasks] == ["t0", "t3", "t3", None, "t4"]
+    assert len(statements) == 1, statements
+    statements.clear()
+    assert (await store.get("t1")).id == "t1"
+    assert len(statements) == 1, "a read alone is one statement too"
+
+
+async def test_reads_pending_when_the_store_closes_are_answered(tmp_path):
+    store = SQLiteStore(str(tmp_path / "closing.db"))
+    await store.open()
     await store.insert(a_task("t1"))
-    await store.get("t1")
-    assert store._reader.in_transaction, "the turn's reads share one read transaction"
-    await asyncio.sleep(0)
-    assert not store._reader.in_transaction, "it ends at the start of the next turn"
+    reading = asyncio.ensure_future(store.get("t1"))
+    await asyncio.sleep(0)  # the read is asked for, not yet answered
+    await store.close()
+    assert (await reading).id == "t1"
 
 
 async def test_a_write_is_seen_by_every_read_after_its_caller_resumes(store):
@@ -54,19 +69,6 @@ async def test_another_process_writing_is_seen_from_the_next_turn(store, tmp_pat
     await asyncio.sleep(0)
     read = await store.get("t1")
     assert (read.status, read.progress) == (TaskStatus.COMPLETED, 100)
-
-
-async def test_closing_the_store_mid_turn_ends_the_read_transaction(tmp_path):
-    store = SQLiteStore(str(tmp_path / "closing.db"))
-    await store.open()
-    await store.insert(a_task("t1"))
-    await store.get("t1")
-    await store.close()  # in the same turn as the read
-    await asyncio.sleep(0)  # the scheduled end finds the reader gone
-    reopened = SQLiteStore(str(tmp_path / "closing.db"))
-    await reopened.open()
-    assert (await reopened.get("t1")).id == "t1"
-    await reopened.close()
 
 
 async def test_the_pollers_queries_do_not_grow_with_the_tasks_that_ended(tmp_path):

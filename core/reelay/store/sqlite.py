@@ -12,10 +12,10 @@ writer, the rows go to the store's thread, which waits up to
 ``busy_timeout`` seconds for another process before answering 503.
 
 Point reads by id (every status check) run on the loop thread on a second,
-read-only connection: WAL readers never wait for the writer. The reads of
-one turn of the event loop share one read transaction, ended at the start
-of the next turn: under load, starting and ending a read transaction (locks,
-fstat, getpid) cost more than the read itself. Checkpoints
+read-only connection: WAL readers never wait for the writer. The reads
+asked for in one turn of the event loop are answered together at the start
+of the next, by one statement: under load a statement per read cost the
+gateway a third of its status-check throughput (bench/RESULTS.md). Checkpoints
 run on a third connection and thread, so a write never waits for one.
 """
 
@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import orjson
 import structlog
 
 from ..errors import ReelayError
@@ -109,6 +110,8 @@ _SELECT = "SELECT " + ", ".join(COLUMNS) + " FROM tasks"
 # The stored request can hold base64 images: only recovery needs it.
 _LIGHT_COLUMNS = ", ".join("NULL" if column == "request" else column for column in COLUMNS)
 _SELECT_LIGHT = f"SELECT {_LIGHT_COLUMNS} FROM tasks"
+_GET_ONE = f"{_SELECT_LIGHT} WHERE id = ?"
+_GET_MANY = f"{_SELECT_LIGHT} WHERE id IN (SELECT value FROM json_each(?))"
 _INSERT = f"INSERT INTO tasks ({', '.join(COLUMNS)}) VALUES ({', '.join('?' for _ in COLUMNS)})"
 _SET = ", ".join(f"{column} = ?" for column in UPDATED_COLUMNS)
 # A finished task no longer needs its request (nor the images in it).
@@ -131,8 +134,7 @@ class SQLiteStore:
         self._checkpointer: ThreadPoolExecutor | None = None
         self._checkpointing: asyncio.Future[Any] | None = None
         self._since_checkpoint = 0
-        self._reading = False  # the reader is in this turn's read transaction
-        self._read_cursor: sqlite3.Cursor | None = None
+        self._reads: list[tuple[str, asyncio.Future[Any]]] = []  # point reads for the start of the next turn
 
     async def open(self) -> None:
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reelay-sqlite")
@@ -142,7 +144,6 @@ class SQLiteStore:
             self._reader = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             self._reader.execute("PRAGMA query_only=1")
             self._reader.execute("PRAGMA busy_timeout=20")
-            self._read_cursor = self._reader.cursor()  # one cursor: making one per read costs a tenth of it
             self._checkpointer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reelay-sqlite-checkpoint")
 
     def _connect(self) -> sqlite3.Connection:
@@ -206,12 +207,11 @@ class SQLiteStore:
         if self._checkpointer is not None:
             self._checkpointer.shutdown(wait=True)
             self._checkpointer = None
+        if self._reads:
+            self._read_together()
         if self._reader is not None:
-            if self._reading:
-                self._reader.execute("COMMIT")
-                self._reading = False
             self._reader.close()
-            self._reader = self._read_cursor = None
+            self._reader = None
         if self._thread is not None:
             writer, self._writer = self._writer, None
             if writer is not None:
@@ -356,35 +356,43 @@ class SQLiteStore:
         )
 
     async def get(self, task_id: str, *, with_request: bool = False) -> Task | None:
-        sql = (_SELECT if with_request else _SELECT_LIGHT) + " WHERE id = ?"
-        cursor = self._read_cursor
-        if cursor is not None and not with_request:
+        if self._reader is not None and not with_request:
+            future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+            self._reads.append((task_id, future))
+            if len(self._reads) == 1:
+                asyncio.get_running_loop().call_soon(self._read_together)
             try:
-                if not self._reading:
-                    self._begin_reading(cursor.connection)
-                row = cursor.execute(sql, (task_id,)).fetchone()
+                row = await future
             except sqlite3.OperationalError:  # busy in a rare WAL recovery: ask the writer's thread
-                row = None
+                pass
             else:
                 return from_row(row) if row is not None else None
+        sql = (_SELECT if with_request else _SELECT_LIGHT) + " WHERE id = ?"
         _, rows = await self.execute(sql, (task_id,))
         return from_row(rows[0]) if rows else None
 
-    def _begin_reading(self, reader: sqlite3.Connection) -> None:
-        """Open the read transaction this turn's point reads share.
-
-        It sees every write committed before the turn's first read; the
-        callers of writes committed since hear of them in a later turn, by
-        when it has ended.
-        """
-        reader.execute("BEGIN")
-        self._reading = True
-        asyncio.get_running_loop().call_soon(self._end_reading, reader)
-
-    def _end_reading(self, reader: sqlite3.Connection) -> None:
-        self._reading = False
-        if reader is self._reader:  # not closed since
-            reader.execute("COMMIT")
+    def _read_together(self) -> None:
+        """On the loop's thread: the rows of this turn's point reads, by one statement."""
+        batch, self._reads = self._reads, []
+        reader = self._reader
+        if not batch:  # close() read them already
+            return
+        try:
+            if reader is None:
+                raise sqlite3.OperationalError("the store closed")
+            if len(batch) == 1:
+                rows = reader.execute(_GET_ONE, (batch[0][0],)).fetchall()
+            else:
+                rows = reader.execute(_GET_MANY, (orjson.dumps([task_id for task_id, _ in batch]),)).fetchall()
+        except sqlite3.Error as error:
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(sqlite3.OperationalError(str(error)))
+            return
+        by_id = {row[0]: row for row in rows}
+        for task_id, future in batch:
+            if not future.done():  # the caller went away
+                future.set_result(by_id.get(task_id))
 
     async def list(self, owner: str, *, limit: int, after: str | None = None, descending: bool = True) -> list[Task]:
         order = "DESC" if descending else "ASC"
