@@ -47,6 +47,8 @@ _IS_ACTIVE = f"status IN ('{_ACTIVE[0]}', '{_ACTIVE[1]}')"
 CHECKPOINT_EVERY = 1000
 #: Seconds a write waits for another process's lock before the store is unavailable.
 BUSY_TIMEOUT = 5.0
+#: How much of the file point reads map into memory.
+READ_MMAP_BYTES = 256 * 1024 * 1024
 
 
 _Outcome = tuple[int, list[Any]] | BaseException
@@ -144,6 +146,11 @@ class SQLiteStore:
             self._reader = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             self._reader.execute("PRAGMA query_only=1")
             self._reader.execute("PRAGMA busy_timeout=20")
+            # Reads map the file rather than copy pages in: with a million tasks
+            # (a file larger than the page cache) status reads ran 0.79x as fast
+            # as with a thousand, 0.91x mapped. Read-only, so a stray write
+            # cannot reach the file; pages touched count as shared, reclaimable memory.
+            self._reader.execute(f"PRAGMA mmap_size={READ_MMAP_BYTES}")
             self._checkpointer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reelay-sqlite-checkpoint")
 
     def _connect(self) -> sqlite3.Connection:
