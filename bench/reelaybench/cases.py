@@ -565,7 +565,7 @@ def case_content(b: Bench) -> None:
         "relayed": "relayed by the gateway",
         "kept": "from the gateway's kept copy",
     }
-    met, parts = True, []
+    kept_met, relay_met, kept_parts, relay_parts = True, True, [], []
     for concurrency, by_label in results.items():
         for label, values in by_label.items():
             b.row("5 content", f"{names[label]} MB/s @{concurrency}", f"{_median(values):.0f}", _samples(values))
@@ -576,16 +576,23 @@ def case_content(b: Bench) -> None:
             b.row("5 content", f"CPU ms/MB, gateway ({label}) @{concurrency}", f"{spent:.2f}")
         direct = _median(by_label["direct"])
         relay_ratio, kept_ratio = _median(by_label["relayed"]) / direct, _median(by_label["kept"]) / direct
-        peak_growth = max(max(growth[concurrency, "relayed"]), max(growth[concurrency, "kept"]))
-        b.row("5 content", f"gateway RSS growth MB @{concurrency} (max)", f"{peak_growth:.1f}")
-        parts.append(
-            f"relayed {relay_ratio:.2f}x, kept {kept_ratio:.2f}x direct @{concurrency} (+{peak_growth:.0f} MB RSS)"
-        )
-        met = met and relay_ratio >= 0.7 and peak_growth < s.video_mb
+        relay_growth, kept_growth = max(growth[concurrency, "relayed"]), max(growth[concurrency, "kept"])
+        b.row("5 content", f"gateway RSS growth MB @{concurrency} (max)", f"{max(relay_growth, kept_growth):.1f}")
+        kept_parts.append(f"{kept_ratio:.2f}x direct @{concurrency} (+{kept_growth:.0f} MB RSS)")
+        relay_parts.append(f"{relay_ratio:.2f}x direct @{concurrency} (+{relay_growth:.0f} MB RSS)")
+        kept_met = kept_met and kept_ratio >= 0.7 and kept_growth < s.video_mb
+        relay_met = relay_met and relay_ratio >= 0.7 and relay_growth < s.video_mb
+    goal = f"(goal >= 0.70, RSS growth < {s.video_mb:g} MB: streamed)"
+    # Both paths are judged: the default one, and the one a result falls back to.
+    b.verdict(
+        "5", "case 5 content, served from the kept copy (the default): " + ", ".join(kept_parts) + f" {goal}", kept_met
+    )
     b.verdict(
         "5",
-        "case 5 content: " + ", ".join(parts) + f" (goal: relayed >= 0.70, RSS growth < {s.video_mb:g} MB: streamed)",
-        met,
+        "case 5 content, relayed from the vendor (keep_results off, or a result over max_result_mb): "
+        + ", ".join(relay_parts)
+        + f" {goal}",
+        relay_met,
     )
 
 
