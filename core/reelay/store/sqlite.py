@@ -390,7 +390,8 @@ class SQLiteStore:
             if len(batch) == 1:
                 rows = reader.execute(_GET_ONE, (batch[0][0],)).fetchall()
             else:
-                rows = reader.execute(_GET_MANY, (orjson.dumps([task_id for task_id, _ in batch]),)).fetchall()
+                ids = orjson.dumps([task_id for task_id, _ in batch]).decode()  # text: a BLOB would be read as JSONB
+                rows = reader.execute(_GET_MANY, (ids,)).fetchall()
         except sqlite3.Error as error:
             for _, future in batch:
                 if not future.done():
