@@ -271,3 +271,26 @@ async def test_a_gateway_on_postgresql_serves_a_task_submitted_to_another(acme_p
             code, _, data = await second.client.content(task["id"])
             assert code == 200 and data == acme_spec.settings().video
             assert (await first.client.get(task["id"]))["status"] == "completed"
+
+
+async def test_the_point_reads_of_one_turn_share_one_postgresql_statement(postgres_url, monkeypatch):
+    store = open_store(postgres_url)
+    await store.open()
+    try:
+        await asyncio.gather(*(store.insert(a_task(f"t{n}")) for n in range(4)))
+        statements = []
+        fetch = store._fetch
+
+        async def counting(sql, *args):
+            statements.append(sql)
+            return await fetch(sql, *args)
+
+        monkeypatch.setattr(store, "_fetch", counting)
+        read = await asyncio.gather(*(store.get(task_id) for task_id in ["t0", "t2", "t2", "missing", "t3"]))
+        assert [task.id if task else None for task in read] == ["t0", "t2", "t2", None, "t3"]
+        assert len(statements) == 1, statements
+        pending = asyncio.ensure_future(store.get("t1"))
+        await asyncio.sleep(0)  # asked for; the store closes before the next turn answers it
+    finally:
+        await store.close()
+    assert (await pending).id == "t1", "reads asked for before close() are answered"

@@ -77,6 +77,8 @@ _SCHEMA_EXISTS = "SELECT bool_and(to_regclass(name) IS NOT NULL) FROM unnest($1:
 _LIGHT_COLUMNS = ", ".join("NULL" if column == "request" else column for column in COLUMNS)
 _SELECT = f"SELECT {', '.join(COLUMNS)} FROM tasks"
 _SELECT_LIGHT = f"SELECT {_LIGHT_COLUMNS} FROM tasks"
+# Point reads asked for in one turn of the event loop go as one statement.
+_GET_MANY = f"{_SELECT_LIGHT} WHERE id = ANY($1::text[])"
 _INSERT = f"INSERT INTO tasks ({', '.join(COLUMNS)}) VALUES ({', '.join(f'${n}' for n in range(1, len(COLUMNS) + 1))})"
 
 
@@ -158,6 +160,8 @@ class PostgresStore:
         #: The URL to name in messages: no password, no query.
         self.url = f"{parts.scheme}://{user}{host}{parts.path}"
         self._pool: asyncpg.Pool | None = None
+        self._reads: list[tuple[str, asyncio.Future[Any]]] = []  # for the start of the next turn
+        self._answering: set[asyncio.Task[None]] = set()
 
     def __repr__(self) -> str:
         return f"PostgresStore({self.url!r}, pool_size={self.pool_size})"
@@ -209,6 +213,10 @@ class PostgresStore:
                 await connection.execute(_SCHEMA)
 
     async def close(self) -> None:
+        if self._reads:
+            self._read_together()
+        if self._answering:
+            await asyncio.gather(*self._answering, return_exceptions=True)
         pool, self._pool = self._pool, None
         if pool is None:
             return
@@ -257,9 +265,37 @@ class PostgresStore:
         )
 
     async def get(self, task_id: str, *, with_request: bool = False) -> Task | None:
-        sql = (_SELECT if with_request else _SELECT_LIGHT) + " WHERE id = $1"
-        row = await self._guard(self._ready().fetchrow(sql, task_id))
+        if with_request:
+            row = await self._guard(self._ready().fetchrow(_SELECT + " WHERE id = $1", task_id))
+            return from_row(row) if row is not None else None
+        # Status checks come in crowds: the reads of one turn share a round trip and a pooled connection.
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        self._reads.append((task_id, future))
+        if len(self._reads) == 1:
+            loop.call_soon(self._read_together)
+        row = await future
         return from_row(row) if row is not None else None
+
+    def _read_together(self) -> None:
+        batch, self._reads = self._reads, []
+        if batch:
+            answering = asyncio.ensure_future(self._answer(batch))
+            self._answering.add(answering)
+            answering.add_done_callback(self._answering.discard)
+
+    async def _answer(self, batch: list[tuple[str, asyncio.Future[Any]]]) -> None:
+        try:
+            rows = await self._fetch(_GET_MANY, [task_id for task_id, _ in batch])
+        except Exception as error:  # every reader hears it (a 503, or the store closed)
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(error)
+            return
+        by_id = {row[0]: row for row in rows}
+        for task_id, future in batch:
+            if not future.done():  # the caller went away
+                future.set_result(by_id.get(task_id))
 
     async def list(self, owner: str, *, limit: int, after: str | None = None, descending: bool = True) -> list[Task]:
         order = "DESC" if descending else "ASC"
