@@ -29,6 +29,7 @@ import asyncpg
 
 from ..models import Task, TaskStatus
 from . import StoreUnavailable
+from .batching import Pending, ReadsPerTurn, fail, settle
 from .codec import COLUMNS, UPDATED_COLUMNS, from_row, request_json, to_row, to_update_row, vendor_ref_json
 
 T = TypeVar("T")
@@ -160,7 +161,7 @@ class PostgresStore:
         #: The URL to name in messages: no password, no query.
         self.url = f"{parts.scheme}://{user}{host}{parts.path}"
         self._pool: asyncpg.Pool | None = None
-        self._reads: list[tuple[str, asyncio.Future[Any]]] = []  # for the start of the next turn
+        self._reads = ReadsPerTurn(self._read_together)
         self._answering: set[asyncio.Task[None]] = set()
 
     def __repr__(self) -> str:
@@ -213,8 +214,7 @@ class PostgresStore:
                 await connection.execute(_SCHEMA)
 
     async def close(self) -> None:
-        if self._reads:
-            self._read_together()
+        self._reads.flush()
         if self._answering:
             await asyncio.gather(*self._answering, return_exceptions=True)
         pool, self._pool = self._pool, None
@@ -269,33 +269,21 @@ class PostgresStore:
             row = await self._guard(self._ready().fetchrow(_SELECT + " WHERE id = $1", task_id))
             return from_row(row) if row is not None else None
         # Status checks come in crowds: the reads of one turn share a round trip and a pooled connection.
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[Any] = loop.create_future()
-        self._reads.append((task_id, future))
-        if len(self._reads) == 1:
-            loop.call_soon(self._read_together)
-        row = await future
+        row = await self._reads.ask(task_id)
         return from_row(row) if row is not None else None
 
-    def _read_together(self) -> None:
-        batch, self._reads = self._reads, []
-        if batch:
-            answering = asyncio.ensure_future(self._answer(batch))
-            self._answering.add(answering)
-            answering.add_done_callback(self._answering.discard)
+    def _read_together(self, batch: list[Pending]) -> None:
+        answering = asyncio.ensure_future(self._answer(batch))
+        self._answering.add(answering)
+        answering.add_done_callback(self._answering.discard)
 
-    async def _answer(self, batch: list[tuple[str, asyncio.Future[Any]]]) -> None:
+    async def _answer(self, batch: list[Pending]) -> None:
         try:
             rows = await self._fetch(_GET_MANY, [task_id for task_id, _ in batch])
         except Exception as error:  # every reader hears it (a 503, or the store closed)
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(error)
+            fail(batch, error)
             return
-        by_id = {row[0]: row for row in rows}
-        for task_id, future in batch:
-            if not future.done():  # the caller went away
-                future.set_result(by_id.get(task_id))
+        settle(batch, rows)
 
     async def list(self, owner: str, *, limit: int, after: str | None = None, descending: bool = True) -> list[Task]:
         order = "DESC" if descending else "ASC"

@@ -34,6 +34,7 @@ import structlog
 
 from ..errors import ReelayError
 from ..models import Task, TaskStatus
+from .batching import Pending, ReadsPerTurn, fail, settle
 from .codec import COLUMNS, UPDATED_COLUMNS, from_row, request_json, to_row, to_update_row, vendor_ref_json
 
 log = structlog.get_logger("reelay.store")
@@ -136,7 +137,7 @@ class SQLiteStore:
         self._checkpointer: ThreadPoolExecutor | None = None
         self._checkpointing: asyncio.Future[Any] | None = None
         self._since_checkpoint = 0
-        self._reads: list[tuple[str, asyncio.Future[Any]]] = []  # point reads for the start of the next turn
+        self._reads = ReadsPerTurn(self._read_together)
 
     async def open(self) -> None:
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reelay-sqlite")
@@ -214,8 +215,7 @@ class SQLiteStore:
         if self._checkpointer is not None:
             self._checkpointer.shutdown(wait=True)
             self._checkpointer = None
-        if self._reads:
-            self._read_together()
+        self._reads.flush()
         if self._reader is not None:
             self._reader.close()
             self._reader = None
@@ -364,12 +364,8 @@ class SQLiteStore:
 
     async def get(self, task_id: str, *, with_request: bool = False) -> Task | None:
         if self._reader is not None and not with_request:
-            future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-            self._reads.append((task_id, future))
-            if len(self._reads) == 1:
-                asyncio.get_running_loop().call_soon(self._read_together)
             try:
-                row = await future
+                row = await self._reads.ask(task_id)
             except sqlite3.OperationalError:  # busy in a rare WAL recovery: ask the writer's thread
                 pass
             else:
@@ -378,12 +374,9 @@ class SQLiteStore:
         _, rows = await self.execute(sql, (task_id,))
         return from_row(rows[0]) if rows else None
 
-    def _read_together(self) -> None:
-        """On the loop's thread: the rows of this turn's point reads, by one statement."""
-        batch, self._reads = self._reads, []
+    def _read_together(self, batch: list[Pending]) -> None:
+        """On the loop's thread: the rows of a turn's point reads, by one statement."""
         reader = self._reader
-        if not batch:  # close() read them already
-            return
         try:
             if reader is None:
                 raise sqlite3.OperationalError("the store closed")
@@ -392,15 +385,10 @@ class SQLiteStore:
             else:
                 ids = orjson.dumps([task_id for task_id, _ in batch]).decode()  # text: a BLOB would be read as JSONB
                 rows = reader.execute(_GET_MANY, (ids,)).fetchall()
-        except sqlite3.Error as error:
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(sqlite3.OperationalError(str(error)))
+        except sqlite3.Error as error:  # get() asks the store's thread instead
+            fail(batch, sqlite3.OperationalError(str(error)))
             return
-        by_id = {row[0]: row for row in rows}
-        for task_id, future in batch:
-            if not future.done():  # the caller went away
-                future.set_result(by_id.get(task_id))
+        settle(batch, rows)
 
     async def list(self, owner: str, *, limit: int, after: str | None = None, descending: bool = True) -> list[Task]:
         order = "DESC" if descending else "ASC"
