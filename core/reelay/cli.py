@@ -50,6 +50,8 @@ def cli() -> None:
 def serve(config_path: str, host: str | None, port: int | None) -> None:
     """Run the gateway with a configuration file.
 
+    Tasks live in [store] url: a SQLite file (the default) or a PostgreSQL
+    database several gateways share (pip install 'reelay[postgres]').
     The gateway polls vendors in the background and keeps each finished
     video in [store] results_dir (keep_results, max_result_mb, keep_days),
     because vendors' download links expire.
