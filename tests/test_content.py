@@ -18,9 +18,9 @@ from aiohttp import web
 
 from reelay import ContentSource, hookimpl
 from reelay.config import StoreConfig
-from reelay.content import NotKept, keep_copy, open_upstream, sweep_results
 from reelay.emulation import serve_app
-from reelay.ranges import bytes_response
+from reelay.engine.keeping import NotKept, keep_copy, open_upstream, sweep_results
+from reelay.http.ranges import bytes_response
 from reelay.store.sqlite import StoreUnavailable
 from reelay.testing import channel_for, gateway_config, running_gateway
 

@@ -7,8 +7,8 @@ from aiohttp import web
 from reelay import Dispatcher
 from reelay.config import hash_key
 from reelay.emulation import serve_app
+from reelay.http.app import DISPATCHER, setup_routes
 from reelay.models import Channel, Token
-from reelay.server import DISPATCHER, setup_routes
 from reelay.testing import GatewayClient, gateway_config
 
 

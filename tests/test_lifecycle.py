@@ -8,8 +8,8 @@ import attrs
 from acme_gateway import acme_gateway
 
 from reelay.config import PollerConfig
-from reelay.dispatcher import SUBMISSION_GRACE_SECONDS, Dispatcher
 from reelay.emulation import serve_app
+from reelay.engine import SUBMISSION_GRACE_SECONDS, Dispatcher
 from reelay.models import UnifiedRequest
 from reelay.normalize import normalize
 from reelay.plugins import Registry

@@ -21,11 +21,11 @@ from acme_gateway import acme_gateway
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from reelay.http.app import create_app
+from reelay.http.openapi import OPERATIONS, build_document, served_routes
+from reelay.http.wire import NOT_FROM_JSON, parse_unified_request, task_to_json
 from reelay.models import UnifiedRequest
-from reelay.openapi import OPERATIONS, build_document, served_routes
-from reelay.server import create_app
 from reelay.testing import TEST_TOKEN, gateway_config
-from reelay.wire import NOT_FROM_JSON, parse_unified_request, task_to_json
 
 SETTINGS = settings(
     max_examples=60,
@@ -153,7 +153,7 @@ def call(base_url: str, method: str, path: str, body: bytes | None = None, heade
 
 @pytest.fixture
 def app(acme_pm, tmp_path):
-    from reelay.dispatcher import Dispatcher
+    from reelay.engine import Dispatcher
 
     config = gateway_config([], tmp_path)
     return create_app(config, dispatcher=Dispatcher(config, pm=acme_pm))
@@ -180,7 +180,7 @@ def test_request_schema_is_derived_from_the_unified_request(app):
 def test_task_schema_documents_exactly_the_task_keys(app):
     document = build_document(served_routes(app))
     task = document["components"]["schemas"]["Task"]
-    from reelay.openapi import _sample_tasks
+    from reelay.http.openapi import _sample_tasks
 
     minimal, others = _sample_tasks()
     assert task["required"] == list(task_to_json(minimal, "u"))

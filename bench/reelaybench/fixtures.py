@@ -14,8 +14,8 @@ import attrs
 import pluggy
 
 from reelay.config import Config, load_config
-from reelay.dispatcher import Dispatcher
 from reelay.emulation import EmulatorSpec
+from reelay.engine import Dispatcher
 from reelay.models import Channel, ContentSource, ModelSpec, StatusUpdate, Task, TaskStatus, UnifiedRequest, VendorRef
 from reelay.normalize import normalize
 from reelay.plugins import Registry, make_plugin_manager

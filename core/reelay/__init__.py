@@ -78,14 +78,21 @@ __all__ = [
 ]
 
 
+from . import _moved
 from .plugins import for_vendor
+
+_moved.install()
 
 
 def __getattr__(name: str):
     # The dispatcher and app factory pull in aiohttp's server and the store;
     # importing them lazily keeps `import reelay` cheap for plugins.
-    if name in ("Dispatcher", "create_app", "setup_routes"):
-        from . import server
+    if name == "Dispatcher":
+        from .engine import Dispatcher
 
-        return getattr(server, name)
+        return Dispatcher
+    if name in ("create_app", "setup_routes"):
+        from .http import app
+
+        return getattr(app, name)
     raise AttributeError(name)

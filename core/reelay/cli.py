@@ -24,7 +24,7 @@ class _Commands(click.Group):
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         if name in self._CLIENT:
-            from . import client_cli
+            from .client import cli as client_cli
 
             return getattr(client_cli, name)
         return super().get_command(ctx, name)
@@ -60,9 +60,9 @@ def serve(config_path: str, host: str | None, port: int | None) -> None:
     from aiohttp import web
 
     from .config import ConfigError, load_config
-    from .dispatcher import Dispatcher
+    from .engine import Dispatcher
+    from .http.app import create_app
     from .logs import configure_logging
-    from .server import create_app
 
     try:
         config = load_config(config_path)

@@ -17,11 +17,11 @@ import pluggy
 from aiohttp import web
 
 from .config import Config, PollerConfig, ServerConfig, StoreConfig, hash_key
-from .dispatcher import Dispatcher
 from .emulation import serve_app
+from .engine import Dispatcher
+from .http.app import create_app
 from .models import Channel, Token
 from .plugins import Registry, make_plugin_manager
-from .server import create_app
 
 DEMO_TOKEN = "sk-reelay-demo"
 

@@ -1,6 +1,6 @@
 """Reelay's domain model: plain attrs classes that know nothing of JSON.
 
-Wire formats live at the edges (``reelay.wire`` for the gateway's HTTP API,
+Wire formats live at the edges (``reelay.http.wire`` for the gateway's HTTP API,
 each plugin's own wire module for its vendor).
 """
 

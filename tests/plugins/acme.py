@@ -33,8 +33,8 @@ from reelay import (
     hookimpl,
 )
 from reelay.emulation import EmulatedJob, EmulatorSettings, EmulatorSpec, JobPhase, Scenario, scenario_for
-from reelay.http import join_url, request_json
-from reelay.ranges import bytes_response
+from reelay.http.ranges import bytes_response
+from reelay.upstream import join_url, request_json
 
 VENDOR = "acme"
 JOBS = web.AppKey("acme.jobs", dict)

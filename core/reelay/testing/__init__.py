@@ -33,11 +33,11 @@ import pluggy
 import pytest
 
 from ..config import Config, PollerConfig, ServerConfig, StoreConfig, hash_key
-from ..dispatcher import Dispatcher
 from ..emulation import EmulatorSettings, EmulatorSpec, Scenario, sample_asset, serve_app
+from ..engine import Dispatcher
+from ..http.app import create_app
 from ..models import Channel, NormalizationPolicy, TaskStatus, Token
 from ..plugins import Registry, make_plugin_manager
-from ..server import create_app
 
 TEST_TOKEN = "sk-reelay-test-token"
 

@@ -19,7 +19,7 @@ from reelay import (
     UpstreamError,
     VendorRef,
 )
-from reelay.http import join_url, request_json
+from reelay.upstream import join_url, request_json
 
 from .auth import auth_headers
 from .wire import Family, KlingPayload, parse_envelope, parse_task, upstream_error

@@ -30,7 +30,7 @@ import attrs
 from aiohttp import web
 
 from reelay.emulation import EmulatedJob, EmulatorSettings, JobPhase, Scenario, scenario_for
-from reelay.ranges import bytes_response
+from reelay.http.ranges import bytes_response
 
 from .auth import decode_token, pyjwt
 from .models import ASPECT_RATIOS, BY_NAME, CFG_SCALE_MODELS, IMAGE2VIDEO_MODELS, MODES, TEXT2VIDEO_MODELS

@@ -18,7 +18,7 @@ from reelay import (
     UpstreamError,
     VendorRef,
 )
-from reelay.http import JsonResponse, join_url, request_json
+from reelay.upstream import JsonResponse, join_url, request_json
 
 from . import wire
 from .models import CONTENT_VARIANTS, VENDOR

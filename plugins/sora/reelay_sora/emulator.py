@@ -24,7 +24,7 @@ import attrs
 from aiohttp import web
 
 from reelay.emulation import EmulatedJob, EmulatorSettings, JobPhase, Scenario, sample_asset, scenario_for
-from reelay.ranges import bytes_response
+from reelay.http.ranges import bytes_response
 
 from .models import DEFAULT_SECONDS, DEFAULT_SIZE, SECONDS, UPSTREAM_SIZES
 

@@ -33,8 +33,8 @@ from reelay import (
     VideoResult,
     failure_for_http_status,
 )
-from reelay.http import JsonResponse
 from reelay.normalize import sniff_mime
+from reelay.upstream import JsonResponse
 
 from .models import VENDOR
 

@@ -17,7 +17,7 @@ from reelay import (
     ValueNotAllowed,
     VideoResult,
 )
-from reelay.http import JsonResponse
+from reelay.upstream import JsonResponse
 from reelay_sora import wire
 from reelay_sora.models import MODELS
 

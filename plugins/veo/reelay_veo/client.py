@@ -20,7 +20,7 @@ from reelay import (
     VendorRef,
 )
 from reelay.fetch import fetch_image
-from reelay.http import join_url, request_json
+from reelay.upstream import join_url, request_json
 
 from . import wire
 from .auth import VeoChannel, access_token, auth_headers, channel_config, scrub

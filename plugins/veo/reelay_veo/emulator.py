@@ -30,8 +30,8 @@ import attrs
 from aiohttp import web
 
 from reelay.emulation import EmulatedJob, EmulatorSettings, JobPhase, Scenario, json_error, scenario_for
+from reelay.http.ranges import bytes_response
 from reelay.normalize import allowed_durations
-from reelay.ranges import bytes_response
 
 from .models import BY_UPSTREAM, SIZES, SIZES_720P, VERTEX_ONLY_PARAMETERS, ApiForm, VeoModel, models_for
 from .wire import COMPRESSION_QUALITY, IMAGE_TYPES, MAX_SEED, PERSON_GENERATION, RESIZE_MODES

@@ -95,7 +95,7 @@ def image_value(source: str) -> str:
         raise ClientError(f"--image {source}: no such file (give a local path, an http(s) URL or a data: URI)")
     data = path.read_bytes()
     encoded = base64.b64encode(data).decode()
-    from .normalize import sniff_mime
+    from ..normalize import sniff_mime
 
     mime = sniff_mime(encoded) or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
     return f"data:{mime};base64,{encoded}"

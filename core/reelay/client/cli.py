@@ -30,7 +30,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from .client import (
+from . import (
     DEFAULT_BASE_URL,
     ClientError,
     DownloadInterrupted,

@@ -15,9 +15,9 @@ from collections import defaultdict
 
 import structlog
 
-from .content import sweep_results
+from ..models import Task
 from .dispatcher import Dispatcher
-from .models import Task
+from .keeping import sweep_results
 
 log = structlog.get_logger("reelay.poller")
 

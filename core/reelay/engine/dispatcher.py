@@ -1,7 +1,7 @@
 """The dispatcher: tokens, models, channels, submission with fail-over, polling.
 
 Usable as a library: ``async with Dispatcher(config) as dispatcher: ...``, or
-mounted into an aiohttp application with :func:`reelay.server.setup_routes`.
+mounted into an aiohttp application with :func:`reelay.http.app.setup_routes`.
 """
 
 from __future__ import annotations
@@ -22,9 +22,8 @@ import attrs
 import pluggy
 import structlog
 
-from .config import Config, ConfigError, hash_key, validate
-from .content import NotKept, keep_copy, kept_path, write_kept
-from .errors import (
+from ..config import Config, ConfigError, hash_key, validate
+from ..errors import (
     AuthenticationError,
     Conflict,
     FailureKind,
@@ -36,7 +35,7 @@ from .errors import (
     UpstreamUnavailable,
     ValueNotAllowed,
 )
-from .models import (
+from ..models import (
     Channel,
     ContentSource,
     GenerationRequest,
@@ -49,9 +48,10 @@ from .models import (
     UnifiedRequest,
     VideoResult,
 )
-from .normalize import normalize
-from .plugins import Registry, make_plugin_manager
-from .store import Store, open_store
+from ..normalize import normalize
+from ..plugins import Registry, make_plugin_manager
+from ..store import Store, open_store
+from .keeping import NotKept, keep_copy, kept_path, write_kept
 
 log = structlog.get_logger("reelay")
 

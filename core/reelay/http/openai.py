@@ -13,10 +13,10 @@ from typing import Any
 import attrs
 from aiohttp import BodyPartReader, web
 
-from .errors import InvalidRequest, PayloadTooLarge
-from .models import ImageInput, UnifiedRequest
-from .normalize import sniff_mime
-from .server import ROUTE_PREFIX, authenticate, content_url, dispatcher_of, json_response, read_json, task_response
+from ..errors import InvalidRequest, PayloadTooLarge
+from ..models import ImageInput, UnifiedRequest
+from ..normalize import sniff_mime
+from .common import ROUTE_PREFIX, authenticate, content_url, dispatcher_of, json_response, read_json, task_response
 from .wire import parse_unified_request, task_to_json
 
 _MAX_LIST = 100

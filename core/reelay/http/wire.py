@@ -14,8 +14,8 @@ from typing import Any
 import cattrs
 from cattrs.gen import make_dict_structure_fn
 
-from .errors import InvalidRequest
-from .models import Task, TaskStatus, UnifiedRequest
+from ..errors import InvalidRequest
+from ..models import Task, TaskStatus, UnifiedRequest
 
 _converter = cattrs.Converter(forbid_extra_keys=False)
 
@@ -59,7 +59,7 @@ _converter.register_structure_hook(
     make_dict_structure_fn(UnifiedRequest, _converter, **{name: cattrs.override(omit=True) for name in NOT_FROM_JSON}),
 )
 
-# The same rules as JSON Schema, for the OpenAPI document (reelay.openapi): what each
+# The same rules as JSON Schema, for the OpenAPI document (reelay.http.openapi): what each
 # hook above accepts, keyed by the field type it is registered for, and the fields
 # whose rules are not their type's.
 _SECONDS = {

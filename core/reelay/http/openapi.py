@@ -2,8 +2,8 @@
 
 Generated, never hand-kept: the request schema comes from the attrs class
 :class:`~reelay.models.UnifiedRequest` and the field rules in
-:mod:`reelay.wire` (the ones that validate requests), the task schema from
-the keys :func:`~reelay.wire.task_to_json` writes, and the paths from the
+:mod:`reelay.http.wire` (the ones that validate requests), the task schema from
+the keys :func:`~reelay.http.wire.task_to_json` writes, and the paths from the
 routes the application really serves. The page is plain HTML rendered from
 the same document: no script, no CDN.
 """
@@ -20,8 +20,8 @@ from typing import Any
 import attrs
 from aiohttp import web
 
-from . import __version__
-from .models import (
+from .. import __version__
+from ..models import (
     Adjustment,
     Task,
     TaskError,
@@ -50,7 +50,7 @@ _REQUEST_DESCRIPTIONS = {
 
 
 def attrs_schema(cls: type, *, skip: Iterable[str] = (), descriptions: dict[str, str] | None = None) -> dict[str, Any]:
-    """JSON Schema for an attrs class read by :mod:`reelay.wire`'s converter.
+    """JSON Schema for an attrs class read by :mod:`reelay.http.wire`'s converter.
 
     Field rules come from ``wire.FIELD_SCHEMAS`` first, then from the rule of
     the field's type in ``wire.TYPE_SCHEMAS``; a field with neither is an
@@ -165,7 +165,7 @@ def _sample_tasks() -> tuple[Task, list[Task]]:
 
 
 def task_schema() -> dict[str, Any]:
-    """The task object, with exactly the keys :func:`reelay.wire.task_to_json` writes."""
+    """The task object, with exactly the keys :func:`reelay.http.wire.task_to_json` writes."""
     minimal, others = _sample_tasks()
     always = list(task_to_json(minimal, "u"))
     keys = dict.fromkeys(always)
@@ -423,7 +423,7 @@ OPERATIONS: dict[str, dict[str, Any]] = {
 
 def served_routes(app: web.Application) -> list[tuple[str, str, str]]:
     """(method, path, route name) of every Reelay route ``app`` serves; ``HEAD`` goes with ``GET``."""
-    from .server import ROUTE_PREFIX
+    from .common import ROUTE_PREFIX
 
     found = []
     for route in app.router.routes():
@@ -472,7 +472,7 @@ def build_document(routes: Iterable[tuple[str, str, str]], server_url: str | Non
 
 
 def document_for(request: web.Request) -> dict[str, Any]:
-    from .server import PUBLIC_URL
+    from .common import PUBLIC_URL
 
     base = request.app.get(PUBLIC_URL) or f"{request.scheme}://{request.host}"
     return build_document(served_routes(request.app), base)

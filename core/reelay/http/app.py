@@ -1,0 +1,88 @@
+"""The HTTP API: an app factory, and routes other aiohttp apps can mount.
+
+``create_app(config)`` is the standalone gateway. ``setup_routes(app,
+dispatcher)`` mounts the same routes into an existing application; the
+error middleware only touches Reelay's own routes there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from ..config import Config
+from ..engine import Dispatcher
+from ..engine.poller import Poller
+from . import openai, routes
+from .common import DISPATCHER, OWNS_ALL_ROUTES, POLLER, PUBLIC_URL, ROUTE_PREFIX, Handler
+from .middleware import error_middleware
+from .openapi import docs_page, openapi_json
+
+__all__ = ["DISPATCHER", "POLLER", "PUBLIC_URL", "create_app", "error_middleware", "setup_routes"]
+
+
+def create_app(
+    config: Config,
+    *,
+    dispatcher: Dispatcher | None = None,
+    poller: bool | None = None,
+) -> web.Application:
+    """The standalone gateway application.
+
+    :param dispatcher: a dispatcher to use (default: one built from ``config``).
+    :param poller: run the background poller (default: ``config.poller.enabled``).
+    """
+    max_body = int(config.server.max_body_mb * 1024 * 1024)
+    app = web.Application(client_max_size=max_body, middlewares=[error_middleware])
+    app[OWNS_ALL_ROUTES] = True
+    setup_routes(app, dispatcher or Dispatcher(config), poller=config.poller.enabled if poller is None else poller)
+    return app
+
+
+def setup_routes(app: web.Application, dispatcher: Dispatcher, *, poller: bool = True) -> None:
+    """Mount Reelay's routes, dispatcher and poller into ``app``.
+
+    The dispatcher (its store and client session) and the poller are started
+    and stopped with ``app`` through ``cleanup_ctx``.
+    """
+    app[DISPATCHER] = dispatcher
+    if error_middleware not in app.middlewares:
+        app.middlewares.append(error_middleware)
+    public = dispatcher.config.server.public_url
+    if public:
+        app[PUBLIC_URL] = public.rstrip("/")
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        await dispatcher.start()
+        running = None
+        if poller:
+            running = Poller(dispatcher)
+            app[POLLER] = running
+            running.start()
+        try:
+            yield
+        finally:
+            if running is not None:
+                await running.stop()
+            await dispatcher.stop()
+
+    app.cleanup_ctx.append(lifecycle)
+    router = app.router
+    table: list[tuple[str, str, Handler, str]] = [
+        ("POST", "/v1/video/generations", routes.create_generation, "create"),
+        ("GET", "/v1/video/generations/{task_id}", routes.get_task, "get_generation"),
+        ("GET", "/v1/videos/{task_id}", routes.get_task, "get_video"),
+        ("GET", "/v1/videos/{task_id}/content", routes.get_content, "content"),
+        ("POST", "/v1/videos/{task_id}/cancel", routes.cancel_task, "cancel"),
+        ("GET", "/v1/models", routes.list_models, "models"),
+        ("GET", "/healthz", routes.healthz, "healthz"),
+        ("GET", "/openapi.json", openapi_json, "openapi"),
+        ("GET", "/docs", docs_page, "docs"),
+    ]
+    for method, path, handler, name in table:
+        if method == "GET":
+            router.add_get(path, handler, name=ROUTE_PREFIX + name)  # answers HEAD too
+        else:
+            router.add_route(method, path, handler, name=ROUTE_PREFIX + name)
+    openai.setup_openai_routes(app)

@@ -1,0 +1,82 @@
+"""What every Reelay route shares: typed app keys, authentication, JSON in and out.
+
+Route modules (:mod:`reelay.http.routes`, :mod:`reelay.http.openai`,
+:mod:`reelay.http.openapi`) import from here; nothing here imports them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+import structlog
+from aiohttp import web
+
+from ..engine import Dispatcher
+from ..engine.poller import Poller
+from ..errors import InvalidRequest, PayloadTooLarge
+from ..models import Task, Token
+from .wire import task_to_json
+
+DISPATCHER = web.AppKey("reelay.dispatcher", Dispatcher)
+POLLER = web.AppKey("reelay.poller", Poller)
+PUBLIC_URL = web.AppKey("reelay.public_url", str)
+OWNS_ALL_ROUTES = web.AppKey("reelay.owns_all_routes", bool)
+
+#: Every Reelay route's name starts with this, so the middleware knows its own.
+ROUTE_PREFIX = "reelay."
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def dispatcher_of(request: web.Request) -> Dispatcher:
+    return request.app[DISPATCHER]
+
+
+def authenticate(request: web.Request) -> Token:
+    token = dispatcher_of(request).authenticate(request.headers.get("Authorization"))
+    structlog.contextvars.bind_contextvars(token=token.name)
+    return token
+
+
+def content_url(request: web.Request, task: Task) -> str:
+    base = request.app.get(PUBLIC_URL)
+    if base is None:
+        base = f"{request.scheme}://{request.host}"
+    return f"{base}/v1/videos/{task.id}/content"
+
+
+def task_response(request: web.Request, task: Task, status: int = 200) -> web.Response:
+    body = task_to_json(task, content_url(request, task))
+    headers = poll_after_header(request, task)
+    return json_response(body, status=status, headers=headers)
+
+
+def poll_after_header(request: web.Request, task: Task) -> dict[str, str]:
+    if task.is_terminal:
+        return {}
+    dispatcher = dispatcher_of(request)
+    wait = max(task.next_poll_at - dispatcher.clock(), dispatcher.config.poller.min_interval)
+    return {"openai-poll-after-ms": str(int(wait * 1000))}
+
+
+def json_response(value: Any, *, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    """A JSON answer. orjson, not the stdlib: every answer pays for it (bench/RESULTS.md)."""
+    return web.Response(body=orjson.dumps(value), status=status, headers=headers, content_type="application/json")
+
+
+async def read_json(request: web.Request) -> Any:
+    limit = request.app[DISPATCHER].config.server.max_body_mb * 1024 * 1024
+    if request.content_length is not None and request.content_length > limit:
+        raise PayloadTooLarge("request body too large (limit: server.max_body_mb)")
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise PayloadTooLarge("request body too large (limit: server.max_body_mb)") from None
+    if not raw:
+        raise InvalidRequest("the request body is empty; send a JSON object")
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:  # also invalid UTF-8 and lone surrogates
+        raise InvalidRequest("the request body is not valid JSON") from None
