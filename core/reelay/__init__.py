@@ -69,6 +69,7 @@ __all__ = [
     "UnifiedRequest",
     "UpstreamError",
     "ValueNotAllowed",
+    "VendorPlugin",
     "VendorRef",
     "VendorSpec",
     "VideoResult",
@@ -80,6 +81,7 @@ __all__ = [
 
 from . import _moved
 from .plugins import for_vendor
+from .vendor import VendorPlugin
 
 _moved.install()
 
