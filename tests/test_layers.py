@@ -109,3 +109,15 @@ def test_no_import_circles():
     for module in sorted(GRAPH):
         if module not in seen:
             visit(module)
+
+
+def test_no_vendor_name_in_core():
+    """Core knows no vendor: vendor facts live in the plugins (docstrings and messages too)."""
+    words = ("kling", "sora", "veo")
+    offenders = [
+        f"{path.relative_to(PACKAGE)}:{number}"
+        for path in PACKAGE.rglob("*.py")
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if any(word in line.lower() for word in words)
+    ]
+    assert not offenders, offenders

@@ -110,7 +110,7 @@ def plugins(as_json: bool) -> None:
         click.echo(json.dumps(listing, indent=2))
         return
     if not listing["plugins"]:
-        click.echo("No vendor plugins installed. Install one, e.g. `pip install -e plugins/kling`.")
+        click.echo("No vendor plugins installed: `pip install reelay-<vendor>`, then `reelay plugins` lists it.")
     for plugin in listing["plugins"]:
         click.echo(f"{plugin['distribution']} {plugin['version']} (plugin {plugin['name']})")
     for vendor in listing["vendors"]:

@@ -83,7 +83,7 @@ def demo_banner(setup: DemoSetup, token: str, registry: Registry) -> str:
         "",
     ]
     if not setup.emulators:
-        lines.append("No vendor plugin is installed: `pip install -e plugins/kling` (or sora, veo) and start again.")
+        lines.append("No vendor plugin is installed: `pip install reelay-<vendor>`, then start again.")
     for label, url in setup.emulators.items():
         lines.append(f"  emulator {label:<12} {url}")
     lines += [

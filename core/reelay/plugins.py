@@ -61,7 +61,7 @@ def for_vendor(vendor: str) -> Callable[[F], F]:
     rest. Put it under ``@hookimpl``::
 
         @hookimpl
-        @for_vendor("kling")
+        @for_vendor("acme")
         def reelay_submit(payload, request, channel, http): ...
     """
 

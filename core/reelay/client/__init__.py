@@ -5,7 +5,7 @@ anywhere the ``reelay`` command does, and it never touches a terminal:
 progress is reported through callbacks, failures through exceptions.
 
     client = ReelayClient("http://127.0.0.1:8080", "sk-reelay-demo")
-    task = client.create({"model": "kling-v1", "prompt": "a red fox"})
+    task = client.create({"model": "acme-1", "prompt": "a red fox"})
     task = client.wait(task["id"], on_update=print)
     client.download(task["id"], "fox.mp4")
 """

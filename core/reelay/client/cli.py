@@ -265,7 +265,7 @@ def generate(
     """Submit a video generation to the gateway (POST /v1/video/generations).
 
     \b
-      reelay generate --model kling-v1 --prompt "a red fox" --wait -o fox.mp4
+      reelay generate --model <model> --prompt "a red fox" --wait -o fox.mp4
     """
     if duration is not None and seconds is not None:
         raise click.UsageError("give --duration or --seconds, not both")

@@ -1,7 +1,7 @@
 """A finished video's bytes: reading them from the vendor, and keeping a copy.
 
-Vendors' download links do not last (Sora's assets for at most an hour, Veo's
-files two days, Kling's 30 days), so by default the gateway copies each
+Vendors' download links do not last (an hour for some; each plugin's README says
+how long its vendor keeps them), so by default the gateway copies each
 finished video into its results directory as the poller sees it complete
 (``[store] keep_results``). Downloads are then served from that file, with
 ``sendfile(2)`` and ``Range``, however late the caller comes. A result that
