@@ -112,6 +112,21 @@ def _model(
 
 _GEN4_FIELDS = ("seed", "contentModeration")
 
+
+def _veo(name: str, *, typical_seconds: float, description: str) -> RunwayModel:
+    """Google's Veo 3.1 family as Runway serves it: same ratios on both endpoints, 4/6/8 s, first + last frame."""
+    return _model(
+        name,
+        ratios={Endpoint.TEXT_TO_VIDEO: VEO_RATIOS, Endpoint.IMAGE_TO_VIDEO: VEO_RATIOS},
+        fields={Endpoint.TEXT_TO_VIDEO: ("audio",), Endpoint.IMAGE_TO_VIDEO: ("audio", "negativePrompt")},
+        durations=VEO_DURATIONS,
+        default_duration=8,
+        end_frame=True,
+        typical_seconds=typical_seconds,
+        description=f"{description}: text or first (+ last) frame to video, 4/6/8 s",
+    )
+
+
 MODELS: tuple[RunwayModel, ...] = (
     _model(
         "gen4.5",
@@ -134,26 +149,8 @@ MODELS: tuple[RunwayModel, ...] = (
         typical_seconds=45,
         description="Runway Gen-4 Turbo: first frame to video only, 2-10 s",
     ),
-    _model(
-        "veo3.1",
-        ratios={Endpoint.TEXT_TO_VIDEO: VEO_RATIOS, Endpoint.IMAGE_TO_VIDEO: VEO_RATIOS},
-        fields={Endpoint.TEXT_TO_VIDEO: ("audio",), Endpoint.IMAGE_TO_VIDEO: ("audio", "negativePrompt")},
-        durations=VEO_DURATIONS,
-        default_duration=8,
-        end_frame=True,
-        typical_seconds=120,
-        description="Google Veo 3.1 on Runway: text or first (+ last) frame to video, 4/6/8 s",
-    ),
-    _model(
-        "veo3.1_fast",
-        ratios={Endpoint.TEXT_TO_VIDEO: VEO_RATIOS, Endpoint.IMAGE_TO_VIDEO: VEO_RATIOS},
-        fields={Endpoint.TEXT_TO_VIDEO: ("audio",), Endpoint.IMAGE_TO_VIDEO: ("audio", "negativePrompt")},
-        durations=VEO_DURATIONS,
-        default_duration=8,
-        end_frame=True,
-        typical_seconds=60,
-        description="Google Veo 3.1 Fast on Runway: text or first (+ last) frame to video, 4/6/8 s",
-    ),
+    _veo("veo3.1", typical_seconds=120, description="Google Veo 3.1 on Runway"),
+    _veo("veo3.1_fast", typical_seconds=60, description="Google Veo 3.1 Fast on Runway"),
 )
 
 BY_NAME: Mapping[str, RunwayModel] = {model.name: model for model in MODELS}
