@@ -1,0 +1,240 @@
+"""An emulator of Luma's Dream Machine API: a real aiohttp application.
+
+Under ``/dream-machine/v1`` it answers what the plugin relies on, as Luma
+documents it: Bearer auth (401 ``{"detail": "Invalid API key is provided"}``),
+``POST /generations/video`` (and the docs' ``POST /generations``) answering
+201 with a queued Generation, ``GET``/``DELETE /generations/{id}``,
+``GET /credits`` and ``GET /ping``. Generations go ``queued`` ->
+``dreaming`` -> ``completed`` over ``settings.generation_seconds``; the
+video and thumbnail are served from the emulator's own "CDN" without auth.
+Refusals follow the docs' error texts with ``{"detail": "..."}``; schema
+errors (a wrong enum, a duration sent as a number) answer 422 with a
+FastAPI-style list, which is what the plugin must also be able to read.
+
+Prompt markers (:class:`reelay.emulation.Scenario`): ``[emulate:reject]`` ->
+400 from moderation, ``[emulate:invalid]`` -> 400, ``[emulate:fail]`` ->
+``failed`` with "Prompt processing failed", ``[emulate:block]`` -> ``failed``
+with "Advanced prompt moderation failed"; the first
+``settings.fail_submissions`` creates answer 500.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import attrs
+from aiohttp import web
+
+from reelay.emulation import EmulatedJob, EmulatorSettings, JobPhase, Scenario, sample_asset, scenario_for
+from reelay.http.ranges import bytes_response
+
+from .models import ASPECT_RATIOS, MODEL_NAMES, RESOLUTIONS
+from .wire import PROMPT_MAX, PROMPT_MIN
+
+DEMO_KEY = "luma-demo-key"
+PREFIX = "/dream-machine/v1"
+DURATIONS = ("5s", "9s")
+
+
+class Refused(Exception):
+    """An answer in Luma's error shape, ``{"detail": ...}``."""
+
+    def __init__(self, status: int, detail: str | list[dict[str, Any]]):
+        super().__init__(str(detail))
+        self.status = status
+        self.detail = detail
+
+
+def _schema(field: str, message: str) -> Refused:
+    return Refused(422, [{"loc": ["body", field], "msg": message, "type": "value_error"}])
+
+
+@attrs.define
+class Dreams:
+    settings: EmulatorSettings
+    generations: dict[str, EmulatedJob] = attrs.field(factory=dict)
+    creates: int = 0
+
+    @property
+    def key(self) -> str:
+        return self.settings.credentials.get("api_key", DEMO_KEY)
+
+
+DREAMS = web.AppKey("luma_dreams", Dreams)
+
+
+def luma_app(settings: EmulatorSettings) -> web.Application:
+    """The emulator application (an app factory, mountable elsewhere)."""
+    app = web.Application(middlewares=[_detail_errors])
+    app[DREAMS] = Dreams(settings)
+    app.router.add_post(f"{PREFIX}/generations/video", _create)
+    app.router.add_post(f"{PREFIX}/generations", _create)
+    app.router.add_get(f"{PREFIX}/generations/{{id}}", _read)
+    app.router.add_delete(f"{PREFIX}/generations/{{id}}", _delete)
+    app.router.add_get(f"{PREFIX}/credits", _credits)
+    app.router.add_get(f"{PREFIX}/ping", _ping)
+    app.router.add_get("/cdn/dream_machine/{id}/{file}", _cdn)
+    return app
+
+
+@web.middleware
+async def _detail_errors(request: web.Request, handler: Any) -> web.StreamResponse:
+    try:
+        if request.path.startswith(PREFIX):
+            _authorized(request)
+        return await handler(request)
+    except Refused as refused:
+        return web.json_response({"detail": refused.detail}, status=refused.status)
+
+
+def _authorized(request: web.Request) -> None:
+    scheme, _, key = request.headers.get("Authorization", "").partition(" ")
+    if scheme != "Bearer" or key != request.app[DREAMS].key:
+        raise Refused(401, "Invalid API key is provided")
+
+
+# ---------------------------------------------------------------- create
+
+
+async def _create(request: web.Request) -> web.Response:
+    dreams = request.app[DREAMS]
+    dreams.creates += 1
+    if dreams.creates <= dreams.settings.fail_submissions:
+        raise Refused(500, "Internal server error")
+    try:
+        body = await request.json()
+    except ValueError:
+        raise Refused(400, "Invalid JSON body") from None
+    if not isinstance(body, dict):
+        raise _schema("body", "Input should be an object")
+    _check(body)
+    scenario = scenario_for(body.get("prompt"))
+    if scenario is Scenario.REJECT:
+        raise Refused(400, "Prompt failed moderation: contains blacklisted words")
+    if scenario is Scenario.INVALID:
+        raise Refused(400, "Unknown request type")
+    generation = EmulatedJob(
+        id=str(uuid.uuid4()), duration=dreams.settings.generation_seconds, scenario=scenario, data={"request": body}
+    )
+    dreams.generations[generation.id] = generation
+    return web.json_response(_generation(generation, _origin(request)), status=201)
+
+
+def _check(body: Mapping[str, Any]) -> None:
+    model = body.get("model")
+    if model is None:
+        raise _schema("model", "Field required")
+    if model not in MODEL_NAMES:
+        raise _schema("model", f"Input should be {' or '.join(map(repr, MODEL_NAMES))}")
+    for field, allowed in (("aspect_ratio", ASPECT_RATIOS), ("duration", DURATIONS), ("resolution", RESOLUTIONS)):
+        if field in body and body[field] not in allowed:
+            raise _schema(field, f"Input should be one of {', '.join(allowed)}")
+    frames = body.get("keyframes") or {}
+    if not isinstance(frames, dict) or set(frames) - {"frame0", "frame1"}:
+        raise _schema("keyframes", "Keyframes are frame0 and frame1")
+    kinds = tuple(_keyframe_type(frames.get(slot), slot) for slot in ("frame0", "frame1"))
+    if "keyframes" in body and kinds == (None, None):
+        raise Refused(400, "No keyframes provided")
+    prompt = body.get("prompt")
+    if prompt is None and "image" not in kinds:
+        raise Refused(400, "Prompt is required")
+    if prompt is not None and len(prompt) < PROMPT_MIN:
+        raise Refused(400, f"Prompt is too short, minimum length is {PROMPT_MIN} characters")
+    if prompt is not None and len(prompt) > PROMPT_MAX:
+        raise Refused(400, f"Prompt is too long, maximum length is {PROMPT_MAX} characters")
+    if body.get("loop") and kinds[1] is not None:
+        raise Refused(400, _loop_refusal(*kinds))
+
+
+def _loop_refusal(first: str | None, last: str) -> str:
+    """The docs' texts: only text or a start frame may loop."""
+    if first is None:
+        return "Loop is not supported for " + ("end frame" if last == "image" else "extend reverse")
+    if first == last == "image":
+        return "Loop is not supported for keyframes"
+    return f"Loop is not supported for interpolate {first} to {last}"
+
+
+def _keyframe_type(frame: Any, slot: str) -> str | None:
+    if frame is None:
+        return None
+    kind = frame.get("type") if isinstance(frame, dict) else None
+    if kind == "image":
+        url = frame.get("url")
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            raise _schema(f"keyframes.{slot}.url", "URL scheme should be 'http' or 'https'")
+        return kind
+    if kind == "generation" and isinstance(frame.get("id"), str):
+        return kind
+    raise _schema(f"keyframes.{slot}", "Input tag should be 'image' or 'generation'")
+
+
+# ---------------------------------------------------------------- read, delete
+
+
+def _generation(job: EmulatedJob, origin: str) -> dict[str, Any]:
+    phase = job.phase()
+    state, reason, assets = "queued", None, None
+    if phase is JobPhase.RUNNING:
+        state = "dreaming"
+    elif phase is JobPhase.DONE and job.succeeds:
+        state = "completed"
+        cdn = f"{origin}/cdn/dream_machine/{job.id}"
+        assets = {"video": f"{cdn}/video.mp4", "image": f"{cdn}/thumb.jpg", "progress_video": None}
+    elif phase is JobPhase.DONE:
+        state = "failed"
+        reason = "Advanced prompt moderation failed" if job.scenario is Scenario.BLOCK else "Prompt processing failed"
+    request = job.data["request"]
+    return {
+        "id": job.id,
+        "generation_type": "video",
+        "state": state,
+        "failure_reason": reason,
+        "created_at": datetime.fromtimestamp(job.created, UTC).isoformat(),
+        "assets": assets,
+        "model": request.get("model"),
+        "request": request,
+    }
+
+
+def _find(request: web.Request) -> EmulatedJob:
+    generation = request.app[DREAMS].generations.get(request.match_info["id"])
+    if generation is None:
+        raise Refused(404, "Generation not found")
+    return generation
+
+
+async def _read(request: web.Request) -> web.Response:
+    return web.json_response(_generation(_find(request), _origin(request)))
+
+
+async def _delete(request: web.Request) -> web.Response:
+    del request.app[DREAMS].generations[_find(request).id]
+    return web.Response(status=204)
+
+
+async def _credits(request: web.Request) -> web.Response:
+    return web.json_response({"credit_balance": 500000.0})
+
+
+async def _ping(request: web.Request) -> web.Response:
+    return web.json_response({"message": "pong"})
+
+
+async def _cdn(request: web.Request) -> web.StreamResponse:
+    dreams = request.app[DREAMS]
+    generation = dreams.generations.get(request.match_info["id"])
+    if generation is None or generation.phase() is not JobPhase.DONE or not generation.succeeds:
+        raise web.HTTPNotFound()
+    if request.match_info["file"] == "video.mp4":
+        return bytes_response(request, dreams.settings.video, "video/mp4")
+    if request.match_info["file"] == "thumb.jpg":
+        return bytes_response(request, sample_asset("sample.jpg"), "image/jpeg")
+    raise web.HTTPNotFound()
+
+
+def _origin(request: web.Request) -> str:
+    return f"{request.scheme}://{request.host}"
