@@ -47,7 +47,7 @@ async def test_crash_between_recording_and_submitting_is_resubmitted(acme_pm, ac
         model = dispatcher.registry.models["acme-1"]
         channel = dispatcher.channels[config.channels[0].name]
         request = normalize(UnifiedRequest(model="acme-1", prompt="interrupted"), model, public_id="video_crashed")
-        task = await dispatcher._record(None, token, model, channel, request)  # the gateway dies here
+        task = await dispatcher.submitter.record(None, token, model, channel, request)  # the gateway dies here
         assert task.next_poll_at >= time.time() + SUBMISSION_GRACE_SECONDS - 5
         task.next_poll_at = 0  # as if the grace time has passed
         await dispatcher.store.save(task)
