@@ -260,10 +260,11 @@ async def test_rows_written_in_one_turn_share_a_transaction_on_the_loop(tmp_path
 async def test_checkpoints_run_off_the_write_path(tmp_path, monkeypatch):
     from reelay.models import Task
     from reelay.store import sqlite as store_module
+    from reelay.store import sqlite_database
 
     ran = []
     original = store_module.SQLiteStore._checkpoint
-    monkeypatch.setattr(store_module, "CHECKPOINT_EVERY", 50)
+    monkeypatch.setattr(sqlite_database, "CHECKPOINT_EVERY", 50)
     monkeypatch.setattr(store_module.SQLiteStore, "_checkpoint", lambda self: ran.append(1) or original(self))
     store = store_module.SQLiteStore(str(tmp_path / "c.db"))
     await store.open()
