@@ -121,3 +121,17 @@ def test_no_vendor_name_in_core():
         if any(word in line.lower() for word in words)
     ]
     assert not offenders, offenders
+
+
+#: The most lines a class in core/reelay may span: past it, a class usually holds two jobs.
+MAX_CLASS_LINES = 250
+
+
+def test_no_class_is_longer_than_it_can_be_read_in_one_sitting():
+    offenders = [
+        f"{path.relative_to(PACKAGE)}:{node.lineno} {node.name} ({node.end_lineno - node.lineno} lines)"
+        for path in sorted(PACKAGE.rglob("*.py"))
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.ClassDef) and node.end_lineno - node.lineno > MAX_CLASS_LINES
+    ]
+    assert not offenders, f"split these classes by job (at most {MAX_CLASS_LINES} lines each): {offenders}"

@@ -47,7 +47,7 @@ async def test_crash_between_recording_and_submitting_is_resubmitted(acme_pm, ac
         model = dispatcher.registry.models["acme-1"]
         channel = dispatcher.channels[config.channels[0].name]
         request = normalize(UnifiedRequest(model="acme-1", prompt="interrupted"), model, public_id="video_crashed")
-        task = await dispatcher._record(None, token, model, channel, request)  # the gateway dies here
+        task = await dispatcher.submitter.record(None, token, model, channel, request)  # the gateway dies here
         assert task.next_poll_at >= time.time() + SUBMISSION_GRACE_SECONDS - 5
         task.next_poll_at = 0  # as if the grace time has passed
         await dispatcher.store.save(task)
@@ -260,10 +260,11 @@ async def test_rows_written_in_one_turn_share_a_transaction_on_the_loop(tmp_path
 async def test_checkpoints_run_off_the_write_path(tmp_path, monkeypatch):
     from reelay.models import Task
     from reelay.store import sqlite as store_module
+    from reelay.store import sqlite_database
 
     ran = []
     original = store_module.SQLiteStore._checkpoint
-    monkeypatch.setattr(store_module, "CHECKPOINT_EVERY", 50)
+    monkeypatch.setattr(sqlite_database, "CHECKPOINT_EVERY", 50)
     monkeypatch.setattr(store_module.SQLiteStore, "_checkpoint", lambda self: ran.append(1) or original(self))
     store = store_module.SQLiteStore(str(tmp_path / "c.db"))
     await store.open()

@@ -159,6 +159,14 @@ async def _write_copy(
     return KeptCopy(path, size, mime_type)
 
 
+def unlink_quietly(path: str) -> None:
+    """Remove a kept file that may already be gone (blocking: call it in a thread)."""
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
 def write_kept(path: Path, data: bytes) -> None:
     """Write a whole result to ``path`` the way a copy is (blocking: call it in a thread)."""
     _PartFile(path).finish(data)

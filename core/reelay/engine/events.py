@@ -1,0 +1,37 @@
+"""How events leave the engine: the observer hooks, called so that no observer can fail a task."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pluggy
+import structlog
+
+from ..models import GenerationRequest, Task, TaskStatus
+
+log = structlog.get_logger("reelay")
+
+
+class Events:
+    """Calls the observer hooks (``reelay_task_changed``, ``reelay_request_accepted``).
+
+    An observer that raises is logged and otherwise ignored: the task goes on.
+    """
+
+    def __init__(self, pm: pluggy.PluginManager):
+        self._hook = pm.hook
+
+    def task_changed(self, task: Task, previous: TaskStatus) -> None:
+        """A task's status changed from ``previous`` (not on progress-only updates)."""
+        _notify(self._hook.reelay_task_changed, task=task, previous=previous)
+
+    def request_accepted(self, task: Task, request: GenerationRequest) -> None:
+        """A task was accepted upstream and recorded."""
+        _notify(self._hook.reelay_request_accepted, task=task, request=request)
+
+
+def _notify(hook: Any, **kwargs: Any) -> None:
+    try:
+        hook(**kwargs)
+    except Exception:  # an observer's bug must not fail the task
+        log.exception("observer hook raised", hook=hook.name)

@@ -1,0 +1,78 @@
+"""A caller's own tasks: reading, listing, cancelling and deleting them."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+
+from ..errors import Conflict, InvalidRequest, NotFound, UpstreamError, UpstreamUnavailable
+from ..models import Task, TaskStatus, Token
+from .context import EngineContext
+from .keeping import unlink_quietly
+from .schedule import Schedule
+
+
+class Tasks:
+    """Reads and changes of the tasks a token owns.
+
+    Another token's task is indistinguishable from none: every method
+    raises :class:`NotFound` for it.
+    """
+
+    def __init__(self, context: EngineContext, schedule: Schedule):
+        self.context = context
+        self.schedule = schedule
+        # Status reads are the hottest path: the store is looked up once here.
+        self._store = context.store
+
+    async def get_task(self, token: Token, task_id: str) -> Task:
+        """The caller's task, its progress estimate brought up to now."""
+        task = await self._store.get(task_id)
+        if task is None or not hmac.compare_digest(task.owner, token.name):
+            raise NotFound(f"no task {task_id!r}", param="task_id", code="task_not_found")
+        return self.schedule.with_estimate(task)
+
+    async def list_tasks(
+        self, token: Token, *, limit: int = 20, after: str | None = None, descending: bool = True
+    ) -> list[Task]:
+        """Up to ``limit`` of the caller's tasks, newest first unless ``descending`` is False,
+        starting after the task id ``after``."""
+        tasks = await self._store.list(token.name, limit=limit, after=after, descending=descending)
+        return [self.schedule.with_estimate(task) for task in tasks]
+
+    async def cancel(self, token: Token, task_id: str) -> Task:
+        """Ask the vendor to stop the task; returns it ``cancelled``.
+
+        Raises :class:`Conflict` if it already ended, :class:`InvalidRequest`
+        if its vendor cannot cancel, :class:`UpstreamUnavailable` if the
+        vendor refused or its channel is gone.
+        """
+        context = self.context
+        task = await self.get_task(token, task_id)
+        if task.is_terminal:
+            raise Conflict(f"task {task_id} already ended ({task.status.value})", param="task_id", code="task_ended")
+        channel = context.channel_of(task)
+        awaitable = context.pm.hook.reelay_cancel(task=task, channel=channel, http=context.http)
+        if awaitable is None:
+            raise InvalidRequest(
+                f"{task.vendor} tasks cannot be cancelled; the task keeps running", code="cancel_not_supported"
+            )
+        try:
+            await awaitable
+        except UpstreamError as error:
+            raise UpstreamUnavailable(f"the vendor did not cancel the task: {error.message}") from None
+        previous = task.status
+        task.status = TaskStatus.CANCELLED
+        task.completed_at = task.updated_at = context.clock()
+        await self._store.save(task)
+        context.events.task_changed(task, previous)
+        return task
+
+    async def delete(self, token: Token, task_id: str) -> None:
+        """Forget a finished task (and its kept result); cancel it first if it runs."""
+        task = await self.get_task(token, task_id)
+        if not task.is_terminal:
+            await self.cancel(token, task_id)
+        if task.result is not None and task.result.path:
+            await asyncio.to_thread(unlink_quietly, task.result.path)
+        await self._store.delete(task_id)
