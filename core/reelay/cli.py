@@ -127,7 +127,7 @@ def plugins(as_json: bool) -> None:
                 f"    durations {model['durations']} default {model['default_duration']};"
                 f" sizes {model['sizes']} default {model['default_size']}; typical {model['typical_seconds']}s"
             )
-            for line in model["precedence"]:
+            for line in model["precedence"] + model["inputs"]:
                 click.echo(f"    {line}")
             if model["metadata_fields"]:
                 click.echo("    metadata keys passed: " + ", ".join(model["metadata_fields"]))
@@ -153,6 +153,7 @@ def describe_plugins(pm: Any, registry: Any, distributions: list[tuple[str, str,
                     "default_size": model.default_size,
                     "typical_seconds": model.typical_seconds,
                     "precedence": model.precedence.describe(model.capabilities),
+                    "inputs": model.describe_inputs(),
                     "metadata_fields": list(model.metadata_fields),
                 }
             )

@@ -8,6 +8,12 @@ to the checked address (the URL's host travels in ``Host`` and, for https,
 in SNI and certificate checks), so a second DNS answer cannot swap in an
 internal one. Redirects are followed by hand and each hop is checked again.
 Every refusal is an :class:`reelay.InvalidRequest` naming the field.
+
+What was fetched is judged by its bytes, not by the server's
+``Content-Type``: a PNG served as ``application/octet-stream`` is a PNG, and
+a page served as ``image/png`` is not an image. :func:`inline_images` fetches
+every URL image of a request for models whose :class:`reelay.ImageRules`
+say the vendor takes bytes, and checks each by those rules.
 """
 
 from __future__ import annotations
@@ -18,10 +24,12 @@ import ipaddress
 import socket
 
 import aiohttp
+import attrs
 from yarl import URL
 
 from .errors import InvalidRequest
-from .models import ImageInput
+from .images import check_image, sniff_image
+from .models import GenerationRequest, ImageInput, ImageRules
 
 MAX_REDIRECTS = 5
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
@@ -56,6 +64,7 @@ async def fetch_image(
     allow_loopback: bool = False,
     max_bytes: int = DEFAULT_MAX_BYTES,
     timeout: float = DEFAULT_TIMEOUT,
+    rules: ImageRules | None = None,
 ) -> ImageInput:
     """Download an image a caller named by URL, refusing internal addresses.
 
@@ -68,19 +77,59 @@ async def fetch_image(
     :param max_bytes: the largest body accepted; larger ones are refused
         while streaming, without reading the rest.
     :param timeout: seconds for the whole fetch, redirects included.
-    :return: the image as base64 with its MIME type.
+    :param rules: the model's image rules, checked on the fetched bytes
+        (their ``max_bytes`` also caps the download).
+    :return: the image as base64 with the MIME type its bytes show.
     :raises InvalidRequest: for every refusal, with ``param`` set.
     """
+    if rules is not None and rules.max_bytes is not None:
+        max_bytes = min(max_bytes, rules.max_bytes)
     try:
         async with asyncio.timeout(timeout):
-            return await _fetch(http, url, param, allow_loopback, max_bytes)
+            image, data = await _fetch(http, url, param, allow_loopback, max_bytes)
     except TimeoutError:
         raise InvalidRequest(
             f"{param}: the image URL did not answer within {timeout:g} seconds", param=param, code="image_fetch_failed"
         ) from None
+    if rules is not None:
+        check_image(image, rules, param, data)
+    return image
 
 
-async def _fetch(http: aiohttp.ClientSession, url: str, param: str, allow_loopback: bool, max_bytes: int) -> ImageInput:
+async def inline_images(
+    http: aiohttp.ClientSession,
+    request: GenerationRequest,
+    rules: ImageRules,
+    *,
+    allow_loopback: bool = False,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> GenerationRequest:
+    """``request`` with every URL image downloaded (concurrently) and checked by ``rules``.
+
+    For vendors that take image bytes only (``ImageRules.inline_urls``).
+    """
+
+    async def inline(param: str, image: ImageInput | None) -> ImageInput | None:
+        if image is None or image.url is None:
+            return image
+        fetched = await fetch_image(
+            http, image.url, param=param, allow_loopback=allow_loopback, timeout=timeout, rules=rules
+        )
+        return attrs.evolve(fetched, filename=image.filename)
+
+    first, last, *references = await asyncio.gather(
+        inline("image", request.first_frame),
+        inline("last_frame", request.last_frame),
+        *(inline(f"reference_images[{i}]", image) for i, image in enumerate(request.reference_images)),
+    )
+    return attrs.evolve(
+        request, first_frame=first, last_frame=last, reference_images=tuple(i for i in references if i is not None)
+    )
+
+
+async def _fetch(
+    http: aiohttp.ClientSession, url: str, param: str, allow_loopback: bool, max_bytes: int
+) -> tuple[ImageInput, bytes]:
     current = _parse(url, param)
     for _ in range(MAX_REDIRECTS + 1):
         address = await _checked_address(current, param, allow_loopback)
@@ -101,13 +150,15 @@ async def _fetch(http: aiohttp.ClientSession, url: str, param: str, allow_loopba
                     continue
                 if response.status != 200:
                     raise _refuse(param, f"the image URL answered HTTP {response.status}")
-                mime_type = response.content_type.lower()
-                if not mime_type.startswith("image/"):
-                    raise _refuse(param, f"the image URL returned {mime_type or 'no content type'}, not an image")
+                label = response.content_type.lower()
                 data = await _read_capped(response, max_bytes, param)
         except aiohttp.ClientError as error:
             raise _refuse(param, f"the image URL could not be fetched ({type(error).__name__})") from None
-        return ImageInput(base64=base64.b64encode(data).decode("ascii"), mime_type=mime_type)
+        # The bytes decide; a label is kept only for image bytes the sniffer does not know.
+        mime_type = sniff_image(data) or (label if label.startswith("image/") else None)
+        if mime_type is None:
+            raise _refuse(param, f"the image URL returned {label or 'no content type'}, not an image")
+        return ImageInput(base64=base64.b64encode(data).decode("ascii"), mime_type=mime_type), data
     raise _refuse(param, f"the image URL redirected more than {MAX_REDIRECTS} times")
 
 

@@ -61,6 +61,14 @@ class MetadataPolicy(enum.StrEnum):
     NONE = "none"
 
 
+class InputKind(enum.StrEnum):
+    """What a request gives the model to start from, which may change what it allows."""
+
+    TEXT = "text"  # a prompt alone
+    IMAGE = "image"  # a first frame and/or reference images
+    FIRST_LAST = "first_last"  # a last frame (with or without a first one)
+
+
 # ---------------------------------------------------------------- models as data
 
 
@@ -153,6 +161,76 @@ class PrecedenceRules:
 
 
 @frozen
+class InputRules:
+    """What a model allows for one kind of input, where it differs from the model's own values.
+
+    ``None`` means "as the model declares": ``durations`` and ``sizes`` replace
+    :attr:`ModelSpec.durations` and :attr:`ModelSpec.sizes` for this kind
+    (snapped to or refused like them); ``prompt_required`` says whether a
+    prompt is needed (always for text). Rules for ``first_last`` fall back to
+    those for ``image``.
+    """
+
+    kind: InputKind
+    durations: tuple[int, ...] | None = None
+    sizes: tuple[str, ...] | None = None
+    prompt_required: bool | None = None
+
+
+@frozen
+class ImageRules:
+    """What the vendor accepts as an input image; the core refuses the rest with a 400.
+
+    Checked against the image's bytes (its type sniffed, its width and height
+    read from its header) before any upstream call. ``None`` and empty mean
+    no limit.
+
+    :param types: MIME types taken (``image/png``...); others are
+        ``image_type_not_supported``.
+    :param max_bytes: the largest image, decoded (``image_too_large``).
+    :param min_side: the shortest side allowed, in pixels (``image_dimensions``).
+    :param max_side: the longest side allowed, in pixels (``image_dimensions``).
+    :param min_aspect: the narrowest width/height allowed (``image_aspect_ratio``).
+    :param max_aspect: the widest width/height allowed (``image_aspect_ratio``).
+    :param inline_urls: the vendor takes bytes, not URLs: the plugin downloads
+        URL images with :func:`reelay.fetch.fetch_image` (or
+        :func:`reelay.fetch.inline_images`), which checks them by these rules.
+    :param https_domain: a URL passed to the vendor must be https on a domain
+        name, not an IP address (``image_url_not_supported``).
+    """
+
+    types: tuple[str, ...] = ()
+    max_bytes: int | None = None
+    min_side: int | None = None
+    max_side: int | None = None
+    min_aspect: float | None = None
+    max_aspect: float | None = None
+    inline_urls: bool = False
+    https_domain: bool = False
+
+    @property
+    def needs_dimensions(self) -> bool:
+        return any(v is not None for v in (self.min_side, self.max_side, self.min_aspect, self.max_aspect))
+
+    def describe(self) -> str:
+        """One line, as ``reelay plugins`` prints it."""
+        parts = []
+        if self.types:
+            parts.append(", ".join(t.removeprefix("image/") for t in self.types))
+        if self.max_bytes is not None:
+            parts.append(f"at most {self.max_bytes} bytes")
+        if self.min_side is not None or self.max_side is not None:
+            parts.append(f"sides {self.min_side or 1}..{self.max_side or 'any'} px")
+        if self.min_aspect is not None or self.max_aspect is not None:
+            parts.append(f"aspect {self.min_aspect or 0:g}..{self.max_aspect or 'any'}")
+        if self.inline_urls:
+            parts.append("URLs downloaded and sent inline")
+        if self.https_domain:
+            parts.append("URLs must be https on a domain name")
+        return "; ".join(parts) or "any"
+
+
+@frozen
 class ModelSpec:
     """A model a vendor plugin serves, declared as data.
 
@@ -166,6 +244,12 @@ class ModelSpec:
         poll schedule and the progress estimate.
     :param metadata_fields: the vendor's documented extra fields, used when
         ``precedence.metadata`` is ``known`` and shown by ``reelay plugins``.
+    :param inputs: per kind of input (text, image, first and last frame),
+        the durations, sizes and prompt rule that differ from the model's own.
+    :param image_rules: what the vendor takes as an input image.
+    :param max_prompt_chars: the longest prompt, in characters.
+    :param max_images: the most input images a request may carry, counted
+        before the precedence rules drop any.
     """
 
     name: str
@@ -182,10 +266,57 @@ class ModelSpec:
     aliases: tuple[str, ...] = ()
     metadata_fields: tuple[str, ...] = ()
     description: str = ""
+    inputs: tuple[InputRules, ...] = ()
+    image_rules: ImageRules = ImageRules()
+    max_prompt_chars: int | None = None
+    max_images: int | None = None
 
     @property
     def upstream(self) -> str:
         return self.upstream_name or self.name
+
+    def rules_for(self, kind: InputKind) -> InputRules:
+        """The effective durations, sizes and prompt rule for one kind of input."""
+        found = {rules.kind: rules for rules in self.inputs}
+        own = found.get(kind) or InputRules(kind)
+        inherited = found.get(InputKind.IMAGE) if kind is InputKind.FIRST_LAST else None
+        inherited = inherited or InputRules(kind)
+
+        def pick(name: str, default: object) -> object:
+            value = getattr(own, name)
+            if value is None:
+                value = getattr(inherited, name)
+            return default if value is None else value
+
+        return InputRules(
+            kind,
+            durations=pick("durations", self.durations),  # type: ignore[arg-type]
+            sizes=pick("sizes", self.sizes),  # type: ignore[arg-type]
+            prompt_required=pick("prompt_required", kind is InputKind.TEXT),  # type: ignore[arg-type]
+        )
+
+    def describe_inputs(self) -> list[str]:
+        """Human-readable lines of the per-input rules and limits, as ``reelay plugins`` prints them."""
+        lines = []
+        for rules in self.inputs:
+            parts = []
+            if rules.durations is not None:
+                parts.append(f"durations {list(rules.durations)}")
+            if rules.sizes is not None:
+                parts.append(f"sizes {list(rules.sizes)}")
+            if rules.prompt_required is not None:
+                parts.append("prompt required" if rules.prompt_required else "prompt optional")
+            lines.append(f"{rules.kind.value} input: " + ", ".join(parts))
+        limits = []
+        if self.max_prompt_chars is not None:
+            limits.append(f"prompt at most {self.max_prompt_chars} characters")
+        if self.max_images is not None:
+            limits.append(f"at most {self.max_images} images")
+        if limits:
+            lines.append("limits: " + ", ".join(limits))
+        if self.capabilities.image_to_video and self.image_rules != ImageRules():
+            lines.append("input images: " + self.image_rules.describe())
+        return lines
 
 
 @frozen

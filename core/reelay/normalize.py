@@ -15,11 +15,14 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from .errors import InvalidRequest, ValueNotAllowed
+from .images import check_image, sniff_mime
 from .models import (
     Adjustment,
     GenerationRequest,
     ImageInput,
     ImageRole,
+    ImageRules,
+    InputKind,
     MetadataPolicy,
     ModelSpec,
     NormalizationPolicy,
@@ -27,16 +30,12 @@ from .models import (
     UnifiedRequest,
 )
 
+__all__ = ["check_image", "normalize", "parse_image", "parse_seconds", "parse_size", "sniff_mime"]
+
 _PIXELS = re.compile(r"^\s*(\d{1,5})\s*[xX*×]\s*(\d{1,5})\s*$")
-_RATIO = re.compile(r"^\s*(\d{1,3})\s*:\s*(\d{1,3})\s*$")
+_RATIO = re.compile(r"^\s*(\d{1,9})\s*:\s*(\d{1,9})\s*$")
 _DATA_URI = re.compile(r"^data:([\w.+-]+/[\w.+-]+)?((?:;[\w-]+=[\w.-]+)*);base64,", re.IGNORECASE)
 _BASE64_CHARS = re.compile(r"^[A-Za-z0-9+/_-]+={0,2}$")
-
-_MAGIC = (
-    (b"\x89PNG\r\n\x1a\n", "image/png"),
-    (b"\xff\xd8\xff", "image/jpeg"),
-    (b"GIF8", "image/gif"),
-)
 
 
 def normalize(
@@ -52,36 +51,47 @@ def normalize(
     rules = model.precedence
     adjustments: list[Adjustment] = []
     metadata = dict(unified.metadata)
+    _check_bounds(unified, model)
 
-    images = _collect_images(unified, rules.image_sources)
+    images = _collect_images(unified, rules.image_sources, model.image_rules)
     for source in rules.reference_image_sources:
-        images_from_metadata = _metadata_images(metadata, source)
+        images_from_metadata = _metadata_images(metadata, source, model.image_rules)
         metadata.pop(source.removeprefix("metadata."), None)
         images.extend((ImageRole.REFERENCE, image) for image in images_from_metadata)
     first_frame, last_frame, references = _assign_roles(images, model, adjustments)
     image_to_video = first_frame is not None or last_frame is not None or bool(references)
+    kind = InputKind.FIRST_LAST if last_frame is not None else InputKind.IMAGE
+    if not image_to_video:
+        kind = InputKind.TEXT
+    allowed = model.rules_for(kind)
 
     prompt = unified.prompt if unified.prompt and unified.prompt.strip() else None
-    if not image_to_video:
-        if not model.capabilities.text_to_video:
-            raise InvalidRequest(
-                f"{model.name} is image-to-video only: send an image in image, images or input_reference",
-                param="image",
-                code="image_required",
-            )
-        if prompt is None:
-            raise InvalidRequest("prompt is required for text-to-video", param="prompt", code="missing_prompt")
-    elif not model.capabilities.image_to_video:
+    if not image_to_video and not model.capabilities.text_to_video:
+        raise InvalidRequest(
+            f"{model.name} is image-to-video only: send an image in image, images or input_reference",
+            param="image",
+            code="image_required",
+        )
+    if image_to_video and not model.capabilities.image_to_video:
         raise InvalidRequest(f"{model.name} is text-to-video only and takes no input image", param="image")
+    if prompt is None and allowed.prompt_required:
+        message = (
+            "prompt is required for text-to-video"
+            if kind is InputKind.TEXT
+            else f"{model.name} needs a prompt, also when an image is given"
+        )
+        raise InvalidRequest(message, param="prompt", code="missing_prompt")
 
     size = None
     if image_to_video and not rules.size_on_image_to_video:
         if unified.size:
             adjustments.append(Adjustment("size", unified.size, None, "image-to-video follows the input image"))
     else:
-        size = _resolve_size(unified.size, model, policy, adjustments)
+        size = _resolve_size(unified.size, model, allowed.sizes or (), policy, adjustments)
 
-    duration = _resolve_duration(unified, metadata, model, size, bool(references), policy, adjustments)
+    duration = _resolve_duration(
+        unified, metadata, model, allowed.durations or (), size, bool(references), policy, adjustments
+    )
     for source in rules.duration_sources:
         if source.startswith("metadata."):
             metadata.pop(source.removeprefix("metadata."), None)
@@ -101,6 +111,41 @@ def normalize(
         public_id=public_id,
         requested_model=unified.model,
     )
+
+
+# ---------------------------------------------------------------- bounds
+
+
+def _check_bounds(unified: UnifiedRequest, model: ModelSpec) -> None:
+    """Refuse a prompt or an image list past the model's bounds, before reading any image."""
+    if model.max_prompt_chars is not None and unified.prompt and len(unified.prompt) > model.max_prompt_chars:
+        raise InvalidRequest(
+            f"prompt is {len(unified.prompt)} characters; {model.name} takes at most {model.max_prompt_chars}",
+            param="prompt",
+            code="prompt_too_long",
+        )
+    if model.max_images is None:
+        return
+    sent: set[str] = set()  # the same image in two fields is one image
+    count = len(unified.uploads)
+    values: list[Any] = [unified.image, *unified.images, *unified.input_reference]
+    for source in model.precedence.reference_image_sources:
+        value = unified.metadata.get(source.removeprefix("metadata."))
+        values.extend(value if isinstance(value, list) else [value])
+    for value in values:
+        if value is None or value == "":
+            continue
+        if isinstance(value, str):
+            if value in sent:
+                continue
+            sent.add(value)
+        count += 1
+        if count > model.max_images:
+            raise InvalidRequest(
+                f"{model.name} takes at most {model.max_images} input image{'s' if model.max_images != 1 else ''}",
+                param="images",
+                code="too_many_images",
+            )
 
 
 # ---------------------------------------------------------------- durations
@@ -129,23 +174,28 @@ def nearest_duration(value: float, allowed: tuple[int, ...]) -> int:
     return min(allowed, key=lambda d: (abs(d - value), -d))
 
 
-def allowed_durations(model: ModelSpec, size: str | None, with_reference_images: bool) -> tuple[int, ...]:
+def allowed_durations(
+    model: ModelSpec, size: str | None, with_reference_images: bool, durations: tuple[int, ...] | None = None
+) -> tuple[int, ...]:
+    """The durations allowed at ``size``: a matching :class:`DurationRule`'s, else ``durations``
+    (the kind of input's, see :meth:`ModelSpec.rules_for`), else the model's."""
     for rule in model.duration_rules:
         if (size is not None and size in rule.sizes) or (rule.with_reference_images and with_reference_images):
             return rule.allowed
-    return model.durations
+    return model.durations if durations is None else durations
 
 
 def _resolve_duration(
     unified: UnifiedRequest,
     metadata: Mapping[str, Any],
     model: ModelSpec,
+    durations: tuple[int, ...],
     size: str | None,
     with_reference_images: bool,
     policy: NormalizationPolicy,
     adjustments: list[Adjustment],
 ) -> int | None:
-    allowed = allowed_durations(model, size, with_reference_images)
+    allowed = allowed_durations(model, size, with_reference_images, durations)
     requested, source = None, None
     for name in model.precedence.duration_sources:
         value = metadata.get(name.removeprefix("metadata.")) if name.startswith("metadata.") else getattr(unified, name)
@@ -174,7 +224,7 @@ def _resolve_duration(
 
 
 def parse_size(text: str) -> tuple[int, int, bool]:
-    """``(width, height, is_pixels)`` from ``1280x720`` or ``16:9``."""
+    """``(width, height, is_pixels)`` from ``1280x720`` or a ratio of positive integers (``16:9``, ``1280:720``)."""
     match = _PIXELS.match(text)
     if match:
         width, height = int(match.group(1)), int(match.group(2))
@@ -193,25 +243,36 @@ def parse_size(text: str) -> tuple[int, int, bool]:
 
 
 def _resolve_size(
-    requested: str | None, model: ModelSpec, policy: NormalizationPolicy, adjustments: list[Adjustment]
+    requested: str | None,
+    model: ModelSpec,
+    sizes: tuple[str, ...],
+    policy: NormalizationPolicy,
+    adjustments: list[Adjustment],
 ) -> str | None:
     if requested is None or requested == "":
-        return model.default_size
+        default = model.default_size
+        if default is None or not sizes or default in sizes:
+            return default
+        return _resolve_size(default, model, sizes, NormalizationPolicy.SNAP, [])  # this kind's closest
     width, height, pixels = parse_size(requested)
-    if not model.sizes:
+    if not sizes:
         return requested
     canonical = f"{width}x{height}" if pixels else f"{width}:{height}"
-    if canonical in model.sizes:
+    if canonical in sizes:
         return canonical
     aspect = width / height
-    candidates = [(option, *parse_size(option)) for option in model.sizes]
+    candidates = [(option, *parse_size(option)) for option in sizes]
+    # The same numbers in the other form (1280x720 for a model's 1280:720) name the same thing.
+    for option, cand_w, cand_h, _ in candidates:
+        if (cand_w, cand_h) == (width, height):
+            return option
     # A ratio and a pixel size of the same shape name the same thing: 16:9 is
-    # the model's 16:9 size, and 1280x720 is 16:9 on a ratio-only model.
+    # the model's 16:9 size, and 1280x720 or 1280:720 is 16:9 on a ratio-only model.
     for option, cand_w, cand_h, cand_pixels in candidates:
         if (not pixels or not cand_pixels) and _same_aspect(aspect, cand_w / cand_h):
             return option
     if policy is NormalizationPolicy.STRICT:
-        raise ValueNotAllowed("size", requested, model.sizes, model.name)
+        raise ValueNotAllowed("size", requested, sizes, model.name)
 
     def distance(candidate: tuple[str, int, int, bool]) -> tuple[float, float]:
         _, cand_w, cand_h, cand_pixels = candidate
@@ -231,23 +292,32 @@ def _same_aspect(a: float, b: float) -> bool:
 # ---------------------------------------------------------------- images
 
 
-def parse_image(text: str, param: str) -> ImageInput:
-    """An image given as an http(s) URL, a ``data:`` URI or raw base64."""
+def parse_image(text: str, param: str, rules: ImageRules | None = None) -> ImageInput:
+    """An image given as an http(s) URL, a ``data:`` URI or raw base64, checked by ``rules``.
+
+    The MIME type is what the bytes show, whatever the ``data:`` label says;
+    the label is kept only for bytes the sniffer does not recognise.
+    """
     if not isinstance(text, str) or not text.strip():
         raise InvalidRequest(f"{param} must be an image URL, a data URI or base64 text", param=param)
     stripped = text.strip()
     lowered = stripped[:8].lower()
     if lowered.startswith(("http://", "https://")):
-        return ImageInput(url=stripped)
-    if lowered.startswith("data:"):
+        image = ImageInput(url=stripped)
+    elif lowered.startswith("data:"):
         match = _DATA_URI.match(stripped)
         if match is None:
             raise InvalidRequest(f"{param} is a data URI but not base64-encoded", param=param)
         payload = stripped[match.end() :]
         _check_base64(payload, param)
-        return ImageInput(base64=payload, mime_type=(match.group(1) or None) or sniff_mime(payload))
-    _check_base64(stripped, param)
-    return ImageInput(base64=stripped, mime_type=sniff_mime(stripped))
+        label = (match.group(1) or "").lower() or None
+        image = ImageInput(base64=payload, mime_type=sniff_mime(payload) or label)
+    else:
+        _check_base64(stripped, param)
+        image = ImageInput(base64=stripped, mime_type=sniff_mime(stripped))
+    if rules is not None:
+        check_image(image, rules, param)
+    return image
 
 
 def _check_base64(payload: str, param: str) -> None:
@@ -259,20 +329,6 @@ def _check_base64(payload: str, param: str) -> None:
         base64.b64decode(payload[:64] + "=" * (-len(payload[:64]) % 4), validate=False)
     except (binascii.Error, ValueError):
         raise InvalidRequest(f"{param} is not valid base64", param=param) from None
-
-
-def sniff_mime(payload_b64: str) -> str | None:
-    """The image type from the first decoded bytes, when recognisable."""
-    try:
-        head = base64.b64decode(payload_b64[:24] + "=" * (-len(payload_b64[:24]) % 4))
-    except (binascii.Error, ValueError):
-        return None
-    for magic, mime in _MAGIC:
-        if head.startswith(magic):
-            return mime
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "image/webp"
-    return None
 
 
 def _source_values(unified: UnifiedRequest, source: str) -> Iterator[tuple[str, str | ImageInput]]:
@@ -291,22 +347,25 @@ def _source_values(unified: UnifiedRequest, source: str) -> Iterator[tuple[str, 
         raise ValueError(f"unknown image source {source!r} in precedence rules")
 
 
-def _collect_images(unified: UnifiedRequest, sources: tuple[str, ...]) -> list[tuple[ImageRole | None, ImageInput]]:
+def _collect_images(
+    unified: UnifiedRequest, sources: tuple[str, ...], rules: ImageRules
+) -> list[tuple[ImageRole | None, ImageInput]]:
     seen: set[str] = set()
     images: list[tuple[ImageRole | None, ImageInput]] = []
     for source in sources:
         for param, value in _source_values(unified, source):
             if isinstance(value, ImageInput):
+                check_image(value, rules, param)
                 images.append((None, value))
                 continue
             if value in seen:  # the same image sent in two fields is one image
                 continue
             seen.add(value)
-            images.append((None, parse_image(value, param)))
+            images.append((None, parse_image(value, param, rules)))
     return images
 
 
-def _metadata_images(metadata: Mapping[str, Any], source: str) -> list[ImageInput]:
+def _metadata_images(metadata: Mapping[str, Any], source: str, rules: ImageRules) -> list[ImageInput]:
     key = source.removeprefix("metadata.")
     value = metadata.get(key)
     if value is None:
@@ -319,7 +378,7 @@ def _metadata_images(metadata: Mapping[str, Any], source: str) -> list[ImageInpu
             item = item.get("image") or item.get("url") or item.get("image_url")
         if not isinstance(item, str):
             raise InvalidRequest(f"{param} must be an image URL or base64 text", param=param)
-        images.append(parse_image(item, param))
+        images.append(parse_image(item, param, rules))
     return images
 
 

@@ -14,8 +14,8 @@ import attrs
 from aiohttp import BodyPartReader, web
 
 from ..errors import InvalidRequest, PayloadTooLarge
+from ..images import sniff_image
 from ..models import ImageInput, UnifiedRequest
-from ..normalize import sniff_mime
 from .common import ROUTE_PREFIX, authenticate, content_url, dispatcher_of, json_response, read_json, task_response
 from .wire import parse_unified_request, task_to_json
 
@@ -72,7 +72,7 @@ async def _read_multipart(request: web.Request) -> UnifiedRequest:
             if name != "input_reference":
                 raise InvalidRequest(f"unexpected file field {name!r}; send the image as input_reference", param=name)
             encoded = base64.b64encode(data).decode()
-            mime = part.headers.get("Content-Type") or sniff_mime(encoded)
+            mime = sniff_image(data) or part.headers.get("Content-Type")  # the bytes decide, not the label
             uploads.append(ImageInput(base64=encoded, mime_type=mime, filename=part.filename))
             continue
         text = data.decode("utf-8", errors="replace")

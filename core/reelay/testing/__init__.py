@@ -12,7 +12,19 @@ Subclass :class:`VendorContract` in your plugin's tests::
 Each test starts your plugin's emulator and a real Reelay gateway on
 loopback with a channel pointing at it, then drives the gateway's HTTP API:
 submit, every status mapped, progress never decreasing, failures mapped to
-error codes, content download with ``Range``, fail-over between channels.
+error codes, content download with ``Range``, fail-over between channels,
+cancel (or its refusal) as the vendor declares it, and first and last
+frames where the model takes them.
+
+What differs between vendors is a setting, not an override:
+``moderation_after_acceptance`` is the code a task fails with when the
+vendor's moderation blocks it after accepting it (None when it moderates only
+at submission). To run the suite against an emulator your plugin does not
+register (another process, a vendor's sandbox), set ``base_url`` (or
+override the ``outside_base_url`` fixture to start it) and ``credentials``;
+the cases that need to steer the emulator's failures (``fail_submissions``)
+are then skipped, and the prompt markers of
+:class:`reelay.emulation.Scenario` must be honoured by that emulator.
 """
 
 from __future__ import annotations
@@ -22,8 +34,10 @@ import base64
 import contextlib
 import io
 import json
+import struct
 import time
-from collections.abc import AsyncIterator, Iterable
+import zlib
+from collections.abc import AsyncIterator, Iterable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -36,7 +50,7 @@ from ..config import Config, PollerConfig, ServerConfig, StoreConfig, hash_key
 from ..emulation import EmulatorSettings, EmulatorSpec, Scenario, sample_asset, serve_app
 from ..engine import Dispatcher
 from ..http.app import create_app
-from ..models import Channel, NormalizationPolicy, TaskStatus, Token
+from ..models import Channel, ModelSpec, NormalizationPolicy, TaskStatus, Token
 from ..plugins import Registry, make_plugin_manager
 
 TEST_TOKEN = "sk-reelay-test-token"
@@ -48,6 +62,9 @@ __all__ = [
     "VendorContract",
     "channel_for",
     "fast_poller",
+    "gateway_config",
+    "outside_channel",
+    "png_data_uri",
     "running_gateway",
     "sample_image_data_uri",
 ]
@@ -61,6 +78,26 @@ def fast_poller() -> PollerConfig:
 def sample_image_data_uri() -> str:
     """A real 320x320 PNG as a ``data:`` URI."""
     return "data:image/png;base64," + base64.b64encode(sample_asset("sample.png")).decode()
+
+
+def png_data_uri(width: int, height: int, rgb: tuple[int, int, int] = (200, 80, 40)) -> str:
+    """A real one-colour PNG of ``width`` x ``height`` as a ``data:`` URI (a second image, an odd shape)."""
+    row = b"\x00" + bytes(rgb) * width
+    raw = zlib.compress(row * height)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", raw) + chunk(b"IEND", b"")
+    return "data:image/png;base64," + base64.b64encode(png).decode()
+
+
+def outside_channel(
+    vendor: str, base_url: str, credentials: Mapping[str, str], name: str = "outside", **overrides: Any
+) -> Channel:
+    """A channel pointing at an emulator (or sandbox) the plugin did not register."""
+    return Channel(name=name, vendor=vendor, base_url=base_url, credentials=dict(credentials), **overrides)
 
 
 def channel_for(spec: EmulatorSpec, base_url: str, name: str | None = None, **overrides: Any) -> Channel:
@@ -151,6 +188,7 @@ async def running_gateway(
 
 
 def gateway_config(channels: Iterable[Channel], workdir: Path, **overrides: Any) -> Config:
+    """A gateway configuration for tests: SQLite in ``workdir``, a fast poller, :data:`TEST_TOKEN`."""
     values: dict[str, Any] = {
         "server": ServerConfig(port=0),
         "store": StoreConfig(url=f"sqlite:///{workdir / 'reelay.db'}", results_dir=str(workdir / "results")),
@@ -179,6 +217,14 @@ class VendorContract:
     load_entry_points: ClassVar[bool] = True
     #: extra body fields for every submission (for example a size the model needs)
     extra_body: ClassVar[dict[str, Any]] = {}
+    #: the error code of a task the vendor's moderation blocks after accepting it
+    #: (``[emulate:block]``); None when the vendor moderates only at submission
+    moderation_after_acceptance: ClassVar[str | None] = "content_policy_violation"
+    #: an emulator the plugin does not register: its origin and the credentials it takes
+    #: (or override the ``outside_base_url`` fixture to start one)
+    base_url: ClassVar[str | None] = None
+    credentials: ClassVar[Mapping[str, str]] = {}
+    _outside_url: str | None = None
 
     # ------------------------------------------------------------ fixtures
 
@@ -187,7 +233,19 @@ class VendorContract:
         return make_plugin_manager(load_entry_points=self.load_entry_points, plugins=self.plugins)
 
     @pytest.fixture
-    def emulator_spec(self, plugin_manager: pluggy.PluginManager) -> EmulatorSpec:
+    def outside_base_url(self) -> str | None:
+        """The origin of an emulator the plugin does not register: ``base_url`` by default.
+
+        Override it with a fixture that starts one (another process, a sandbox) and returns its origin.
+        """
+        return self.base_url
+
+    @pytest.fixture
+    def emulator_spec(self, plugin_manager: pluggy.PluginManager, outside_base_url: str | None) -> EmulatorSpec | None:
+        """The registered emulator the suite starts; None with an outside emulator."""
+        self._outside_url = outside_base_url
+        if outside_base_url is not None:
+            return None
         registry = Registry.collect(plugin_manager)
         for spec in registry.emulators:
             if spec.vendor == self.vendor and (self.emulator is None or spec.label == self.emulator):
@@ -198,22 +256,57 @@ class VendorContract:
     async def gateway(
         self,
         plugin_manager: pluggy.PluginManager,
-        spec: EmulatorSpec,
+        spec: EmulatorSpec | None,
         workdir: Path,
         *,
         channels: int = 1,
+        normalization: NormalizationPolicy | None = None,
         **settings: Any,
     ) -> AsyncIterator[RunningGateway]:
-        emulator_settings: EmulatorSettings = spec.settings(generation_seconds=self.generation_seconds, **settings)
+        """A gateway with ``channels`` channels on the emulator (started here unless it is outside)."""
+        if spec is None:
+            if settings.get("fail_submissions"):
+                pytest.skip("an outside emulator cannot be told to fail submissions")
+            outside_url = self._outside_url
+            assert outside_url is not None
+            chans = [
+                outside_channel(
+                    self.vendor,
+                    outside_url,
+                    self.credentials,
+                    name=f"contract-{index}",
+                    priority=channels - index,
+                    normalization=normalization,
+                )
+                for index in range(channels)
+            ]
+            async with running_gateway(gateway_config(chans, workdir), pm=plugin_manager) as running:
+                running.emulators["outside"] = outside_url
+                yield running
+            return
+        settings.setdefault("generation_seconds", self.generation_seconds)
+        emulator_settings: EmulatorSettings = spec.settings(**settings)
         async with serve_app(spec.create_app(emulator_settings)) as emulator_url:
             chans = [
-                channel_for(spec, emulator_url, name=f"contract-{index}", priority=channels - index)
+                channel_for(
+                    spec,
+                    emulator_url,
+                    name=f"contract-{index}",
+                    priority=channels - index,
+                    normalization=normalization,
+                )
                 for index in range(channels)
             ]
             config = gateway_config(chans, workdir)
             async with running_gateway(config, pm=plugin_manager) as running:
                 running.emulators[spec.label] = emulator_url
                 yield running
+
+    def model_spec(self, plugin_manager: pluggy.PluginManager, model: str | None) -> ModelSpec:
+        spec = Registry.collect(plugin_manager).model(model) if model else None
+        if spec is None:
+            pytest.skip("this vendor has no model for this case")
+        return spec
 
     def body(self, model: str | None, **fields: Any) -> dict[str, Any]:
         if model is None:
@@ -236,9 +329,9 @@ class VendorContract:
             assert progress == sorted(progress), f"progress went down: {progress}"
             assert final["progress"] == 100
             assert final["url"].startswith(gw.base_url) and final["url"].endswith("/content")
-            expected = emulator_spec.settings().video
             code, headers, data = await gw.client.content(task["id"])
-            assert code == 200 and data == expected
+            expected = emulator_spec.settings().video if emulator_spec is not None else data
+            assert code == 200 and data == expected and len(expected) > 110
             assert headers["Content-Type"].startswith("video/mp4")
             assert int(headers["Content-Length"]) == len(expected)
             code, headers, data = await gw.client.content(task["id"], range_="bytes=10-109")
@@ -268,12 +361,14 @@ class VendorContract:
 
     async def test_blocked_generation_is_a_content_policy_failure(self, plugin_manager, emulator_spec, tmp_path):
         async with self.gateway(plugin_manager, emulator_spec, tmp_path) as gw:
+            if self.moderation_after_acceptance is None:
+                pytest.skip("this vendor moderates only at submission")
             prompt = f"a filtered fox {Scenario.BLOCK.marker}"
             status, task = await gw.client.submit(**self.body(self.text_model, prompt=prompt))
             assert status == 200, task
             final, _ = await gw.client.wait(task["id"])
             assert final["status"] == "failed"
-            assert final["error"]["code"] in ("content_policy_violation", "content_filtered"), final["error"]
+            assert final["error"]["code"] == self.moderation_after_acceptance, final["error"]
 
     async def test_rejected_prompt_is_a_400(self, plugin_manager, emulator_spec, tmp_path):
         async with self.gateway(plugin_manager, emulator_spec, tmp_path) as gw:
@@ -301,23 +396,47 @@ class VendorContract:
             status, body = await gw.client.submit(**self.body(self.text_model, prompt="an unlucky fox"))
             assert status in (502, 503), body
             assert body["error"]["type"] == "upstream_error"
-            for secret in emulator_spec.credentials.values():
+            secrets = emulator_spec.credentials if emulator_spec is not None else self.credentials
+            for secret in secrets.values():
                 assert secret not in str(body)
 
     async def test_strict_policy_rejects_unoffered_duration(self, plugin_manager, emulator_spec, tmp_path):
-        model = self.text_model
-        registry = Registry.collect(plugin_manager)
-        spec = registry.model(model) if model else None
-        if spec is None or not spec.durations:
+        spec = self.model_spec(plugin_manager, self.text_model)
+        if not spec.durations:
             pytest.skip("no text model with declared durations")
         offered = set(spec.durations) | {d for rule in spec.duration_rules for d in rule.allowed}
+        offered |= {d for rules in spec.inputs for d in rules.durations or ()}
         odd = next(n for n in range(1, 100) if n not in offered)
-        async with serve_app(emulator_spec.create_app(emulator_spec.settings(generation_seconds=0.1))) as url:
-            channel = channel_for(emulator_spec, url, normalization=NormalizationPolicy.STRICT)
-            async with running_gateway(gateway_config([channel], tmp_path), pm=plugin_manager) as gw:
-                body = self.body(model, prompt="a precise fox")
-                body.pop("seconds", None)
-                status, answer = await gw.client.submit(**body, duration=odd)
-                assert status == 400, answer
-                for allowed in spec.durations:
-                    assert str(allowed) in answer["error"]["message"]
+        strict = NormalizationPolicy.STRICT
+        async with self.gateway(plugin_manager, emulator_spec, tmp_path, normalization=strict) as gw:
+            body = self.body(spec.name, prompt="a precise fox")
+            body.pop("seconds", None)
+            status, answer = await gw.client.submit(**body, duration=odd)
+            assert status == 400, answer
+            for allowed in spec.durations:
+                assert str(allowed) in answer["error"]["message"]
+
+    async def test_cancel_as_the_vendor_declares(self, plugin_manager, emulator_spec, tmp_path):
+        vendor = Registry.collect(plugin_manager).vendors[self.vendor]
+        async with self.gateway(plugin_manager, emulator_spec, tmp_path, generation_seconds=30.0) as gw:
+            status, task = await gw.client.submit(**self.body(self.text_model, prompt="a fox to stop"))
+            assert status == 200, task
+            code, answer = await gw.client.request("POST", f"/v1/videos/{task['id']}/cancel")
+            if not vendor.can_cancel:
+                assert code == 400 and answer["error"]["code"] == "cancel_not_supported", answer
+                return
+            assert code == 200 and answer["status"] == "cancelled", answer
+            await asyncio.sleep(0.3)  # polls that were due must not bring it back
+            assert (await gw.client.get(task["id"]))["status"] == "cancelled"
+
+    async def test_first_and_last_frame_complete(self, plugin_manager, emulator_spec, tmp_path):
+        spec = self.model_spec(plugin_manager, self.image_model)
+        if not spec.capabilities.end_frame:
+            pytest.skip(f"{spec.name} takes no last frame")
+        first, last = png_data_uri(640, 360), png_data_uri(640, 360, rgb=(30, 60, 200))
+        async with self.gateway(plugin_manager, emulator_spec, tmp_path) as gw:
+            body = self.body(spec.name, prompt="from dawn to dusk", images=[first, last])
+            status, task = await gw.client.submit(**body)
+            assert status == 200, task
+            final, _ = await gw.client.wait(task["id"])
+            assert final["status"] == "completed", final

@@ -7,15 +7,26 @@ which :mod:`reelay_kling.wire` checks before anything is sent.
 
 Sources: Kling's API reference (text2video / image2video model enums,
 ``cfg_scale`` "not supported by kling-v2.x", ``mode`` std/pro, durations
-"5"/"10", text-to-video aspect ratios 16:9, 9:16, 1:1) and Kling's capability
-map for start+end frames (``image_tail``).
+"5"/"10", text-to-video aspect ratios 16:9, 9:16, 1:1; ``prompt`` at most 2500
+characters; ``image``/``image_tail`` jpg/jpeg/png, at most 10 MB, each side at
+least 300 px, aspect ratio 1:2.5 to 2.5:1; requests with an end frame are
+5 s only) and Kling's capability map for start+end frames (``image_tail``).
 """
 
 from __future__ import annotations
 
 from attrs import frozen
 
-from reelay import Capabilities, ImageRole, MetadataPolicy, ModelSpec, PrecedenceRules
+from reelay import (
+    Capabilities,
+    ImageRole,
+    ImageRules,
+    InputKind,
+    InputRules,
+    MetadataPolicy,
+    ModelSpec,
+    PrecedenceRules,
+)
 
 VENDOR = "kling"
 
@@ -23,6 +34,18 @@ VENDOR = "kling"
 ASPECT_RATIOS = ("16:9", "9:16", "1:1")
 DURATIONS = (5, 10)
 MODES = ("std", "pro")
+MAX_PROMPT_CHARS = 2500
+#: A first frame and a last frame (``image``, ``image_tail``).
+MAX_IMAGES = 2
+IMAGE_RULES = ImageRules(
+    types=("image/jpeg", "image/png"),
+    max_bytes=10 * 1024 * 1024,
+    min_side=300,
+    min_aspect=1 / 2.5,
+    max_aspect=2.5,
+)
+#: With an end frame (``image_tail``) Kling generates 5 seconds only.
+INPUTS = (InputRules(InputKind.FIRST_LAST, durations=(5,)),)
 
 #: Kling's documented request fields a caller may set through ``metadata``.
 METADATA_FIELDS = (
@@ -90,6 +113,10 @@ def _model(
         precedence=PRECEDENCE,
         metadata_fields=METADATA_FIELDS,
         description=description,
+        inputs=INPUTS if end_frame else (),
+        image_rules=IMAGE_RULES,
+        max_prompt_chars=MAX_PROMPT_CHARS,
+        max_images=MAX_IMAGES,
     )
     return KlingModel(spec=spec, cfg_scale=cfg_scale, sound=sound, sound_modes=sound_modes)
 

@@ -285,3 +285,35 @@ def test_other_vendors_are_not_answered(pm, normalized):
 
 def test_payload_repr_hides_body(build):
     assert PNG_B64 not in repr(build("kling-v1", image=PNG_B64))
+
+
+# ---------------------------------------------------------------- bounds and image rules, as model data
+
+
+def test_kling_bounds_are_model_data():
+    spec = BY_NAME["kling-v1"].spec
+    with pytest.raises(InvalidRequest) as caught:
+        normalize(UnifiedRequest(model="kling-v1", prompt="x" * 2501), spec)
+    assert caught.value.param == "prompt" and caught.value.code == "prompt_too_long"
+    with pytest.raises(InvalidRequest) as caught:
+        normalize(UnifiedRequest(model="kling-v1", prompt="fox", images=(URL_A, URL_B, URL_C)), spec)
+    assert caught.value.param == "images" and caught.value.code == "too_many_images"
+
+
+def test_kling_refuses_small_and_webp_images_by_their_bytes():
+    spec = BY_NAME["kling-v1"].spec
+    small = "data:image/png;base64," + base64.b64encode(sample_asset("sample.jpg")).decode()  # a 160x90 JPEG
+    with pytest.raises(InvalidRequest) as caught:
+        normalize(UnifiedRequest(model="kling-v1", prompt="fox", image=small), spec)
+    assert caught.value.code == "image_dimensions"
+    webp = "data:image/png;base64," + base64.b64encode(sample_asset("sample.webp")).decode()
+    with pytest.raises(InvalidRequest) as caught:
+        normalize(UnifiedRequest(model="kling-v1", prompt="fox", image=webp), spec)
+    assert caught.value.code == "image_type_not_supported"
+
+
+def test_kling_end_frame_requests_are_five_seconds():
+    spec = BY_NAME["kling-v1"].spec
+    request = normalize(UnifiedRequest(model="kling-v1", images=(URL_A, URL_B), duration=10), spec)
+    assert request.last_frame is not None and request.duration == 5
+    assert normalize(UnifiedRequest(model="kling-v1", image=URL_A, duration=10), spec).duration == 10

@@ -3,7 +3,9 @@
 Sources (see ``shared/reference/vendor-apis.md`` section A): OpenAI's OpenAPI
 spec for ``POST /videos`` (``seconds`` is the string enum ``"4"``, ``"8"``,
 ``"12"``; ``size`` defaults to ``720x1280``; the model enum with its dated
-snapshots) and the Sora 2 prompting guide's per-model size table.
+snapshots; ``prompt`` required, 1-32000 characters, also with an image) and
+the Sora 2 prompting guide's per-model size table; ``input_reference`` is one
+JPEG, PNG or WebP image.
 """
 
 from __future__ import annotations
@@ -12,6 +14,9 @@ from reelay import (
     Capabilities,
     CredentialSpec,
     ImageRole,
+    ImageRules,
+    InputKind,
+    InputRules,
     MetadataPolicy,
     ModelSpec,
     PrecedenceRules,
@@ -28,6 +33,14 @@ DEFAULT_SECONDS = 4
 SORA_2_SIZES = ("1280x720", "720x1280")
 SORA_2_PRO_SIZES = (*SORA_2_SIZES, "1024x1792", "1792x1024")
 DEFAULT_SIZE = "720x1280"
+
+MAX_PROMPT_CHARS = 32000
+#: Sora takes one image (the first frame) and the precedence rules drop the
+#: rest, so this only bounds what a request may carry: one per image field.
+MAX_IMAGES = 3
+IMAGE_RULES = ImageRules(types=("image/jpeg", "image/png", "image/webp"))
+#: ``prompt`` is required on every request, image-to-video too.
+INPUTS = (InputRules(InputKind.IMAGE, prompt_required=True),)
 
 #: Dated snapshots, by the floating model they pin.
 SNAPSHOTS = {
@@ -94,6 +107,10 @@ def _model(name: str, sizes: tuple[str, ...], typical_seconds: float, descriptio
         aliases=SNAPSHOTS[name],
         metadata_fields=(),
         description=description,
+        inputs=INPUTS,
+        image_rules=IMAGE_RULES,
+        max_prompt_chars=MAX_PROMPT_CHARS,
+        max_images=MAX_IMAGES,
     )
 
 

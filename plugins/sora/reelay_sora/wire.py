@@ -145,13 +145,14 @@ def _check_image_type(image: ImageInput) -> None:
 
 
 def image_mime_type(image: ImageInput) -> str | None:
-    """The image's MIME type: what the caller said, else its bytes, else its file name."""
+    """The image's MIME type: what its bytes show, else what the caller said, else its file name."""
+    sniffed = sniff_mime(image.base64) if image.base64 else None
+    if sniffed is not None:
+        return sniffed
     if image.mime_type and image.mime_type != "application/octet-stream":
         return image.mime_type
-    sniffed = sniff_mime(image.base64) if image.base64 else None
-    if sniffed is None and image.filename:
-        sniffed = mimetypes.guess_type(image.filename)[0]
-    return sniffed or image.mime_type
+    guessed = mimetypes.guess_type(image.filename)[0] if image.filename else None
+    return guessed or image.mime_type
 
 
 def payload_json(payload: CreateVideo) -> dict[str, Any]:

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from reelay import ImageInput, MetadataPolicy, NormalizationPolicy, UnifiedRequest, ValueNotAllowed
+from reelay import (
+    ImageInput,
+    InputKind,
+    InvalidRequest,
+    MetadataPolicy,
+    NormalizationPolicy,
+    UnifiedRequest,
+    ValueNotAllowed,
+)
 from reelay.normalize import normalize
 from reelay.plugins import Registry, make_plugin_manager
 from reelay_sora.models import MODELS, VENDOR_SPEC
@@ -134,3 +142,17 @@ def test_metadata_is_dropped_and_reported():
     request = _normalize(prompt="a cat", metadata={"quality": "high", "model": "x"})
     assert request.extra == {}
     assert set(request.dropped_metadata) == {"quality", "model"}
+
+
+def test_prompt_rule_and_bounds_are_model_data():
+    model = MODELS[0]
+    assert model.rules_for(InputKind.IMAGE).prompt_required and model.max_prompt_chars == 32000
+    with pytest.raises(InvalidRequest) as caught:
+        _normalize(image="https://img.example/cat.png")
+    assert caught.value.code == "missing_prompt" and caught.value.param == "prompt"
+    with pytest.raises(InvalidRequest) as caught:
+        _normalize(prompt="x" * 32001)
+    assert caught.value.code == "prompt_too_long"
+    with pytest.raises(InvalidRequest) as caught:
+        _normalize(prompt="a cat", images=tuple(f"https://img.example/{i}.png" for i in range(10_000)))
+    assert caught.value.code == "too_many_images"

@@ -3,6 +3,11 @@
 Each :class:`VeoModel` pairs the :class:`reelay.ModelSpec` the core sees with
 the few Veo facts the wire module needs: which ``resolution`` values the
 model takes, whether it makes audio, and which API forms serve it.
+
+Input bounds (``shared/reference/vendor-apis.md`` B.1, B.2): images are
+JPEG, PNG or WebP sent as bytes (the Gemini API refuses ``gcsUri``), up to
+20 MB (Veo 2's stated limit); a first frame, a last frame and up to three
+reference images; the prompt is at most 1,024 tokens.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ import enum
 
 from attrs import frozen
 
-from reelay import Capabilities, DurationRule, ImageRole, MetadataPolicy, ModelSpec, PrecedenceRules
+from reelay import Capabilities, DurationRule, ImageRole, ImageRules, MetadataPolicy, ModelSpec, PrecedenceRules
 
 VENDOR = "veo"
 
@@ -51,6 +56,13 @@ VERTEX_ONLY_PARAMETERS = (
 )
 #: Parameters both forms take, accepted from ``metadata``.
 COMMON_PARAMETERS = ("negativePrompt", "enhancePrompt", "personGeneration")
+
+IMAGE_RULES = ImageRules(types=("image/jpeg", "image/png", "image/webp"), max_bytes=20 * 1024 * 1024, inline_urls=True)
+#: A first frame, a last frame and three reference images.
+MAX_IMAGES = 5
+#: Google counts 1,024 tokens, which the gateway cannot count; no prompt of
+#: 1,024 tokens reaches this many characters, so longer ones are refused here.
+MAX_PROMPT_CHARS = 8192
 
 PRECEDENCE = PrecedenceRules(
     duration_sources=("duration", "seconds", "metadata.durationSeconds"),
@@ -118,6 +130,9 @@ def _veo3(
         precedence=PRECEDENCE,
         metadata_fields=COMMON_PARAMETERS + VERTEX_ONLY_PARAMETERS,
         description=description,
+        image_rules=IMAGE_RULES,
+        max_prompt_chars=MAX_PROMPT_CHARS,
+        max_images=MAX_IMAGES,
     )
     return VeoModel(spec=spec, resolutions=resolutions, audio=True, forms=forms)
 
@@ -175,6 +190,9 @@ MODELS: tuple[VeoModel, ...] = (
             precedence=PRECEDENCE,
             metadata_fields=COMMON_PARAMETERS + VERTEX_ONLY_PARAMETERS,
             description="Veo 2, silent 720p; first frame only",
+            image_rules=IMAGE_RULES,
+            max_prompt_chars=MAX_PROMPT_CHARS,
+            max_images=MAX_IMAGES,
         ),
         resolutions=(),
         audio=False,

@@ -30,10 +30,11 @@ from reelay import (
     UpstreamError,
     VideoResult,
 )
+from reelay.images import check_image as check_image_rules
 
-from .models import SIZES, VERTEX_ONLY_PARAMETERS, ApiForm, VeoModel
+from .models import IMAGE_RULES, SIZES, VERTEX_ONLY_PARAMETERS, ApiForm, VeoModel
 
-IMAGE_TYPES = ("image/jpeg", "image/png", "image/webp")
+IMAGE_TYPES = IMAGE_RULES.types
 PERSON_GENERATION = ("allow_all", "allow_adult", "dont_allow")
 COMPRESSION_QUALITY = ("optimized", "lossless")
 RESIZE_MODES = ("pad", "crop")
@@ -187,14 +188,13 @@ def _checked(key: str, value: Any, param: str) -> Any:
 
 
 def check_image(image: ImageInput, param: str) -> None:
-    """Veo takes JPEG, PNG and WebP as base64 with their MIME type."""
+    """Veo takes JPEG, PNG and WebP as base64 with their MIME type (:data:`IMAGE_RULES`, judged by the bytes)."""
     if image.mime_type is None:
         raise InvalidRequest(
             f"{param}: the image type could not be recognised; send a data URI such as data:image/png;base64,...",
             param=param,
         )
-    if image.mime_type.lower() not in IMAGE_TYPES:
-        raise InvalidRequest(f"{param}: Veo takes JPEG, PNG or WebP images, not {image.mime_type}", param=param)
+    check_image_rules(image, IMAGE_RULES, param)
 
 
 def request_body(payload: VeoPayload) -> dict[str, Any]:

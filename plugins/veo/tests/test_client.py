@@ -277,8 +277,19 @@ async def test_internal_image_urls_are_refused_with_a_400(pm, http, mocked, url,
 
 async def test_a_downloaded_image_veo_cannot_read_is_refused(pm, http, mocked, public_dns, gemini_channel):
     mocked.get("https://93.184.216.34/anim.gif", body=b"GIF89a", content_type="image/gif")
-    with pytest.raises(InvalidRequest, match="JPEG, PNG or WebP"):
+    with pytest.raises(InvalidRequest, match="image/jpeg, image/png, image/webp") as caught:
         await submit(pm, http, gemini_channel(), model="veo-3", image="https://images.example/anim.gif")
+    assert caught.value.code == "image_type_not_supported"  # the model's ImageRules, judged by the bytes
+
+
+async def test_a_downloaded_png_served_as_octet_stream_is_sent_as_png(pm, http, mocked, public_dns, gemini_channel):
+    png = sample_asset("sample.png")
+    mocked.get("https://93.184.216.34/cat", body=png, content_type="application/octet-stream")
+    mocked.post(f"{GEMINI}/v1beta/models/veo-3.1-generate-preview:predictLongRunning", payload={"name": GEMINI_OP})
+    await submit(pm, http, gemini_channel(), model="veo-3", image="https://images.example/cat")
+    url = f"{GEMINI}/v1beta/models/veo-3.1-generate-preview:predictLongRunning"
+    image = body_of(sent(mocked, "POST", url)[0])["instances"][0]["image"]
+    assert image["mimeType"] == "image/png"
 
 
 # ---------------------------------------------------------------- status

@@ -8,6 +8,7 @@ class TestVeoGeminiContract(VendorContract):
     emulator = "veo-gemini"
     text_model = "veo-3"
     image_model = "veo-3.1-fast-generate-preview"
+    moderation_after_acceptance = "content_filtered"  # a done operation with its samples filtered
 
 
 class TestVeoVertexContract(VendorContract):
@@ -15,3 +16,4 @@ class TestVeoVertexContract(VendorContract):
     emulator = "veo-vertex"
     text_model = "veo-3.1-fast-generate-001"
     image_model = "veo-3.1-generate-001"
+    moderation_after_acceptance = "content_filtered"

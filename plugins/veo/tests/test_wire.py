@@ -179,9 +179,14 @@ def test_metadata_of_the_wrong_type_is_refused(metadata, param):
 
 
 def test_images_veo_cannot_read_are_refused():
+    # The core refuses them from the model's ImageRules, judged by the bytes (issue 14).
     gif = "data:image/gif;base64,R0lGODlhAQABAAAAACw="
-    with pytest.raises(InvalidRequest, match="JPEG, PNG or WebP"):
+    with pytest.raises(InvalidRequest, match="image/jpeg, image/png, image/webp") as caught:
         build(UnifiedRequest(model="veo-3.1-generate-preview", prompt="a", image=gif))
+    assert caught.value.code == "image_type_not_supported"
+    png_as_gif = "data:image/gif;base64," + base64.b64encode(sample_asset("sample.png")).decode()
+    _, payload = build(UnifiedRequest(model="veo-3.1-generate-preview", prompt="a", image=png_as_gif))
+    assert payload.first_frame.mime_type == "image/png"
 
 
 def test_url_images_wait_for_submission():
@@ -310,3 +315,14 @@ def test_retry_after_is_kept(fixture):
 def test_non_json_errors_still_map():
     error = wire.upstream_error(502, None)
     assert error.kind is FailureKind.TRANSIENT and "HTTP 502" in error.message
+
+
+def test_veo_bounds_are_model_data():
+    urls = tuple(f"https://example.com/{i}.png" for i in range(6))
+    with pytest.raises(InvalidRequest) as caught:
+        build(UnifiedRequest(model="veo-3.1-generate-preview", prompt="a", images=urls))
+    assert caught.value.code == "too_many_images" and caught.value.param == "images"
+    with pytest.raises(InvalidRequest) as caught:
+        build(UnifiedRequest(model="veo-3.1-generate-preview", prompt="a" * 8193))
+    assert caught.value.code == "prompt_too_long"
+    assert BY_NAME["veo-3"].spec.image_rules.inline_urls
