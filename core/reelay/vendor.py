@@ -109,7 +109,7 @@ class VendorPlugin:
         """Whether the subclass wrote ``method`` (the base class writes none)."""
         return getattr(type(self), method, None) is not getattr(VendorPlugin, method, None)
 
-    def _call(self, method: str, *values: Any) -> Any:
+    def _delegate(self, method: str, *values: Any) -> Any:
         """``method`` with the hook's argument ``values``, those it takes by name."""
         taken = self._arguments[method]
         if taken is None:
@@ -139,19 +139,19 @@ class VendorPlugin:
     def reelay_validate_channel(self, channel: Channel, vendor: VendorSpec) -> list[str] | None:
         if not self._owns(channel) or not self._has("validate_channel"):
             return None
-        return self._call("validate_channel", channel, vendor)
+        return self._delegate("validate_channel", channel, vendor)
 
     @hookimpl
     def reelay_channel_serves(self, model: ModelSpec, channel: Channel) -> bool | None:
         if not self._owns(channel) or not self._has("serves"):
             return None
-        return self._call("serves", model, channel)
+        return self._delegate("serves", model, channel)
 
     # ------------------------------------------------------------ the task's life
 
     @hookimpl
     def reelay_build_payload(self, request: GenerationRequest, model: ModelSpec, channel: Channel) -> Any | None:
-        return self._call("build_payload", request, model, channel) if self._owns(channel) else None
+        return self._delegate("build_payload", request, model, channel) if self._owns(channel) else None
 
     @hookimpl
     def reelay_submit(
@@ -161,27 +161,27 @@ class VendorPlugin:
             return None
         if self.payload_type is not None and not isinstance(payload, self.payload_type):
             raise TypeError(f"{type(self).__name__} cannot submit a {type(payload).__name__}")
-        return self._call("submit", payload, request, channel, http)
+        return self._delegate("submit", payload, request, channel, http)
 
     @hookimpl
     def reelay_fetch_status(self, task: Task, channel: Channel, http: aiohttp.ClientSession) -> Awaitable[Any] | None:
-        return self._call("fetch_status", task, channel, http) if self._owns(channel) else None
+        return self._delegate("fetch_status", task, channel, http) if self._owns(channel) else None
 
     @hookimpl
     def reelay_map_status(self, payload: Any, task: Task, channel: Channel) -> StatusUpdate | None:
-        return self._call("map_status", payload, task, channel) if self._owns(channel) else None
+        return self._delegate("map_status", payload, task, channel) if self._owns(channel) else None
 
     @hookimpl
     def reelay_open_content(
         self, task: Task, channel: Channel, http: aiohttp.ClientSession, variant: str
     ) -> Awaitable[ContentSource] | None:
-        return self._call("open_content", task, channel, http, variant) if self._owns(channel) else None
+        return self._delegate("open_content", task, channel, http, variant) if self._owns(channel) else None
 
     @hookimpl
     def reelay_cancel(self, task: Task, channel: Channel, http: aiohttp.ClientSession) -> Awaitable[None] | None:
         if not self._owns(channel) or not self._has("cancel"):
             return None
-        return self._call("cancel", task, channel, http)
+        return self._delegate("cancel", task, channel, http)
 
     @hookimpl
     def reelay_remix(
@@ -189,7 +189,7 @@ class VendorPlugin:
     ) -> Awaitable[VendorRef] | None:
         if not self._owns(channel) or not self._has("remix"):
             return None
-        return self._call("remix", task, prompt, channel, http)
+        return self._delegate("remix", task, prompt, channel, http)
 
     # ------------------------------------------------------------ what a subclass writes
 
