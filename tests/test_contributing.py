@@ -4,6 +4,7 @@ import os
 import re
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -24,12 +25,15 @@ def test_tutorial_plugin_installs_lists_and_passes_its_tests(tmp_path):
         path = tmp_path / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(code)
+    # The one entry-point line names the plugin instance.
+    entry_points = tomllib.loads(files["pyproject.toml"])["project"]["entry-points"]["reelay"]
+    assert entry_points == {"pixelfarm": "reelay_pixelfarm:plugin"}
     # What `pip install -e` leaves behind, as far as discovery goes: a
-    # dist-info with the entry point, and the module on the path.
+    # dist-info with that entry point, and the module on the path.
     dist_info = tmp_path / "reelay_pixelfarm-0.1.0.dist-info"
     dist_info.mkdir()
     (dist_info / "METADATA").write_text("Metadata-Version: 2.1\nName: reelay-pixelfarm\nVersion: 0.1.0\n")
-    (dist_info / "entry_points.txt").write_text("[reelay]\npixelfarm = reelay_pixelfarm\n")
+    (dist_info / "entry_points.txt").write_text(f"[reelay]\npixelfarm = {entry_points['pixelfarm']}\n")
     env = {**os.environ, "PYTHONPATH": str(tmp_path)}
     listed = subprocess.run(
         [sys.executable, "-m", "reelay.cli", "plugins"], env=env, capture_output=True, text=True, timeout=60
@@ -47,3 +51,4 @@ def test_tutorial_plugin_installs_lists_and_passes_its_tests(tmp_path):
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     assert " passed" in result.stdout
+    assert "VendorPlugin" in files["reelay_pixelfarm.py"] and "@hookimpl" not in files["reelay_pixelfarm.py"]

@@ -22,6 +22,7 @@ from reelay import (
     UnifiedRequest,
     UpstreamError,
     VendorRef,
+    for_vendor,
     hookimpl,
     hookspecs,
 )
@@ -106,20 +107,18 @@ def test_reelay_register_emulators(acme_pm):
 
 
 class AcmeRules:
-    """Extra acme channel rules, as a vendor plugin would declare them."""
+    """Extra acme channel rules, as hand-written hookimpls (``for_vendor`` scopes them to acme)."""
 
     @hookimpl
+    @for_vendor("acme")
     def reelay_validate_channel(self, channel, vendor):
-        if channel.vendor != "acme":
-            return None
         if channel.options.get("region") not in (None, "eu", "us"):
             return ["region: expected eu or us"]
         return []
 
     @hookimpl
+    @for_vendor("acme")
     def reelay_channel_serves(self, model, channel):
-        if channel.vendor != "acme":
-            return None
         return not (channel.options.get("region") == "us" and model.name == "acme-still")
 
 
@@ -134,6 +133,8 @@ def test_reelay_validate_channel(acme_pm):
         '[[channels]]\nname = "a"\nvendor = "acme"\nregion = "mars"\n[channels.credentials]\napi_key = "k"\n'
     )
     assert validate(parse_config(document, {}), registry, acme_pm) == ["channels[0].region: expected eu or us"]
+    elsewhere = Channel(name="b", vendor="other", base_url="http://x", options={"region": "mars"})
+    assert acme_pm.hook.reelay_validate_channel(channel=elsewhere, vendor=None) == []
 
 
 def test_reelay_channel_serves(acme_pm, tmp_path):

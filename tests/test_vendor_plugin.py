@@ -60,6 +60,50 @@ def test_a_plugin_without_a_vendor_is_refused_when_defined():
             pass
 
 
+def _map(payload):
+    """A module-level function of the shape a plugin's wire module has."""
+    return StatusUpdate(TaskStatus.IN_PROGRESS, progress=payload["pct"])
+
+
+class Lean(VendorPlugin):
+    """Methods taking only the hook arguments they need, one of them a plain function."""
+
+    vendor = VendorSpec(name="lean")
+    payload_type = dict
+    map_status = staticmethod(_map)
+
+    async def submit(self, payload, http):
+        return VendorRef(id=payload["prompt"])
+
+
+def test_methods_take_the_hook_arguments_they_name():
+    pm = make_plugin_manager(load_entry_points=False, plugins=[Lean()])
+    update = pm.hook.reelay_map_status(payload={"pct": 40}, task=None, channel=tiny_channel("lean"))
+    assert update == StatusUpdate(TaskStatus.IN_PROGRESS, progress=40)
+
+
+async def test_a_method_may_leave_hook_arguments_out():
+    pm = make_plugin_manager(load_entry_points=False, plugins=[Lean()])
+    submitted = pm.hook.reelay_submit(payload={"prompt": "p"}, request=None, channel=tiny_channel("lean"), http=None)
+    assert await submitted == VendorRef(id="p")
+
+
+def test_a_payload_of_another_type_is_refused_before_submission():
+    pm = make_plugin_manager(load_entry_points=False, plugins=[Lean()])
+    with pytest.raises(TypeError, match="Lean cannot submit a list"):
+        pm.hook.reelay_submit(payload=["p"], request=None, channel=tiny_channel("lean"), http=None)
+
+
+def test_a_method_naming_an_argument_its_hook_lacks_is_refused_when_defined():
+    with pytest.raises(TypeError, match=r"Typo\.fetch_status takes 'chanel', which reelay_fetch_status does not pass"):
+
+        class Typo(VendorPlugin):
+            vendor = VendorSpec(name="typo")
+
+            async def fetch_status(self, task, chanel, http):
+                return {}
+
+
 def _request():
     from reelay import GenerationRequest
 

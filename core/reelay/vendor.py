@@ -16,10 +16,17 @@ instance::
         def build_payload(self, request, model, channel):
             return {"prompt": request.prompt}
 
-        async def submit(self, payload, request, channel, http):
+        async def submit(self, payload, channel, http):
             ...  # POST to the vendor; return VendorRef(id=...)
 
     plugin = AcmePlugin()          # pyproject: acme = "reelay_acme:plugin"
+
+As with a pluggy hookimpl, a method takes the hook's arguments by name and
+may leave out those it does not need (``submit`` above needs no ``request``).
+So where a plugin's client module already has a function of the right shape,
+the method is that function: ``fetch_status = staticmethod(client.fetch_status)``.
+A method naming an argument its hook does not pass fails when the class is
+defined.
 
 Hooks stay synchronous, as pluggy requires: a hook here returns the
 coroutine of the plugin's ``async def`` method, which the core awaits. A
@@ -29,6 +36,7 @@ hook then answers None and the core tells the caller the vendor cannot.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -42,6 +50,19 @@ if TYPE_CHECKING:  # pragma: no cover - imports for annotations only
 
 __all__ = ["VendorPlugin"]
 
+#: Each method a subclass may write, with the arguments its hook passes.
+HOOK_ARGUMENTS: dict[str, tuple[str, ...]] = {
+    "validate_channel": ("channel", "vendor"),
+    "serves": ("model", "channel"),
+    "build_payload": ("request", "model", "channel"),
+    "submit": ("payload", "request", "channel", "http"),
+    "fetch_status": ("task", "channel", "http"),
+    "map_status": ("payload", "task", "channel"),
+    "open_content": ("task", "channel", "http", "variant"),
+    "cancel": ("task", "channel", "http"),
+    "remix": ("task", "prompt", "channel", "http"),
+}
+
 
 class VendorPlugin:
     """Base class of a vendor plugin; see the module documentation.
@@ -52,23 +73,31 @@ class VendorPlugin:
     - ``models``: its :class:`reelay.ModelSpec` values, declared as data.
     - ``emulators``: :class:`reelay.emulation.EmulatorSpec` values for
       ``reelay demo`` and the end-to-end tests.
+    - ``payload_type``: what ``build_payload`` returns; ``submit`` is then
+      never handed anything else (another plugin's payload is a TypeError).
 
     Methods a subclass writes (each the hook of the same name with ``reelay_``
     in front, documented in :mod:`reelay.hookspecs`, called only for the
     vendor's own channels): ``build_payload``, ``async submit``,
     ``async fetch_status``, ``map_status``, ``async open_content`` (all a
     vendor needs), and where the vendor has them ``async cancel``,
-    ``async remix``, ``validate_channel``, ``serves``.
+    ``async remix``, ``validate_channel``, ``serves``. Each takes any of its
+    hook's arguments by name (see :data:`HOOK_ARGUMENTS`).
     """
 
     vendor: ClassVar[VendorSpec]
     models: ClassVar[Sequence[ModelSpec]] = ()
     emulators: ClassVar[Sequence[EmulatorSpec]] = ()
+    payload_type: ClassVar[type | tuple[type, ...] | None] = None
+
+    #: For each method, the hook arguments it takes (None: all, by position).
+    _arguments: ClassVar[dict[str, tuple[str, ...] | None]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if "vendor" not in cls.__dict__ and not any("vendor" in base.__dict__ for base in cls.__mro__[1:-1]):
             raise TypeError(f"{cls.__name__} must set the class attribute 'vendor' to a VendorSpec")
+        cls._arguments = {method: _arguments_taken(cls, method, given) for method, given in HOOK_ARGUMENTS.items()}
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} vendor={self.vendor.name!r}>"
@@ -79,6 +108,14 @@ class VendorPlugin:
     def _has(self, method: str) -> bool:
         """Whether the subclass wrote ``method`` (the base class writes none)."""
         return getattr(type(self), method, None) is not getattr(VendorPlugin, method, None)
+
+    def _delegate(self, method: str, *values: Any) -> Any:
+        """``method`` with the hook's argument ``values``, those it takes by name."""
+        taken = self._arguments[method]
+        if taken is None:
+            return getattr(self, method)(*values)
+        given = dict(zip(HOOK_ARGUMENTS[method], values, strict=True))
+        return getattr(self, method)(**{name: given[name] for name in taken})
 
     # ------------------------------------------------------------ registration
 
@@ -102,45 +139,49 @@ class VendorPlugin:
     def reelay_validate_channel(self, channel: Channel, vendor: VendorSpec) -> list[str] | None:
         if not self._owns(channel) or not self._has("validate_channel"):
             return None
-        return self.validate_channel(channel)
+        return self._delegate("validate_channel", channel, vendor)
 
     @hookimpl
     def reelay_channel_serves(self, model: ModelSpec, channel: Channel) -> bool | None:
         if not self._owns(channel) or not self._has("serves"):
             return None
-        return self.serves(model, channel)
+        return self._delegate("serves", model, channel)
 
     # ------------------------------------------------------------ the task's life
 
     @hookimpl
     def reelay_build_payload(self, request: GenerationRequest, model: ModelSpec, channel: Channel) -> Any | None:
-        return self.build_payload(request, model, channel) if self._owns(channel) else None
+        return self._delegate("build_payload", request, model, channel) if self._owns(channel) else None
 
     @hookimpl
     def reelay_submit(
         self, payload: Any, request: GenerationRequest, channel: Channel, http: aiohttp.ClientSession
     ) -> Awaitable[VendorRef] | None:
-        return self.submit(payload, request, channel, http) if self._owns(channel) else None
+        if not self._owns(channel):
+            return None
+        if self.payload_type is not None and not isinstance(payload, self.payload_type):
+            raise TypeError(f"{type(self).__name__} cannot submit a {type(payload).__name__}")
+        return self._delegate("submit", payload, request, channel, http)
 
     @hookimpl
     def reelay_fetch_status(self, task: Task, channel: Channel, http: aiohttp.ClientSession) -> Awaitable[Any] | None:
-        return self.fetch_status(task, channel, http) if self._owns(channel) else None
+        return self._delegate("fetch_status", task, channel, http) if self._owns(channel) else None
 
     @hookimpl
     def reelay_map_status(self, payload: Any, task: Task, channel: Channel) -> StatusUpdate | None:
-        return self.map_status(payload, task, channel) if self._owns(channel) else None
+        return self._delegate("map_status", payload, task, channel) if self._owns(channel) else None
 
     @hookimpl
     def reelay_open_content(
         self, task: Task, channel: Channel, http: aiohttp.ClientSession, variant: str
     ) -> Awaitable[ContentSource] | None:
-        return self.open_content(task, channel, http, variant) if self._owns(channel) else None
+        return self._delegate("open_content", task, channel, http, variant) if self._owns(channel) else None
 
     @hookimpl
     def reelay_cancel(self, task: Task, channel: Channel, http: aiohttp.ClientSession) -> Awaitable[None] | None:
         if not self._owns(channel) or not self._has("cancel"):
             return None
-        return self.cancel(task, channel, http)
+        return self._delegate("cancel", task, channel, http)
 
     @hookimpl
     def reelay_remix(
@@ -148,11 +189,11 @@ class VendorPlugin:
     ) -> Awaitable[VendorRef] | None:
         if not self._owns(channel) or not self._has("remix"):
             return None
-        return self.remix(task, prompt, channel, http)
+        return self._delegate("remix", task, prompt, channel, http)
 
     # ------------------------------------------------------------ what a subclass writes
 
-    def validate_channel(self, channel: Channel) -> list[str]:
+    def validate_channel(self, channel: Channel, vendor: VendorSpec) -> list[str]:
         """Problems with a channel beyond what ``vendor`` declares (``reelay_validate_channel``)."""
         return []
 
@@ -191,3 +232,32 @@ class VendorPlugin:
     async def remix(self, task: Task, prompt: str, channel: Channel, http: aiohttp.ClientSession) -> VendorRef:
         """Start a remix (``reelay_remix``); not written when the vendor has none."""
         raise NotImplementedError
+
+
+def _arguments_taken(cls: type[VendorPlugin], method: str, given: tuple[str, ...]) -> tuple[str, ...] | None:
+    """The hook arguments ``cls.method`` takes by name (None: all of them, by position).
+
+    :raises TypeError: the method asks for an argument its hook does not pass.
+    """
+    function = inspect.getattr_static(cls, method)
+    if isinstance(function, staticmethod):
+        parameters = list(inspect.signature(function.__func__).parameters.values())
+    else:
+        parameters = list(inspect.signature(function).parameters.values())[1:]  # self
+    kinds = {parameter.kind for parameter in parameters}
+    if inspect.Parameter.VAR_KEYWORD in kinds:
+        return given
+    if inspect.Parameter.VAR_POSITIONAL in kinds:
+        return None
+    # As in pluggy, a parameter the hook does not pass is left to its default, if it has one.
+    unknown = [p.name for p in parameters if p.name not in given and p.default is inspect.Parameter.empty]
+    if unknown:
+        raise TypeError(
+            f"{cls.__name__}.{method} takes {', '.join(map(repr, unknown))}, which reelay_{_hook(method)} "
+            f"does not pass; it may take any of: {', '.join(given)}"
+        )
+    return tuple(parameter.name for parameter in parameters if parameter.name in given)
+
+
+def _hook(method: str) -> str:
+    return "channel_serves" if method == "serves" else method

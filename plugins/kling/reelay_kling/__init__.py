@@ -1,29 +1,19 @@
 """Reelay plugin for Kling (Kuaishou): text-to-video and image-to-video.
 
-Installed as the ``reelay-kling`` distribution and found through the
-``reelay`` entry-point group. The hooks answer only for channels whose vendor
-is ``kling``.
+Installed as the ``reelay-kling`` distribution; its entry point in the
+``reelay`` group is :data:`plugin`, a :class:`reelay.VendorPlugin` that answers
+only for channels whose vendor is ``kling``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any
-
-import aiohttp
-
 from reelay import (
     Channel,
-    ContentSource,
     CredentialSpec,
     GenerationRequest,
     ModelSpec,
-    StatusUpdate,
-    Task,
-    VendorRef,
+    VendorPlugin,
     VendorSpec,
-    for_vendor,
-    hookimpl,
 )
 from reelay.emulation import EmulatorSpec
 
@@ -31,7 +21,7 @@ from . import client, wire
 from .emulator import DEMO_CREDENTIALS, create_app
 from .models import MODELS, VENDOR, kling_model
 
-__all__ = ["MODELS", "VENDOR", "VENDOR_SPEC", "create_app"]
+__all__ = ["MODELS", "VENDOR", "VENDOR_SPEC", "KlingPlugin", "create_app", "plugin"]
 
 __version__ = "0.1.0"
 
@@ -49,53 +39,22 @@ VENDOR_SPEC = VendorSpec(
 )
 
 
-@hookimpl
-def reelay_register_vendors(register: Callable[[VendorSpec], None]) -> None:
-    register(VENDOR_SPEC)
+class KlingPlugin(VendorPlugin):
+    """Kling's hooks: payloads and statuses in :mod:`.wire`, calls in :mod:`.client`."""
+
+    vendor = VENDOR_SPEC
+    models = tuple(model.spec for model in MODELS)
+    emulators = (EmulatorSpec(vendor=VENDOR, create_app=create_app, credentials=dict(DEMO_CREDENTIALS)),)
+
+    payload_type = wire.KlingPayload
+
+    def build_payload(self, request: GenerationRequest, model: ModelSpec, channel: Channel) -> wire.KlingPayload:
+        return wire.build_payload(request, kling_model(model), channel.upstream_model(model))
+
+    submit = staticmethod(client.submit)
+    fetch_status = staticmethod(client.fetch_status)
+    map_status = staticmethod(wire.map_status)
+    open_content = staticmethod(client.open_content)
 
 
-@hookimpl
-def reelay_register_models(register: Callable[[ModelSpec], None]) -> None:
-    for model in MODELS:
-        register(model.spec)
-
-
-@hookimpl
-@for_vendor(VENDOR)
-def reelay_build_payload(request: GenerationRequest, model: ModelSpec, channel: Channel) -> wire.KlingPayload | None:
-    return wire.build_payload(request, kling_model(model), channel.upstream_model(model))
-
-
-@hookimpl
-@for_vendor(VENDOR)
-def reelay_submit(
-    payload: Any, request: GenerationRequest, channel: Channel, http: aiohttp.ClientSession
-) -> Awaitable[VendorRef] | None:
-    if not isinstance(payload, wire.KlingPayload):
-        raise TypeError(f"reelay-kling cannot submit a {type(payload).__name__}")
-    return client.submit(payload, channel, http)
-
-
-@hookimpl
-@for_vendor(VENDOR)
-def reelay_fetch_status(task: Task, channel: Channel, http: aiohttp.ClientSession) -> Awaitable[Any] | None:
-    return client.fetch_status(task, channel, http)
-
-
-@hookimpl
-@for_vendor(VENDOR)
-def reelay_map_status(payload: Any, task: Task, channel: Channel) -> StatusUpdate | None:
-    return wire.map_status(payload)
-
-
-@hookimpl
-@for_vendor(VENDOR)
-def reelay_open_content(
-    task: Task, channel: Channel, http: aiohttp.ClientSession, variant: str
-) -> Awaitable[ContentSource] | None:
-    return client.open_content(task, channel, http, variant)
-
-
-@hookimpl
-def reelay_register_emulators(register: Callable[[EmulatorSpec], None]) -> None:
-    register(EmulatorSpec(vendor=VENDOR, create_app=create_app, credentials=dict(DEMO_CREDENTIALS)))
+plugin = KlingPlugin()

@@ -37,7 +37,7 @@ def channel() -> Channel:
 @pytest.fixture
 def pm() -> pluggy.PluginManager:
     """A plugin manager holding only this plugin, whatever else is installed."""
-    return make_plugin_manager(load_entry_points=False, plugins=[reelay_kling])
+    return make_plugin_manager(load_entry_points=False, plugins=[reelay_kling.plugin])
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ PNG_B64 = base64.b64encode(sample_asset("sample.png")).decode()
 @pytest.fixture
 def spec() -> EmulatorSpec:
     found: list[EmulatorSpec] = []
-    reelay_kling.reelay_register_emulators(found.append)
+    reelay_kling.plugin.reelay_register_emulators(found.append)
     (only,) = found
     return only
 

@@ -20,9 +20,9 @@ KLING_MODELS = {
 
 def test_entry_point_is_declared():
     (entry_point,) = [ep for ep in metadata.entry_points(group="reelay") if ep.name == "kling"]
-    assert entry_point.value == "reelay_kling"
+    assert entry_point.value == "reelay_kling:plugin"
     assert entry_point.dist.name == "reelay-kling"
-    assert entry_point.load() is reelay_kling
+    assert entry_point.load() is reelay_kling.plugin
 
 
 def test_plugin_manager_discovers_kling(monkeypatch):
@@ -36,7 +36,7 @@ def test_plugin_manager_discovers_kling(monkeypatch):
     assert vendor.default_base_url == "https://api-singapore.klingai.com"
     assert [c.name for c in vendor.credentials] == ["access_key", "secret_key"]
     assert [e.vendor for e in registry.emulators] == ["kling"]
-    assert pm.get_plugin("kling") is reelay_kling
+    assert pm.get_plugin("kling") is reelay_kling.plugin
     assert metadata.version("reelay-kling") == reelay_kling.__version__
 
 
@@ -53,7 +53,7 @@ def test_allow_list_can_leave_kling_out(monkeypatch):
 
 
 def test_model_specs_are_data():
-    registry = Registry.collect(make_plugin_manager(load_entry_points=False, plugins=[reelay_kling]))
+    registry = Registry.collect(make_plugin_manager(load_entry_points=False, plugins=[reelay_kling.plugin]))
     for name in KLING_MODELS:
         spec = registry.models[name]
         assert spec.durations == (5, 10)

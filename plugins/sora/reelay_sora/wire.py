@@ -222,14 +222,14 @@ _STATUSES = {
 }
 
 
-def map_status(body: Any) -> StatusUpdate:
+def map_status(payload: Any) -> StatusUpdate:
     """Map a video object into Reelay's vocabulary.
 
     A completed video carries no URL: its bytes are read from the content
     endpoint, which :func:`reelay_open_content` names, so the result only
     records when the upstream assets expire.
     """
-    video = parse_video(body)
+    video = parse_video(payload)
     status = _STATUSES.get(video.status)
     if status is None:
         raise UpstreamError(

@@ -52,20 +52,20 @@ def _request(**values) -> GenerationRequest:
 
 
 async def _submit(channel: Channel, http, request: GenerationRequest) -> VendorRef:
-    payload = reelay_sora.reelay_build_payload(request=request, model=MODELS[0], channel=channel)
-    return await reelay_sora.reelay_submit(payload=payload, request=request, channel=channel, http=http)
+    payload = reelay_sora.plugin.reelay_build_payload(request=request, model=MODELS[0], channel=channel)
+    return await reelay_sora.plugin.reelay_submit(payload=payload, request=request, channel=channel, http=http)
 
 
 def test_hooks_answer_only_for_sora_channels(channel, make_task):
     other = attrs.evolve(channel, vendor="kling")
     task = make_task()
-    assert reelay_sora.reelay_build_payload(request=_request(), model=MODELS[0], channel=other) is None
-    assert reelay_sora.reelay_submit(payload=None, request=_request(), channel=other, http=None) is None
-    assert reelay_sora.reelay_fetch_status(task=task, channel=other, http=None) is None
-    assert reelay_sora.reelay_map_status(payload={}, task=task, channel=other) is None
-    assert reelay_sora.reelay_open_content(task=task, channel=other, http=None, variant="video") is None
-    assert reelay_sora.reelay_cancel(task=task, channel=other, http=None) is None
-    assert reelay_sora.reelay_remix(task=task, prompt="x", channel=other, http=None) is None
+    assert reelay_sora.plugin.reelay_build_payload(request=_request(), model=MODELS[0], channel=other) is None
+    assert reelay_sora.plugin.reelay_submit(payload=None, request=_request(), channel=other, http=None) is None
+    assert reelay_sora.plugin.reelay_fetch_status(task=task, channel=other, http=None) is None
+    assert reelay_sora.plugin.reelay_map_status(payload={}, task=task, channel=other) is None
+    assert reelay_sora.plugin.reelay_open_content(task=task, channel=other, http=None, variant="video") is None
+    assert reelay_sora.plugin.reelay_cancel(task=task, channel=other, http=None) is None
+    assert reelay_sora.plugin.reelay_remix(task=task, prompt="x", channel=other, http=None) is None
 
 
 # ---------------------------------------------------------------- submit
@@ -170,8 +170,8 @@ async def test_connection_failures_are_transient(channel, http, mocked):
 async def test_fetch_and_map_every_state(channel, http, fixture, mocked, make_task, state, status):
     mocked.get(f"{VIDEOS}/video_abc", payload=fixture(f"sora-{state}"))
     task = make_task()
-    payload = await reelay_sora.reelay_fetch_status(task=task, channel=channel, http=http)
-    update = reelay_sora.reelay_map_status(payload=payload, task=task, channel=channel)
+    payload = await reelay_sora.plugin.reelay_fetch_status(task=task, channel=channel, http=http)
+    update = reelay_sora.plugin.reelay_map_status(payload=payload, task=task, channel=channel)
     assert update.status is status
     assert _sent(mocked, "GET", f"{VIDEOS}/video_abc")["headers"]["Authorization"] == f"Bearer {API_KEY}"
 
@@ -188,13 +188,13 @@ async def test_fetch_and_map_every_state(channel, http, fixture, mocked, make_ta
 async def test_status_errors(channel, http, mocked, make_task, status, kind):
     mocked.get(f"{VIDEOS}/video_abc", status=status, payload={"error": {"message": "no", "code": None}})
     with pytest.raises(UpstreamError) as raised:
-        await reelay_sora.reelay_fetch_status(task=make_task(), channel=channel, http=http)
+        await reelay_sora.plugin.reelay_fetch_status(task=make_task(), channel=channel, http=http)
     assert raised.value.kind is kind
 
 
 async def test_a_task_without_the_vendors_id_is_not_found(channel, http, make_task):
     with pytest.raises(UpstreamError) as raised:
-        await reelay_sora.reelay_fetch_status(task=make_task(video_id=None), channel=channel, http=http)
+        await reelay_sora.plugin.reelay_fetch_status(task=make_task(video_id=None), channel=channel, http=http)
     assert raised.value.kind is FailureKind.NOT_FOUND
 
 
@@ -207,7 +207,7 @@ async def test_a_task_without_the_vendors_id_is_not_found(channel, http, make_ta
 )
 async def test_content_variants(channel, http, make_task, variant, mime_type):
     channel = attrs.evolve(channel, credentials={"api_key": API_KEY, "project": "proj_1"})
-    source = await reelay_sora.reelay_open_content(task=make_task(), channel=channel, http=http, variant=variant)
+    source = await reelay_sora.plugin.reelay_open_content(task=make_task(), channel=channel, http=http, variant=variant)
     assert source == ContentSource(
         url=f"{VIDEOS}/video_abc/content?variant={variant}",
         headers={"Authorization": f"Bearer {API_KEY}", "OpenAI-Project": "proj_1"},
@@ -218,7 +218,7 @@ async def test_content_variants(channel, http, make_task, variant, mime_type):
 
 async def test_other_variants_are_refused_listing_the_offered_ones(channel, http, make_task):
     with pytest.raises(InvalidRequest) as raised:
-        await reelay_sora.reelay_open_content(task=make_task(), channel=channel, http=http, variant="poster")
+        await reelay_sora.plugin.reelay_open_content(task=make_task(), channel=channel, http=http, variant="poster")
     assert raised.value.param == "variant"
     assert all(name in raised.value.message for name in ("video", "thumbnail", "spritesheet"))
 
@@ -228,26 +228,26 @@ async def test_other_variants_are_refused_listing_the_offered_ones(channel, http
 
 async def test_cancel_deletes_the_video(channel, http, mocked, make_task):
     mocked.delete(f"{VIDEOS}/video_abc", payload={"id": "video_abc", "object": "video.deleted", "deleted": True})
-    await reelay_sora.reelay_cancel(task=make_task(), channel=channel, http=http)
+    await reelay_sora.plugin.reelay_cancel(task=make_task(), channel=channel, http=http)
     assert _sent(mocked, "DELETE", f"{VIDEOS}/video_abc")["headers"]["Authorization"] == f"Bearer {API_KEY}"
 
 
 async def test_cancelling_a_video_that_is_gone_succeeds(channel, http, mocked, make_task):
     mocked.delete(f"{VIDEOS}/video_abc", status=404, payload={"error": {"message": "Video not found."}})
-    await reelay_sora.reelay_cancel(task=make_task(), channel=channel, http=http)
+    await reelay_sora.plugin.reelay_cancel(task=make_task(), channel=channel, http=http)
 
 
 @pytest.mark.parametrize(("status", "kind"), [(401, FailureKind.CHANNEL), (500, FailureKind.TRANSIENT)])
 async def test_cancel_errors(channel, http, mocked, make_task, status, kind):
     mocked.delete(f"{VIDEOS}/video_abc", status=status, payload={"error": {"message": "no"}})
     with pytest.raises(UpstreamError) as raised:
-        await reelay_sora.reelay_cancel(task=make_task(), channel=channel, http=http)
+        await reelay_sora.plugin.reelay_cancel(task=make_task(), channel=channel, http=http)
     assert raised.value.kind is kind
 
 
 async def test_remix_posts_the_prompt_and_returns_the_new_video(channel, http, fixture, mocked, make_task):
     mocked.post(f"{VIDEOS}/video_abc/remix", payload=fixture("sora-queued") | {"id": "video_new"})
-    ref = await reelay_sora.reelay_remix(task=make_task(), prompt="now at night", channel=channel, http=http)
+    ref = await reelay_sora.plugin.reelay_remix(task=make_task(), prompt="now at night", channel=channel, http=http)
     assert ref == VendorRef("video_new")
     assert _sent_json(mocked, "POST", f"{VIDEOS}/video_abc/remix") == {"prompt": "now at night"}
 
@@ -265,13 +265,13 @@ async def test_remix_errors(channel, http, mocked, make_task, status, code, kind
     body = {"error": {"message": "Not possible.", "type": "invalid_request_error", "param": None, "code": code}}
     mocked.post(f"{VIDEOS}/video_abc/remix", status=status, payload=body)
     with pytest.raises(UpstreamError) as raised:
-        await reelay_sora.reelay_remix(task=make_task(), prompt="again", channel=channel, http=http)
+        await reelay_sora.plugin.reelay_remix(task=make_task(), prompt="again", channel=channel, http=http)
     assert raised.value.kind is kind
 
 
 async def test_remix_needs_a_prompt(channel, http, make_task):
     with pytest.raises(InvalidRequest):
-        await reelay_sora.reelay_remix(task=make_task(), prompt=" ", channel=channel, http=http)
+        await reelay_sora.plugin.reelay_remix(task=make_task(), prompt=" ", channel=channel, http=http)
 
 
 def test_messages_never_name_the_key(channel):

@@ -12,7 +12,7 @@ class TestSoraContract(VendorContract):
     image_model = "sora-2"
     # Only this plugin: the suite must not depend on other vendors' plugins loading.
     load_entry_points = False
-    plugins = (reelay_sora,)
+    plugins = (reelay_sora.plugin,)
 
 
 class TestSoraProContract(TestSoraContract):

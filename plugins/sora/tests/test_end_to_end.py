@@ -26,7 +26,7 @@ from reelay.plugins import Registry, make_plugin_manager
 
 @pytest.fixture
 def pm():
-    return make_plugin_manager(load_entry_points=False, plugins=[reelay_sora])
+    return make_plugin_manager(load_entry_points=False, plugins=[reelay_sora.plugin])
 
 
 @pytest.fixture

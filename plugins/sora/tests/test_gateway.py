@@ -18,7 +18,7 @@ from reelay_sora.models import MODELS
 
 @pytest.fixture
 def pm():
-    return make_plugin_manager(load_entry_points=False, plugins=[reelay_sora])
+    return make_plugin_manager(load_entry_points=False, plugins=[reelay_sora.plugin])
 
 
 @pytest.fixture
@@ -77,16 +77,16 @@ async def test_another_reelay_gateway_as_the_upstream(gateway):
         name="reelay-upstream", vendor="sora", base_url=gateway.base_url, credentials={"api_key": TEST_TOKEN}
     )
     request = GenerationRequest(model="sora-2", prompt="a fox", duration=4, size="720x1280")
-    payload = reelay_sora.reelay_build_payload(request=request, model=MODELS[0], channel=channel)
-    ref = await reelay_sora.reelay_submit(payload=payload, request=request, channel=channel, http=http)
+    payload = reelay_sora.plugin.reelay_build_payload(request=request, model=MODELS[0], channel=channel)
+    ref = await reelay_sora.plugin.reelay_submit(payload=payload, request=request, channel=channel, http=http)
     task = Task(id="video_downstream", owner="t", model="sora-2", vendor="sora", channel=channel.name, vendor_ref=ref)
     for _ in range(200):
-        body = await reelay_sora.reelay_fetch_status(task=task, channel=channel, http=http)
-        update = reelay_sora.reelay_map_status(payload=body, task=task, channel=channel)
+        body = await reelay_sora.plugin.reelay_fetch_status(task=task, channel=channel, http=http)
+        update = reelay_sora.plugin.reelay_map_status(payload=body, task=task, channel=channel)
         if update.status.is_terminal:
             break
         await asyncio.sleep(0.05)
     assert update.status is TaskStatus.COMPLETED
-    source = await reelay_sora.reelay_open_content(task=task, channel=channel, http=http, variant="video")
+    source = await reelay_sora.plugin.reelay_open_content(task=task, channel=channel, http=http, variant="video")
     async with http.get(source.url, headers=source.headers) as response:
         assert response.status == 200 and await response.read() == sample_mp4()

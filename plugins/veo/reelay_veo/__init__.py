@@ -1,31 +1,21 @@
 """Reelay plugin for Google Veo, on the Gemini API or on Vertex AI.
 
-Installed as the ``reelay-veo`` distribution and found through the ``reelay``
-entry-point group. A channel picks its form with the ``api`` option
-(``gemini``, the default, or ``vertex``). The hooks answer only for channels
-whose vendor is ``veo``.
+Installed as the ``reelay-veo`` distribution; its entry point in the
+``reelay`` group is :data:`plugin`, a :class:`reelay.VendorPlugin` that answers
+only for channels whose vendor is ``veo``. A channel picks its form with the
+``api`` option (``gemini``, the default, or ``vertex``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any
-
-import aiohttp
-
 from reelay import (
     Channel,
-    ContentSource,
     CredentialSpec,
     GenerationRequest,
     ModelSpec,
-    StatusUpdate,
-    Task,
     UpstreamError,
-    VendorRef,
+    VendorPlugin,
     VendorSpec,
-    for_vendor,
-    hookimpl,
 )
 from reelay.emulation import EmulatorSpec
 
@@ -34,7 +24,7 @@ from .auth import GEMINI_BASE_URL, channel_config, channel_problems, option_docs
 from .emulator import GEMINI_DEMO_CREDENTIALS, VERTEX_DEMO_CREDENTIALS, create_app
 from .models import MODELS, VENDOR, ApiForm, models_for, veo_model
 
-__all__ = ["MODELS", "VENDOR", "VENDOR_SPEC", "create_app"]
+__all__ = ["MODELS", "VENDOR", "VENDOR_SPEC", "VeoPlugin", "create_app", "plugin"]
 
 VENDOR_SPEC = VendorSpec(
     name=VENDOR,
@@ -59,90 +49,42 @@ VENDOR_SPEC = VendorSpec(
 )
 
 
-@hookimpl
-def reelay_register_vendors(register: Callable[[VendorSpec], None]) -> None:
-    register(VENDOR_SPEC)
+#: The two forms' demo channels: the emulator serves both.
+_DEMO_FORMS = ((ApiForm.GEMINI, GEMINI_DEMO_CREDENTIALS), (ApiForm.VERTEX, VERTEX_DEMO_CREDENTIALS))
 
 
-@hookimpl
-def reelay_register_models(register: Callable[[ModelSpec], None]) -> None:
-    for model in MODELS:
-        register(model.spec)
+class VeoPlugin(VendorPlugin):
+    """Veo's hooks: channel forms in :mod:`.auth`, payloads and statuses in :mod:`.wire`, calls in :mod:`.client`."""
 
-
-@hookimpl
-@for_vendor(VENDOR)
-def reelay_validate_channel(channel: Channel, vendor: VendorSpec) -> list[str] | None:
-    return channel_problems(channel)
-
-
-@hookimpl
-@for_vendor(VENDOR)
-def reelay_channel_serves(model: ModelSpec, channel: Channel) -> bool | None:
-    if channel_problems(channel):
-        return None  # reported by reelay_validate_channel
-    return channel_config(channel).api in veo_model(model).forms
-
-
-@hookimpl
-@for_vendor(VENDOR)
-def reelay_build_payload(request: GenerationRequest, model: ModelSpec, channel: Channel) -> wire.VeoPayload | None:
-    api = _api_of(channel)
-    return wire.build_payload(request, veo_model(model), api, channel.upstream_model(model))
-
-
-@hookimpl
-@for_vendor(VENDOR)
-def reelay_submit(
-    payload: Any, request: GenerationRequest, channel: Channel, http: aiohttp.ClientSession
-) -> Awaitable[VendorRef] | None:
-    if not isinstance(payload, wire.VeoPayload):
-        raise TypeError(f"reelay-veo cannot submit a {type(payload).__name__}")
-    return client.submit(payload, channel, http)
-
-
-@hookimpl
-@for_vendor(VENDOR)
-def reelay_fetch_status(task: Task, channel: Channel, http: aiohttp.ClientSession) -> Awaitable[Any] | None:
-    return client.fetch_status(task, channel, http)
-
-
-@hookimpl
-@for_vendor(VENDOR)
-def reelay_map_status(payload: Any, task: Task, channel: Channel) -> StatusUpdate | None:
-    return wire.map_status(payload)
-
-
-@hookimpl
-@for_vendor(VENDOR)
-def reelay_open_content(
-    task: Task, channel: Channel, http: aiohttp.ClientSession, variant: str
-) -> Awaitable[ContentSource] | None:
-    return client.open_content(task, channel, http, variant)
-
-
-@hookimpl
-def reelay_register_emulators(register: Callable[[EmulatorSpec], None]) -> None:
-    register(
+    vendor = VENDOR_SPEC
+    models = tuple(model.spec for model in MODELS)
+    emulators = tuple(
         EmulatorSpec(
             vendor=VENDOR,
-            name="veo-gemini",
+            name=f"veo-{form.value}",
             create_app=create_app,
-            credentials=dict(GEMINI_DEMO_CREDENTIALS),
-            channel_options={"api": ApiForm.GEMINI.value, "allow_loopback_images": True},
-            models=models_for(ApiForm.GEMINI),
+            credentials=dict(credentials),
+            channel_options={"api": form.value, "allow_loopback_images": True},
+            models=models_for(form),
         )
+        for form, credentials in _DEMO_FORMS
     )
-    register(
-        EmulatorSpec(
-            vendor=VENDOR,
-            name="veo-vertex",
-            create_app=create_app,
-            credentials=dict(VERTEX_DEMO_CREDENTIALS),
-            channel_options={"api": ApiForm.VERTEX.value, "allow_loopback_images": True},
-            models=models_for(ApiForm.VERTEX),
-        )
-    )
+
+    payload_type = wire.VeoPayload
+    validate_channel = staticmethod(channel_problems)
+
+    def serves(self, model: ModelSpec, channel: Channel) -> bool | None:
+        if channel_problems(channel):
+            return None  # reported by validate_channel
+        return channel_config(channel).api in veo_model(model).forms
+
+    def build_payload(self, request: GenerationRequest, model: ModelSpec, channel: Channel) -> wire.VeoPayload:
+        return wire.build_payload(request, veo_model(model), _api_of(channel), channel.upstream_model(model))
+
+    submit = staticmethod(client.submit)
+    fetch_status = staticmethod(client.fetch_status)
+    map_status = staticmethod(wire.map_status)
+    open_content = staticmethod(client.open_content)
 
 
 def _api_of(channel: Channel) -> ApiForm:
@@ -151,3 +93,6 @@ def _api_of(channel: Channel) -> ApiForm:
         return channel_config(channel).api
     except UpstreamError:
         return ApiForm.VERTEX if str(channel.options.get("api", "")).lower() == "vertex" else ApiForm.GEMINI
+
+
+plugin = VeoPlugin()

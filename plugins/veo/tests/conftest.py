@@ -33,7 +33,7 @@ def fixture():
 @pytest.fixture
 def pm():
     """Only this plugin, whatever else is installed."""
-    return make_plugin_manager(load_entry_points=False, plugins=[reelay_veo])
+    return make_plugin_manager(load_entry_points=False, plugins=[reelay_veo.plugin])
 
 
 @pytest.fixture
