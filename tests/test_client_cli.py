@@ -300,7 +300,16 @@ async def test_a_download_that_keeps_breaking_keeps_the_part(gateway, tmp_path):
 
 # ---------------------------------------------------------------- every installed family, as in `reelay demo`
 
-FAMILIES = {"kling": "kling-v1", "sora": "sora-2", "veo": "veo-3", "runway": "gen4.5", "luma": "ray-2"}
+FAMILIES = {
+    "kling": "kling-v1",
+    "sora": "sora-2",
+    "veo": "veo-3",
+    "seedance": "doubao-seedance-1-0-pro-250528",
+    "hailuo": "MiniMax-Hailuo-2.3",
+    "wan": "wan2.6-t2v",
+    "runway": "gen4.5",
+    "luma": "ray-2",
+}
 
 
 @pytest.mark.parametrize("vendor", sorted(FAMILIES))

@@ -1,0 +1,207 @@
+"""An emulator of MiniMax's V1 video API: a real aiohttp application.
+
+What the plugin relies on, as MiniMax documents it: every answer is HTTP 200
+with ``base_resp`` (1004 without a key, 2049 for a wrong one, 2013 for
+invalid parameters naming the field, 1026 for a refused prompt); the mode
+follows from the image fields; durations and resolutions are checked per
+model (10 s never at 1080P, 512P only for 02 with a first frame only); tasks
+go ``Preparing`` -> ``Queueing`` -> ``Processing`` -> ``Success`` with a
+``file_id``, which ``/v1/files/retrieve`` turns into a ``download_url`` served
+by the emulator itself without auth, like MiniMax's CDN.
+
+Markers in the prompt (:class:`reelay.emulation.Scenario`): ``reject`` ->
+1026 at creation; ``invalid`` -> 2013; ``fail`` -> ``Fail``; ``block`` ->
+``Fail`` with 1027. The first ``settings.fail_submissions`` creations answer
+1013 (internal error).
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+from aiohttp import web
+
+from reelay.emulation import EmulatedJob, EmulatorSettings, JobPhase, Scenario, scenario_for
+from reelay.http.ranges import bytes_response
+
+from .models import BY_NAME, MAX_PROMPT, RESOLUTIONS, HailuoModel
+
+DEMO_CREDENTIALS: Mapping[str, str] = {"api_key": "minimax-demo-key"}
+
+_FIELDS = frozenset(
+    {
+        "model",
+        "prompt",
+        "prompt_optimizer",
+        "fast_pretreatment",
+        "duration",
+        "resolution",
+        "first_frame_image",
+        "last_frame_image",
+        "subject_reference",
+        "callback_url",
+        "aigc_watermark",
+    }
+)
+_IMAGE = re.compile(r"^(https?://\S+|data:image/(jpeg|jpg|png|webp);base64,[A-Za-z0-9+/=]+)$")
+_BY_RESOLUTION = {label: size for size, label in RESOLUTIONS.items()}
+
+
+def _answer(code: int = 0, message: str = "success", **fields: Any) -> web.Response:
+    return web.json_response({**fields, "base_resp": {"status_code": code, "status_msg": message}})
+
+
+class Refusal(Exception):
+    def __init__(self, code: int, message: str):
+        super().__init__(message)
+        self.code, self.message = code, message
+
+
+@attrs.define
+class MiniMaxState:
+    settings: EmulatorSettings
+    jobs: dict[str, EmulatedJob] = attrs.field(factory=dict)
+    files: dict[str, str] = attrs.field(factory=dict)  # file_id -> task_id
+    creations: int = 0
+
+
+STATE = web.AppKey("hailuo_state", MiniMaxState)
+
+
+def create_app(settings: EmulatorSettings) -> web.Application:
+    """The emulator application (an app factory, mountable elsewhere)."""
+    app = web.Application(middlewares=[_base_resp])
+    app[STATE] = MiniMaxState(settings)
+    app.router.add_post("/v1/video_generation", _create)
+    app.router.add_get("/v1/query/video_generation", _query)
+    app.router.add_get("/v1/files/retrieve", _retrieve)
+    app.router.add_get("/cdn/{file_id}.mp4", _download)
+    return app
+
+
+@web.middleware
+async def _base_resp(request: web.Request, handler: Any) -> web.StreamResponse:
+    try:
+        state = request.app[STATE]
+        if not request.path.startswith("/cdn/"):
+            header = request.headers.get("Authorization", "")
+            if not header:
+                raise Refusal(1004, "login fail: Please carry the API secret key in the 'Authorization' field")
+            if header != f"Bearer {state.settings.credentials.get('api_key', '')}":
+                raise Refusal(2049, "invalid api key")
+        return await handler(request)
+    except Refusal as refusal:
+        return _answer(refusal.code, refusal.message)
+
+
+def _param(message: str) -> Refusal:
+    return Refusal(2013, f"invalid params, {message}")
+
+
+async def _create(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    state.creations += 1
+    if state.creations <= state.settings.fail_submissions:
+        raise Refusal(1013, "internal error")
+    try:
+        body = await request.json()
+    except ValueError:
+        raise _param("body is not JSON") from None
+    if not isinstance(body, dict):
+        raise _param("body must be an object")
+    model = _checked(body)
+    scenario = scenario_for(body.get("prompt"))
+    if scenario is Scenario.REJECT:
+        raise Refusal(1026, "input new_sensitive")
+    if scenario is Scenario.INVALID:
+        raise _param("refused by the emulator scenario")
+    task_id = str(secrets.randbelow(9 * 10**14) + 10**14)
+    state.jobs[task_id] = EmulatedJob(task_id, state.settings.generation_seconds, scenario, data={"model": model.name})
+    return _answer(task_id=task_id)
+
+
+def _checked(body: Mapping[str, Any]) -> HailuoModel:
+    """The model of a valid body, or the 2013 MiniMax answers."""
+    unknown = sorted(set(body) - _FIELDS)
+    if unknown:
+        raise _param(f"unknown field {unknown[0]}")
+    model = BY_NAME.get(body.get("model"))  # type: ignore[arg-type]
+    if model is None:
+        raise _param(f"model {body.get('model')!r} is not supported")
+    prompt = body.get("prompt")
+    if prompt is not None and (not isinstance(prompt, str) or len(prompt) > MAX_PROMPT):
+        raise _param(f"prompt must be a string of at most {MAX_PROMPT} characters")
+    first, last = body.get("first_frame_image"), body.get("last_frame_image")
+    for name, image in (("first_frame_image", first), ("last_frame_image", last)):
+        if image is not None and not (isinstance(image, str) and _IMAGE.match(image)):
+            raise _param(f"{name} must be a public URL or a data:image base64 URL")
+    caps = model.spec.capabilities
+    if model.subject:
+        references = body.get("subject_reference")
+        if not isinstance(references, list) or len(references) != 1 or first or last:
+            raise _param("S2V-01 takes exactly one subject_reference and no frames")
+        return model
+    if last is not None and (first is None or not caps.end_frame):
+        raise _param(f"{model.name} does not take last_frame_image here")
+    if first is None and not caps.text_to_video:
+        raise _param(f"first_frame_image is required for {model.name}")
+    if first is not None and not caps.image_to_video:
+        raise _param(f"{model.name} does not take first_frame_image")
+    if first is None and not (prompt or "").strip():
+        raise _param("prompt is required")
+    _check_output(body, model, image=first is not None, last=last is not None)
+    return model
+
+
+def _check_output(body: Mapping[str, Any], model: HailuoModel, *, image: bool, last: bool) -> None:
+    resolution = body.get("resolution", RESOLUTIONS[model.spec.default_size or ""])
+    size = _BY_RESOLUTION.get(resolution)
+    offered = model.spec.sizes if image else model.text_sizes
+    if size not in offered or (last and resolution == "512P"):
+        raise _param(f"resolution {resolution!r} is not supported by {model.name} in this mode")
+    duration = body.get("duration", 6)
+    allowed = (6,) if resolution == "1080P" else model.spec.durations
+    if isinstance(duration, bool) or duration not in allowed:
+        raise _param(f"duration {duration!r} is not supported by {model.name} at {resolution}")
+
+
+async def _query(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    job = state.jobs.get(request.query.get("task_id", ""))
+    if job is None:
+        raise _param("task_id not found")
+    phase = job.phase()
+    if phase is JobPhase.QUEUED:
+        status = "Preparing" if job.elapsed() < job.duration * 0.05 else "Queueing"
+        return _answer(task_id=job.id, status=status, file_id="")
+    if phase is JobPhase.RUNNING:
+        return _answer(task_id=job.id, status="Processing", file_id="")
+    if job.scenario is Scenario.BLOCK:
+        return _answer(1027, "output new_sensitive", task_id=job.id, status="Fail", file_id="")
+    if not job.succeeds:
+        return _answer(task_id=job.id, status="Fail", file_id="")
+    file_id = f"3{job.id}"
+    state.files[file_id] = job.id
+    return _answer(task_id=job.id, status="Success", file_id=file_id, video_width=1366, video_height=768)
+
+
+async def _retrieve(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    file_id = request.query.get("file_id", "")
+    if file_id not in state.files:
+        raise _param("file_id not found")
+    url = f"{request.scheme}://{request.host}/cdn/{file_id}.mp4?Expires=3600"
+    file = {"file_id": int(file_id), "bytes": len(state.settings.video), "filename": "output_aigc.mp4"}
+    file.update(purpose="video_generation", download_url=url, created_at=int(state.jobs[state.files[file_id]].created))
+    return _answer(file=file)
+
+
+async def _download(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    if request.match_info["file_id"] not in state.files:
+        raise web.HTTPNotFound()
+    return bytes_response(request, state.settings.video, "video/mp4")
