@@ -92,12 +92,41 @@ class LoggingConfig:
 
 
 @frozen
+class MetricsConfig:
+    """``GET /metrics`` (Prometheus); with ``token``, only for ``Authorization: Bearer <token>``."""
+
+    enabled: bool = True
+    token: str | None = attrs.field(default=None, repr=False)
+
+
+@frozen
+class BreakerConfig:
+    """Channel health: after ``failures`` transient failures in a row a channel
+    rests ``cooldown_seconds`` (doubling while it keeps failing, at most
+    ``max_cooldown_seconds``), then one request probes it."""
+
+    failures: int = attrs.field(default=5, validator=attrs.validators.ge(1))
+    cooldown_seconds: float = attrs.field(default=30.0, validator=attrs.validators.gt(0))
+    max_cooldown_seconds: float = attrs.field(default=600.0, validator=attrs.validators.gt(0))
+
+
+@frozen
+class AdminConfig:
+    """The admin API (``/admin/...``), present only when ``key`` is set."""
+
+    key: str | None = attrs.field(default=None, repr=False)
+
+
+@frozen
 class Config:
     server: ServerConfig = ServerConfig()
     store: StoreConfig = StoreConfig()
     poller: PollerConfig = PollerConfig()
     gateway: GatewayConfig = GatewayConfig()
     logging: LoggingConfig = LoggingConfig()
+    metrics: MetricsConfig = MetricsConfig()
+    breaker: BreakerConfig = BreakerConfig()
+    admin: AdminConfig = AdminConfig()
     tokens: tuple[Token, ...] = ()
     channels: tuple[Channel, ...] = ()
 
