@@ -100,12 +100,12 @@ async def test_relayed_content_is_counted_apart(acme_pm, tmp_path):
 
 
 async def test_metrics_token_guards_the_page(acme_pm, tmp_path):
-    async with acme_gateway(acme_pm, tmp_path, metrics=MetricsConfig(token="scrape-secret-1")) as gw:
+    async with acme_gateway(acme_pm, tmp_path, metrics=MetricsConfig(token="scrape-secret-0123456")) as gw:
         status, _, text = await scrape(gw)
         assert status == 401 and '"error"' in text
         status, _, _ = await scrape(gw, {"Authorization": "Bearer sk-reelay-test-token"})
         assert status == 401  # a caller's token is not the metrics token
-        status, _, text = await scrape(gw, {"Authorization": "Bearer scrape-secret-1"})
+        status, _, text = await scrape(gw, {"Authorization": "Bearer scrape-secret-0123456"})
         assert status == 200 and "reelay_http_requests_total" in text
 
 

@@ -340,6 +340,7 @@ def validate(config: Config, registry: Registry, pm: Any = None) -> list[str]:
         if token.key_sha256 in seen_tokens:
             problems.append(f"tokens[{index}]: the same key is configured twice")
         seen_tokens.add(token.key_sha256)
+    problems.extend(_secret_problems(config, seen_tokens))
     names: set[str] = set()
     for index, channel in enumerate(config.channels):
         where = f"channels[{index}]"
@@ -374,4 +375,17 @@ def validate(config: Config, registry: Registry, pm: Any = None) -> list[str]:
         if pm is not None:
             for answer in pm.hook.reelay_validate_channel(channel=channel, vendor=vendor):
                 problems.extend(f"{where}.{problem}" for problem in answer or ())
+    return problems
+
+
+def _secret_problems(config: Config, token_digests: set[str]) -> list[str]:
+    """The admin key and the metrics token: long enough, and never a caller's token."""
+    problems = []
+    for where, secret in (("admin.key", config.admin.key), ("metrics.token", config.metrics.token)):
+        if secret is None:
+            continue
+        if len(secret) < 16:
+            problems.append(f"{where}: must be at least 16 characters")
+        elif hash_key(secret) in token_digests:
+            problems.append(f"{where}: must not be a caller's token")
     return problems
