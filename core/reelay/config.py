@@ -190,7 +190,7 @@ _converter.register_structure_hook(bool, _strict(bool, "true or false"))
 def _token(value: Any, _: type) -> Token:
     if not isinstance(value, dict):
         raise TypeError("expected a table")
-    unknown = set(value) - {"name", "key", "key_sha256", "group"}
+    unknown = set(value) - {"name", "key", "key_sha256", "group", "rpm"}
     if unknown:
         raise ValueError(f"unknown key {sorted(unknown)[0]!r}")
     name = value.get("name")
@@ -208,7 +208,10 @@ def _token(value: Any, _: type) -> Token:
     group = value.get("group", "default")
     if not isinstance(group, str):
         raise ValueError("group: expected a string")
-    return Token(name=name, key_sha256=digest, group=group)
+    rpm = value.get("rpm")
+    if rpm is not None and (isinstance(rpm, bool) or not isinstance(rpm, int) or rpm < 1):
+        raise ValueError("rpm: expected a whole number of requests a minute, at least 1")
+    return Token(name=name, key_sha256=digest, group=group, rpm=rpm)
 
 
 def _channel(value: Any, _: type) -> Channel:

@@ -33,6 +33,7 @@ from .breakers import Breakers
 from .calls import UpstreamCalls
 from .context import EngineContext
 from .events import Events
+from .limits import RateLimitExceeded, RateLimits
 from .metrics import MeteredStore, Metrics
 from .results import KEEP_MISSING_WITHIN, LocalContent, Results
 from .routing import Router, configured_channels
@@ -88,6 +89,7 @@ class Dispatcher:
             breakers=breakers,
             calls=UpstreamCalls(breakers, events),
         )
+        self.limits = RateLimits(config.tokens)
         self.schedule = Schedule(config.poller, registry, channels, clock)
         self.tasks = Tasks(context, self.schedule)
         self.results = Results(context, self.tasks)
@@ -187,12 +189,22 @@ class Dispatcher:
     # ------------------------------------------------------------ submission
 
     def submit(self, token: Token, unified: UnifiedRequest) -> Awaitable[Task]:
-        """See :meth:`Submitter.submit`."""
+        """See :meth:`Submitter.submit`; :class:`RateLimitExceeded` past the token's ``rpm``."""
+        self._count(token)
         return self.submitter.submit(token, unified)
 
     def remix(self, token: Token, task_id: str, prompt: str) -> Awaitable[Task]:
-        """See :meth:`Submitter.remix`."""
+        """See :meth:`Submitter.remix`; :class:`RateLimitExceeded` past the token's ``rpm``."""
+        self._count(token)
         return self.submitter.remix(token, task_id, prompt)
+
+    def _count(self, token: Token) -> None:
+        try:
+            self.limits.hit(token)
+        except RateLimitExceeded:
+            if self.metrics is not None:
+                self.metrics.rate_limited.inc()
+            raise
 
     # ------------------------------------------------------------ the caller's tasks
 
