@@ -16,7 +16,7 @@ from ..engine import Dispatcher
 from ..engine.poller import Poller
 from . import admin, openai, routes
 from .common import DISPATCHER, OWNS_ALL_ROUTES, POLLER, PUBLIC_URL, ROUTE_PREFIX, Handler
-from .metrics import metrics_middleware, metrics_page
+from .metrics import kept_file_counter, metrics_middleware, metrics_page
 from .middleware import error_middleware
 from .openapi import docs_page, openapi_json
 
@@ -70,6 +70,7 @@ def setup_routes(app: web.Application, dispatcher: Dispatcher, *, poller: bool =
 
     if dispatcher.metrics is not None:
         app.middlewares.insert(0, metrics_middleware(dispatcher.metrics))  # outermost: sees final statuses
+        app.on_response_prepare.append(kept_file_counter(dispatcher.metrics))
 
     app.cleanup_ctx.append(lifecycle)
     router = app.router
