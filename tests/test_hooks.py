@@ -291,6 +291,41 @@ async def test_reelay_task_changed(acme_pm, tmp_path):
     assert all(previous is not now for previous, now in statuses)
 
 
+async def test_reelay_upstream_called(acme_pm, tmp_path):
+    calls = []
+
+    class Tracer:
+        @hookimpl
+        def reelay_upstream_called(self, channel, operation, seconds, outcome, model):
+            calls.append((channel.name, operation, outcome, model, seconds >= 0))
+
+    acme_pm.register(Tracer())
+    async with acme_gateway(acme_pm, tmp_path, generation_seconds=0.1) as gw:
+        _, body = await gw.client.submit(model="acme-1", prompt="fox")
+        await gw.client.wait(body["id"])
+        await gw.dispatcher.drain_copies()
+        status, _ = await gw.client.submit(model="acme-1", prompt="[emulate:reject] fox")
+        assert status == 400
+    assert calls[0] == ("acme-main", "submit", "ok", "acme-1", True)
+    assert ("acme-main", "poll", "ok", "acme-1", True) in calls
+    assert ("acme-main", "content", "ok", "acme-1", True) in calls  # the kept copy
+    assert calls[-1][:3] == ("acme-main", "submit", "content_policy")
+
+
+async def test_reelay_unknown_status(acme_pm, tmp_path):
+    heard = []
+
+    class Watcher:
+        @hookimpl
+        def reelay_unknown_status(self, channel, status):
+            heard.append((channel.name, status))
+
+    acme_pm.register(Watcher())
+    async with acme_gateway(acme_pm, tmp_path) as gw:
+        gw.dispatcher.context.events.unknown_status(gw.dispatcher.channels["acme-main"], "melting")
+    assert heard == [("acme-main", "melting")]
+
+
 async def test_observer_errors_do_not_fail_tasks(acme_pm, tmp_path):
     class Broken:
         @hookimpl

@@ -285,6 +285,52 @@ def case_status(b: Bench) -> None:
     )
 
 
+# ---------------------------------------------------------------- case 7: metrics on against off
+
+
+def case_metrics(b: Bench) -> None:
+    """Case 7: status reads with ``[metrics] enabled`` against the same gateway without metrics."""
+    s = b.settings
+    b.log(f"case 7: status read with metrics on and off, {s.scale_small:,} tasks")
+    spec = b.spec()
+    harness_model = fixtures.text_model(fixtures.Registry.collect(fixtures.plugin_manager_for(b.vendor)), b.vendor)
+    channel = fixtures.channel_table(spec, "http://127.0.0.1:9")
+    template = fixtures.completed_template(channel["name"], harness_model.name, spec.vendor)
+    with contextlib.ExitStack() as stack:
+        loads = {}
+        for label, enabled in (("on", True), ("off", False)):
+            db = b.dir(f"metrics-{label}") / "reelay.db"
+            fixtures.fill_store(db, template=template, count=s.scale_small)
+            port = free_port()
+            config = fixtures.write_config(
+                db.parent / "reelay.toml", port=port, store=db, channels=[channel], metrics=enabled
+            )
+            b.start_gateway(stack, f"gateway-metrics-{label}", config, port, f"metrics-{label}")
+            load = Load(prefix="/v1/videos/" + fixtures.ID_PREFIX, count=s.scale_small, headers=_auth())
+            loads[label] = (port, load)
+        status, body = http_get(loads["on"][0], "/metrics", {})
+        if status != 200 or b"reelay_http_requests_total" not in body:
+            raise RuntimeError(f"/metrics answered {status}: {body[:300]!r}")
+
+        def measure(label: str) -> Callable[[], WrkResult]:
+            port, load = loads[label]
+            return lambda: b.wrk(f"http://127.0.0.1:{port}", load, s.connections)
+
+        if s.warmup_seconds:
+            for port, load in loads.values():
+                b.wrk(f"http://127.0.0.1:{port}", load, s.connections, s.warmup_seconds)
+        results = _alternate(s.runs, [(label, measure(label)) for label in loads])
+        for label, runs in results.items():
+            _check(runs, f"status read, metrics {label}")
+    med = {}
+    for label, runs in results.items():
+        rps = [r.rps for r in runs]
+        med[label] = _median(rps)
+        b.row("7 metrics", f"status read, metrics {label} rps @{s.connections}", f"{med[label]:.0f}", _samples(rps))
+    ratio = med["on"] / med["off"]
+    b.verdict("7", f"case 7 metrics: status reads with metrics at {ratio:.2f}x without (goal >= 0.90)", ratio >= 0.9)
+
+
 # ---------------------------------------------------------------- case 2: submissions
 
 
@@ -666,4 +712,5 @@ CASES: dict[str, Callable[[Bench], None]] = {
     "poller": case_poller,
     "content": case_content,
     "startup": case_startup,
+    "metrics": case_metrics,
 }

@@ -55,8 +55,9 @@ def write_config(
     poller: dict[str, Any] | None = None,
     level: str = "info",
     keep_results: bool = True,
+    metrics: bool = True,
 ) -> Path:
-    """A gateway TOML config: one bench token, the given channels."""
+    """A gateway TOML config: one bench token, the given channels (``metrics``: ``[metrics] enabled``)."""
     lines = [
         "[server]",
         'host = "127.0.0.1"',
@@ -68,6 +69,7 @@ def write_config(
         "[poller]",
     ]
     lines += [f"{key} = {_toml(value)}" for key, value in (poller or {"enabled": False}).items()]
+    lines += ["[metrics]", f"enabled = {_toml(metrics)}"]
     lines += ["[logging]", f'level = "{level}"', "[[tokens]]", f'name = "{OWNER}"', f'key = "{TOKEN}"']
     for channel in channels:
         lines.append("[[channels]]")

@@ -17,12 +17,16 @@ class _Commands(click.Group):
     """The gateway's commands, and the client's, imported only when used:
     ``reelay serve`` starts without loading the client."""
 
-    _CLIENT = ("generate", "tasks")
+    _CLIENT = ("generate", "tasks", "admin")
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted([*super().list_commands(ctx), *self._CLIENT])
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name == "admin":
+            from .client.admin_cli import admin
+
+            return admin
         if name in self._CLIENT:
             from .client import cli as client_cli
 

@@ -92,12 +92,41 @@ class LoggingConfig:
 
 
 @frozen
+class MetricsConfig:
+    """``GET /metrics`` (Prometheus); with ``token``, only for ``Authorization: Bearer <token>``."""
+
+    enabled: bool = True
+    token: str | None = attrs.field(default=None, repr=False)
+
+
+@frozen
+class BreakerConfig:
+    """Channel health: after ``failures`` transient failures in a row a channel
+    rests ``cooldown_seconds`` (doubling while it keeps failing, at most
+    ``max_cooldown_seconds``), then one request probes it."""
+
+    failures: int = attrs.field(default=5, validator=attrs.validators.ge(1))
+    cooldown_seconds: float = attrs.field(default=30.0, validator=attrs.validators.gt(0))
+    max_cooldown_seconds: float = attrs.field(default=600.0, validator=attrs.validators.gt(0))
+
+
+@frozen
+class AdminConfig:
+    """The admin API (``/admin/...``), present only when ``key`` is set."""
+
+    key: str | None = attrs.field(default=None, repr=False)
+
+
+@frozen
 class Config:
     server: ServerConfig = ServerConfig()
     store: StoreConfig = StoreConfig()
     poller: PollerConfig = PollerConfig()
     gateway: GatewayConfig = GatewayConfig()
     logging: LoggingConfig = LoggingConfig()
+    metrics: MetricsConfig = MetricsConfig()
+    breaker: BreakerConfig = BreakerConfig()
+    admin: AdminConfig = AdminConfig()
     tokens: tuple[Token, ...] = ()
     channels: tuple[Channel, ...] = ()
 
@@ -161,7 +190,7 @@ _converter.register_structure_hook(bool, _strict(bool, "true or false"))
 def _token(value: Any, _: type) -> Token:
     if not isinstance(value, dict):
         raise TypeError("expected a table")
-    unknown = set(value) - {"name", "key", "key_sha256", "group"}
+    unknown = set(value) - {"name", "key", "key_sha256", "group", "rpm"}
     if unknown:
         raise ValueError(f"unknown key {sorted(unknown)[0]!r}")
     name = value.get("name")
@@ -179,7 +208,10 @@ def _token(value: Any, _: type) -> Token:
     group = value.get("group", "default")
     if not isinstance(group, str):
         raise ValueError("group: expected a string")
-    return Token(name=name, key_sha256=digest, group=group)
+    rpm = value.get("rpm")
+    if rpm is not None and (isinstance(rpm, bool) or not isinstance(rpm, int) or rpm < 1):
+        raise ValueError("rpm: expected a whole number of requests a minute, at least 1")
+    return Token(name=name, key_sha256=digest, group=group, rpm=rpm)
 
 
 def _channel(value: Any, _: type) -> Channel:
@@ -311,6 +343,7 @@ def validate(config: Config, registry: Registry, pm: Any = None) -> list[str]:
         if token.key_sha256 in seen_tokens:
             problems.append(f"tokens[{index}]: the same key is configured twice")
         seen_tokens.add(token.key_sha256)
+    problems.extend(_secret_problems(config, seen_tokens))
     names: set[str] = set()
     for index, channel in enumerate(config.channels):
         where = f"channels[{index}]"
@@ -345,4 +378,17 @@ def validate(config: Config, registry: Registry, pm: Any = None) -> list[str]:
         if pm is not None:
             for answer in pm.hook.reelay_validate_channel(channel=channel, vendor=vendor):
                 problems.extend(f"{where}.{problem}" for problem in answer or ())
+    return problems
+
+
+def _secret_problems(config: Config, token_digests: set[str]) -> list[str]:
+    """The admin key and the metrics token: long enough, and never a caller's token."""
+    problems = []
+    for where, secret in (("admin.key", config.admin.key), ("metrics.token", config.metrics.token)):
+        if secret is None:
+            continue
+        if len(secret) < 16:
+            problems.append(f"{where}: must be at least 16 characters")
+        elif hash_key(secret) in token_digests:
+            problems.append(f"{where}: must not be a caller's token")
     return problems

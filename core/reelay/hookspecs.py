@@ -296,6 +296,41 @@ def reelay_task_changed(task: Task, previous: TaskStatus) -> None:
     """
 
 
+@hookspec
+def reelay_upstream_called(channel: Channel, operation: str, seconds: float, outcome: str, model: str | None) -> None:
+    """Called after each call the gateway made to a vendor through a plugin.
+
+    Metrics and tracing hang here; the built-in metrics plugin counts
+    submissions and polls and times every call. Never given a task id, a
+    credential or a prompt.
+
+    :param channel: the channel called.
+    :param operation: ``submit``, ``poll``, ``content``, ``cancel`` or ``remix``.
+    :param seconds: how long the call took.
+    :param outcome: ``ok``, a :class:`reelay.FailureKind` value (``transient``,
+        ``rate_limited``, ``channel``, ``caller``, ``content_policy``,
+        ``not_found``), or ``error`` when the plugin raised something else.
+    :param model: the public model name, when the call is about one.
+
+    .. versionadded:: 0.2
+    """
+
+
+@hookspec
+def reelay_unknown_status(channel: Channel, status: str) -> None:
+    """Called when a vendor answered with a status its plugin does not know.
+
+    The task is left as it was and polled again; observers count these (the
+    metric ``reelay_unknown_vendor_statuses_total``) so a vendor's new state
+    is noticed.
+
+    :param channel: the channel whose vendor answered.
+    :param status: the vendor's status as it sent it (never put in a metric label).
+
+    .. versionadded:: 0.2
+    """
+
+
 # ----------------------------------------------------------------------------
 # Emulation: a real server speaking the vendor's protocol
 # ----------------------------------------------------------------------------

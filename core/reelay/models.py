@@ -381,6 +381,7 @@ class Token:
     name: str
     key_sha256: str = field(repr=False)
     group: str = "default"
+    rpm: int | None = None  # create requests a minute (per process); None: unlimited
 
 
 # ---------------------------------------------------------------- requests

@@ -20,6 +20,8 @@ from ..errors import UpstreamUnavailable
 from ..models import Channel, Task
 from ..plugins import Registry
 from ..store import Store
+from .breakers import Breakers
+from .calls import UpstreamCalls
 from .events import Events
 
 
@@ -40,6 +42,8 @@ class EngineContext:
     channels: dict[str, Channel]
     results_dir: Path
     events: Events
+    breakers: Breakers
+    calls: UpstreamCalls
     _session: aiohttp.ClientSession | None = None
     _own_session: bool = False
     # Set when there is work sooner than the poller planned (see wake()).

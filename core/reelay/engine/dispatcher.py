@@ -29,8 +29,12 @@ from ..config import Config, ConfigError, validate
 from ..models import Channel, ContentSource, ModelSpec, Task, Token, UnifiedRequest
 from ..plugins import Registry, make_plugin_manager
 from ..store import Store, open_store
+from .breakers import Breakers
+from .calls import UpstreamCalls
 from .context import EngineContext
 from .events import Events
+from .limits import RateLimitExceeded, RateLimits
+from .metrics import MeteredStore, Metrics
 from .results import KEEP_MISSING_WITHIN, LocalContent, Results
 from .routing import Router, configured_channels
 from .schedule import Schedule
@@ -65,17 +69,27 @@ class Dispatcher:
         if problems:
             raise ConfigError(problems)
         channels = configured_channels(config, registry)
-        self.router = Router(config, pm, registry, channels)
+        self.breakers = breakers = Breakers(config.breaker, clock)
+        events = Events(pm)
+        self.router = Router(config, pm, registry, channels, breakers)
+        store = store or open_store(config.store.url)
+        #: The gateway's metrics (None with ``[metrics] enabled = false``); heard while the dispatcher runs.
+        self.metrics = Metrics() if config.metrics.enabled else None
+        if self.metrics is not None:
+            store = MeteredStore(store, self.metrics)
         self.context = context = EngineContext(
             config=config,
             pm=pm,
             registry=registry,
-            store=store or open_store(config.store.url),
+            store=store,
             clock=clock,
             channels=channels,
             results_dir=Path(config.store.results_dir).absolute(),
-            events=Events(pm),
+            events=events,
+            breakers=breakers,
+            calls=UpstreamCalls(breakers, events),
         )
+        self.limits = RateLimits(config.tokens)
         self.schedule = Schedule(config.poller, registry, channels, clock)
         self.tasks = Tasks(context, self.schedule)
         self.results = Results(context, self.tasks)
@@ -129,9 +143,13 @@ class Dispatcher:
         """Open the store and use ``http`` (default: a session of the dispatcher's own)."""
         await self.context.store.open()
         self.context.open_http(http)
+        if self.metrics is not None and not self.pm.is_registered(self.metrics):
+            self.pm.register(self.metrics)
 
     async def stop(self) -> None:
         """Cancel copies in flight (the next start makes them again), close what start opened."""
+        if self.metrics is not None and self.pm.is_registered(self.metrics):
+            self.pm.unregister(self.metrics)
         await self.results.stop()
         await self.context.close_http()
         await self.context.store.close()
@@ -171,12 +189,22 @@ class Dispatcher:
     # ------------------------------------------------------------ submission
 
     def submit(self, token: Token, unified: UnifiedRequest) -> Awaitable[Task]:
-        """See :meth:`Submitter.submit`."""
+        """See :meth:`Submitter.submit`; :class:`RateLimitExceeded` past the token's ``rpm``."""
+        self._count(token)
         return self.submitter.submit(token, unified)
 
     def remix(self, token: Token, task_id: str, prompt: str) -> Awaitable[Task]:
-        """See :meth:`Submitter.remix`."""
+        """See :meth:`Submitter.remix`; :class:`RateLimitExceeded` past the token's ``rpm``."""
+        self._count(token)
         return self.submitter.remix(token, task_id, prompt)
+
+    def _count(self, token: Token) -> None:
+        try:
+            self.limits.hit(token)
+        except RateLimitExceeded:
+            if self.metrics is not None:
+                self.metrics.rate_limited.inc()
+            raise
 
     # ------------------------------------------------------------ the caller's tasks
 

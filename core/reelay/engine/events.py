@@ -7,13 +7,14 @@ from typing import Any
 import pluggy
 import structlog
 
-from ..models import GenerationRequest, Task, TaskStatus
+from ..models import Channel, GenerationRequest, Task, TaskStatus
 
 log = structlog.get_logger("reelay")
 
 
 class Events:
-    """Calls the observer hooks (``reelay_task_changed``, ``reelay_request_accepted``).
+    """Calls the observer hooks (``reelay_task_changed``, ``reelay_request_accepted``,
+    ``reelay_upstream_called``, ``reelay_unknown_status``).
 
     An observer that raises is logged and otherwise ignored: the task goes on.
     """
@@ -28,6 +29,23 @@ class Events:
     def request_accepted(self, task: Task, request: GenerationRequest) -> None:
         """A task was accepted upstream and recorded."""
         _notify(self._hook.reelay_request_accepted, task=task, request=request)
+
+    def upstream_called(
+        self, channel: Channel, operation: str, seconds: float, outcome: str, model: str | None = None
+    ) -> None:
+        """A vendor call ended (see :class:`~reelay.engine.calls.UpstreamCalls`)."""
+        _notify(
+            self._hook.reelay_upstream_called,
+            channel=channel,
+            operation=operation,
+            seconds=seconds,
+            outcome=outcome,
+            model=model,
+        )
+
+    def unknown_status(self, channel: Channel, status: str) -> None:
+        """A vendor answered with a status its plugin does not map (call it where that is noticed)."""
+        _notify(self._hook.reelay_unknown_status, channel=channel, status=status)
 
 
 def _notify(hook: Any, **kwargs: Any) -> None:

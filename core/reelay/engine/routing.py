@@ -12,6 +12,7 @@ from ..config import Config, hash_key
 from ..errors import AuthenticationError, NotFound, PermissionDenied
 from ..models import Channel, ModelSpec, Token
 from ..plugins import Registry
+from .breakers import Breakers
 
 
 def configured_channels(config: Config, registry: Registry) -> dict[str, Channel]:
@@ -32,10 +33,19 @@ class Router:
     :param pm: the plugin manager (``reelay_channel_serves``).
     :param registry: the models and vendors the plugins registered.
     :param channels: the channels by name, as :func:`configured_channels` makes them.
+    :param breakers: the channels' health; channels resting are left out of :meth:`order_channels`.
     """
 
-    def __init__(self, config: Config, pm: pluggy.PluginManager, registry: Registry, channels: dict[str, Channel]):
+    def __init__(
+        self,
+        config: Config,
+        pm: pluggy.PluginManager,
+        registry: Registry,
+        channels: dict[str, Channel],
+        breakers: Breakers | None = None,
+    ):
         self.pm = pm
+        self.breakers = breakers
         self.registry = registry
         self.tokens = {token.key_sha256: token for token in config.tokens}
         # Which channels can serve which model is fixed by the configuration:
@@ -90,7 +100,12 @@ class Router:
         return model, channels
 
     def order_channels(self, channels: list[Channel]) -> list[Channel]:
-        """Highest priority first; within a priority, a random order weighted by ``weight``."""
+        """Highest priority first; within a priority, a random order weighted by ``weight``.
+
+        Channels whose breaker is open or disabled are left out (see :mod:`reelay.engine.breakers`).
+        """
+        if self.breakers is not None:
+            channels = self.breakers.admit(channels, _name)
         if len(channels) < 2:
             return channels
         ordered: list[Channel] = []
@@ -105,3 +120,7 @@ class Router:
                 ordered.append(pick)
                 pool.remove(pick)
         return ordered
+
+
+def _name(channel: Channel) -> str:
+    return channel.name

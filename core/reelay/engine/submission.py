@@ -157,7 +157,7 @@ class Submitter:
             raise InvalidRequest(f"{original.vendor} has no remix", code="remix_not_supported", param="task_id")
         await context.store.insert(task)
         try:
-            task.vendor_ref = await awaitable
+            task.vendor_ref = await context.calls.timed(channel, "remix", awaitable, task.model)
         except UpstreamError as error:
             await self._fail(task, TaskError(error.code, error.message))
             if error.kind in (FailureKind.CALLER, FailureKind.CONTENT_POLICY):
@@ -214,7 +214,7 @@ class Submitter:
         awaitable = context.pm.hook.reelay_submit(payload=payload, request=request, channel=channel, http=context.http)
         if awaitable is None:
             raise UpstreamError(FailureKind.CHANNEL, f"no plugin submits to vendor {channel.vendor!r}")
-        return await awaitable
+        return await context.calls.timed(channel, "submit", awaitable, request.model)
 
     async def _fail(self, task: Task, error: TaskError) -> None:
         context = self.context

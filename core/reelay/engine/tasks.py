@@ -58,7 +58,7 @@ class Tasks:
                 f"{task.vendor} tasks cannot be cancelled; the task keeps running", code="cancel_not_supported"
             )
         try:
-            await awaitable
+            await context.calls.timed(channel, "cancel", awaitable, task.model)
         except UpstreamError as error:
             raise UpstreamUnavailable(f"the vendor did not cancel the task: {error.message}") from None
         previous = task.status

@@ -50,7 +50,7 @@ class Tracker:
             awaitable = context.pm.hook.reelay_fetch_status(task=task, channel=channel, http=context.http)
             if awaitable is None:
                 raise UpstreamError(FailureKind.CHANNEL, f"no plugin polls vendor {channel.vendor!r}")
-            payload = await awaitable
+            payload = await context.calls.timed(channel, "poll", awaitable, task.model)
             update = context.pm.hook.reelay_map_status(payload=payload, task=task, channel=channel)
             if update is None:
                 raise UpstreamError(FailureKind.TRANSIENT, f"no plugin maps {channel.vendor!r} statuses")

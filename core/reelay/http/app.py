@@ -14,8 +14,9 @@ from aiohttp import web
 from ..config import Config
 from ..engine import Dispatcher
 from ..engine.poller import Poller
-from . import openai, routes
+from . import admin, openai, routes
 from .common import DISPATCHER, OWNS_ALL_ROUTES, POLLER, PUBLIC_URL, ROUTE_PREFIX, Handler
+from .metrics import kept_file_counter, metrics_middleware, metrics_page
 from .middleware import error_middleware
 from .openapi import docs_page, openapi_json
 
@@ -67,6 +68,10 @@ def setup_routes(app: web.Application, dispatcher: Dispatcher, *, poller: bool =
                 await running.stop()
             await dispatcher.stop()
 
+    if dispatcher.metrics is not None:
+        app.middlewares.insert(0, metrics_middleware(dispatcher.metrics))  # outermost: sees final statuses
+        app.on_response_prepare.append(kept_file_counter(dispatcher.metrics))
+
     app.cleanup_ctx.append(lifecycle)
     router = app.router
     table: list[tuple[str, str, Handler, str]] = [
@@ -85,4 +90,7 @@ def setup_routes(app: web.Application, dispatcher: Dispatcher, *, poller: bool =
             router.add_get(path, handler, name=ROUTE_PREFIX + name)  # answers HEAD too
         else:
             router.add_route(method, path, handler, name=ROUTE_PREFIX + name)
+    if dispatcher.metrics is not None:
+        router.add_get("/metrics", metrics_page, name=ROUTE_PREFIX + "metrics")
     openai.setup_openai_routes(app)
+    admin.setup_admin_routes(app, dispatcher.config.admin.key)

@@ -71,4 +71,5 @@ def _from_http_exception(error: web.HTTPException) -> ReelayError:
 
 
 def _error_response(error: ReelayError) -> web.Response:
-    return json_response(error.body(), status=error.status)
+    # An error may carry headers the caller needs (a 429's Retry-After).
+    return json_response(error.body(), status=error.status, headers=getattr(error, "headers", None))

@@ -292,6 +292,7 @@ _ERRORS = {
     409: "The task is not in a state that allows this",
     413: "Body larger than server.max_body_mb",
     416: "Range outside the file",
+    429: "The token created more tasks this minute than its rpm (Retry-After says when to retry)",
     502: "Every eligible channel failed upstream",
     503: "Every channel was rate limited or none could be used",
 }
@@ -304,7 +305,7 @@ OPERATIONS: dict[str, dict[str, Any]] = {
         "description": "Answers at once, after the vendor accepted the job, with the task object.",
         "requestBody": {"required": True, "content": _json("UnifiedRequest")},
         "responses": {"200": _ok("Task", "The new task")},
-        "errors": (400, 401, 403, 404, 413, 502, 503),
+        "errors": (400, 401, 403, 404, 413, 429, 502, 503),
     },
     "get_generation": {
         "tags": ["Unified API"],
@@ -374,6 +375,51 @@ OPERATIONS: dict[str, dict[str, Any]] = {
         "responses": {"200": {"description": "HTML", "content": {"text/html": {"schema": {"type": "string"}}}}},
         "errors": (),
     },
+    "metrics": {
+        "tags": ["Service"],
+        "summary": "Metrics in the Prometheus text format (Bearer [metrics] token when one is set)",
+        "security": [],
+        "responses": {
+            "200": {"description": "Prometheus text", "content": {"text/plain": {"schema": {"type": "string"}}}}
+        },
+        "errors": (401,),
+    },
+    "admin.channels": {
+        "tags": ["Admin"],
+        "summary": "Every channel's health, breaker state and tasks in flight (Bearer admin key)",
+        "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}}},
+        "errors": (401,),
+    },
+    "admin.disable": {
+        "tags": ["Admin"],
+        "summary": "Take a channel out of service until enabled",
+        "parameters": [{"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}],
+        "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}}},
+        "errors": (401, 404),
+    },
+    "admin.enable": {
+        "tags": ["Admin"],
+        "summary": "Put a channel back in service, its breaker closed",
+        "parameters": [{"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}],
+        "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}}},
+        "errors": (401, 404),
+    },
+    "admin.tasks": {
+        "tags": ["Admin"],
+        "summary": "Every token's tasks, newest first",
+        "parameters": [
+            {"name": key, "in": "query", "required": False, "schema": {"type": kind}}
+            for key, kind in (
+                ("status", "string"),
+                ("channel", "string"),
+                ("token", "string"),
+                ("limit", "integer"),
+                ("after", "string"),
+            )
+        ],
+        "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}}},
+        "errors": (400, 401),
+    },
     "openai.create": {
         "tags": ["OpenAI Videos"],
         "summary": "Create a video (OpenAI Videos protocol)",
@@ -385,7 +431,7 @@ OPERATIONS: dict[str, dict[str, Any]] = {
             },
         },
         "responses": {"200": _ok("Task", "The new task")},
-        "errors": (400, 401, 403, 404, 413, 502, 503),
+        "errors": (400, 401, 403, 404, 413, 429, 502, 503),
     },
     "openai.list": {
         "tags": ["OpenAI Videos"],
@@ -416,7 +462,7 @@ OPERATIONS: dict[str, dict[str, Any]] = {
         "parameters": [_TASK_ID],
         "requestBody": {"required": True, "content": _json("RemixRequest")},
         "responses": {"200": _ok("Task", "The new task")},
-        "errors": (400, 401, 404, 409, 502, 503),
+        "errors": (400, 401, 404, 409, 429, 502, 503),
     },
 }
 

@@ -55,6 +55,23 @@ class Store(Protocol):
     async def next_due(self) -> float | None:
         """When the earliest unfinished task is due, or None when there is none."""
 
+    async def count_by_status(self) -> dict[str, int]:
+        """How many tasks the store holds in each status (the status's value), for metrics."""
+
+    async def count_active_by_channel(self) -> dict[str, int]:
+        """How many unfinished tasks each channel has (the admin's in-flight figure)."""
+
+    async def list_all(
+        self,
+        *,
+        limit: int,
+        after: str | None = None,
+        status: str | None = None,
+        channel: str | None = None,
+        owner: str | None = None,
+    ) -> list[Task]:
+        """Every token's tasks, newest first, filtered by status, channel and owner (the admin's view)."""
+
     async def completed_since(self, since: float, *, limit: int) -> list[Task]:
         """Tasks completed at ``since`` or later whose result the gateway holds no
         file of (``VideoResult.path`` unset), oldest first (without their stored request)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from typing import Any
 
 import cattrs
@@ -138,3 +139,16 @@ def from_row(row: Any) -> Task:
         poll_failures=row[19],
         remixed_from=row[20],
     )
+
+
+def filters(
+    *, status: str | None, channel: str | None, owner: str | None, placeholder: Callable[[int], str]
+) -> tuple[list[str], list[object]]:
+    """``WHERE`` conditions and their parameters for the admin's task listing (``placeholder(n)``: the n-th)."""
+    where: list[str] = []
+    params: list[object] = []
+    for column, value in (("status", status), ("channel", channel), ("owner", owner)):
+        if value is not None:
+            params.append(value)
+            where.append(f"{column} = {placeholder(len(params))}")
+    return where, params

@@ -30,7 +30,7 @@ import asyncpg
 from ..models import Task, TaskStatus
 from . import StoreUnavailable
 from .batching import Pending, ReadsPerTurn, fail, settle
-from .codec import COLUMNS, UPDATED_COLUMNS, from_row, request_json, to_row, to_update_row, vendor_ref_json
+from .codec import COLUMNS, UPDATED_COLUMNS, filters, from_row, request_json, to_row, to_update_row, vendor_ref_json
 
 T = TypeVar("T")
 
@@ -68,6 +68,7 @@ CREATE TABLE IF NOT EXISTS tasks ({_TABLE});
 CREATE INDEX IF NOT EXISTS tasks_owner_created ON tasks (owner, created_at, id);
 CREATE INDEX IF NOT EXISTS tasks_due ON tasks (next_poll_at) WHERE {_IS_ACTIVE};
 CREATE INDEX IF NOT EXISTS tasks_leased ON tasks (lease_until) WHERE lease_owner IS NOT NULL;
+CREATE INDEX IF NOT EXISTS tasks_status ON tasks (status);
 """
 
 #: The table and every index _SCHEMA creates.
@@ -333,3 +334,32 @@ class PostgresStore:
 
     async def count(self) -> int:
         return int(await self._guard(self._ready().fetchval("SELECT COUNT(*) FROM tasks")))
+
+    async def count_by_status(self) -> dict[str, int]:
+        rows = await self._fetch("SELECT status, COUNT(*) FROM tasks GROUP BY status")
+        return {row[0]: int(row[1]) for row in rows}
+
+    async def list_all(
+        self,
+        *,
+        limit: int,
+        after: str | None = None,
+        status: str | None = None,
+        channel: str | None = None,
+        owner: str | None = None,
+    ) -> list[Task]:
+        where, params = filters(status=status, channel=channel, owner=owner, placeholder=lambda n: f"${n}")
+        if after is not None:
+            anchor = await self.get(after)
+            if anchor is None:
+                return []
+            where.append(f"(created_at, id) < (${len(params) + 1}, ${len(params) + 2})")
+            params += [anchor.created_at, anchor.id]
+        clause = " WHERE " + " AND ".join(where) if where else ""
+        sql = f"{_SELECT_LIGHT}{clause} ORDER BY created_at DESC, id DESC LIMIT ${len(params) + 1}"
+        rows = await self._fetch(sql, *params, limit)
+        return [from_row(row) for row in rows]
+
+    async def count_active_by_channel(self) -> dict[str, int]:
+        rows = await self._fetch(f"SELECT channel, COUNT(*) FROM tasks WHERE {_IS_ACTIVE} GROUP BY channel")
+        return {row[0]: int(row[1]) for row in rows}

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlite3
 
 from ..models import Task, TaskStatus
-from .codec import COLUMNS, UPDATED_COLUMNS, from_row, request_json, to_row, to_update_row, vendor_ref_json
+from .codec import COLUMNS, UPDATED_COLUMNS, filters, from_row, request_json, to_row, to_update_row, vendor_ref_json
 from .sqlite_database import BUSY_TIMEOUT, SQLiteDatabase, StoreUnavailable
 
 __all__ = ["SQLiteStore", "StoreUnavailable"]
@@ -51,6 +51,7 @@ CREATE TABLE IF NOT EXISTS tasks (
 CREATE INDEX IF NOT EXISTS tasks_owner_created ON tasks (owner, created_at, id);
 CREATE INDEX IF NOT EXISTS tasks_due ON tasks (next_poll_at) WHERE {_IS_ACTIVE};
 CREATE INDEX IF NOT EXISTS tasks_leased ON tasks (lease_until) WHERE lease_owner IS NOT NULL;
+CREATE INDEX IF NOT EXISTS tasks_status ON tasks (status);
 """
 
 _SELECT = "SELECT " + ", ".join(COLUMNS) + " FROM tasks"
@@ -161,3 +162,33 @@ class SQLiteStore(SQLiteDatabase):
     async def count(self) -> int:
         _, rows = await self.execute("SELECT COUNT(*) FROM tasks")
         return int(rows[0][0]) if rows else 0
+
+    async def count_by_status(self) -> dict[str, int]:
+        # Walks the status index only (a covering scan): no table rows are read.
+        _, rows = await self.execute("SELECT status, COUNT(*) FROM tasks GROUP BY status")
+        return {status: int(count) for status, count in rows}
+
+    async def list_all(
+        self,
+        *,
+        limit: int,
+        after: str | None = None,
+        status: str | None = None,
+        channel: str | None = None,
+        owner: str | None = None,
+    ) -> list[Task]:
+        where, params = filters(status=status, channel=channel, owner=owner, placeholder=lambda _: "?")
+        if after is not None:
+            anchor = await self.get(after)
+            if anchor is None:
+                return []
+            where.append("(created_at, id) < (?, ?)")
+            params += [anchor.created_at, anchor.id]
+        clause = " WHERE " + " AND ".join(where) if where else ""
+        sql = f"{_SELECT_LIGHT}{clause} ORDER BY created_at DESC, id DESC LIMIT ?"
+        _, rows = await self.execute(sql, [*params, limit])
+        return [from_row(row) for row in rows]
+
+    async def count_active_by_channel(self) -> dict[str, int]:
+        _, rows = await self.execute(f"SELECT channel, COUNT(*) FROM tasks WHERE {_IS_ACTIVE} GROUP BY channel")
+        return {channel: int(count) for channel, count in rows}
