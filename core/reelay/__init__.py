@@ -37,6 +37,7 @@ from .models import (
     VendorSpec,
     VideoResult,
 )
+from .statuses import StatusTable
 
 __version__ = "0.1.0"
 
@@ -60,6 +61,7 @@ __all__ = [
     "PermissionDenied",
     "PrecedenceRules",
     "ReelayError",
+    "StatusTable",
     "StatusUpdate",
     "SurplusImages",
     "Task",

@@ -46,6 +46,7 @@ VENDOR_SPEC = VendorSpec(
         CredentialSpec("secret_key", description="Kling SecretKey (signs the JWT)"),
     ),
     docs_url="https://app.klingai.com/global/dev/document-api",
+    search_authoritative=True,  # interrupted submissions are found by external_task_id
 )
 
 
@@ -80,6 +81,14 @@ def reelay_submit(
 @for_vendor(VENDOR)
 def reelay_fetch_status(task: Task, channel: Channel, http: aiohttp.ClientSession) -> Awaitable[Any] | None:
     return client.fetch_status(task, channel, http)
+
+
+@hookimpl
+@for_vendor(VENDOR)
+def reelay_find_submission(
+    task: Task, channel: Channel, http: aiohttp.ClientSession
+) -> Awaitable[VendorRef | None] | None:
+    return client.find_submission(task, channel, http)
 
 
 @hookimpl

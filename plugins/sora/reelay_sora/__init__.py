@@ -76,6 +76,14 @@ async def _fetch_status(task: Task, channel: Channel, http: aiohttp.ClientSessio
 
 @hookimpl
 @for_vendor(VENDOR)
+def reelay_find_submission(
+    task: Task, channel: Channel, http: aiohttp.ClientSession
+) -> Awaitable[VendorRef | None] | None:
+    return SoraClient(channel, http).find(task)
+
+
+@hookimpl
+@for_vendor(VENDOR)
 def reelay_map_status(payload: Any, task: Task, channel: Channel) -> StatusUpdate | None:
     return wire.map_status(payload)
 
@@ -124,8 +132,6 @@ def _create_emulator(settings: EmulatorSettings) -> Any:
 
 
 def _video_id(task: Task) -> str:
-    # OpenAI has no lookup by a caller's id, so a task without the vendor's
-    # id cannot be found: NOT_FOUND tells the core to submit it again.
-    if task.vendor_ref is None:
+    if task.vendor_ref is None:  # interrupted submissions go to reelay_find_submission
         raise UpstreamError(FailureKind.NOT_FOUND, f"task {task.id} has no {VENDOR} video id", code="no_vendor_ref")
     return task.vendor_ref.id
