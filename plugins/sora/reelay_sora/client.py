@@ -142,7 +142,12 @@ class SoraClient:
             after = page.last_id or page.data[-1].id
         if not matches:
             return None
-        best = min(matches, key=lambda video: abs((video.created_at or 0) - task.created_at))
+        # The video was created as the task was recorded, a caller's retry later: take the
+        # oldest created since (OpenAI's times are whole seconds; the list is newest first),
+        # else, when the vendor's clock is behind, the closest.
+        since = [video for video in matches if (video.created_at or 0) >= int(task.created_at) - 1]
+        closest = min(matches, key=lambda video: abs((video.created_at or 0) - task.created_at))
+        best = since[-1] if since else closest
         return VendorRef(best.id)
 
     def _model_names(self, task: Task) -> set[str]:
