@@ -12,7 +12,7 @@ import acme
 import aiohttp
 import attrs
 import pytest
-from acme_gateway import acme_gateway
+from acme_gateway import AcmeFinder, acme_gateway
 
 from reelay import (
     Channel,
@@ -196,6 +196,25 @@ async def test_reelay_submit_unreachable_is_transient(acme_pm):
         with pytest.raises(UpstreamError) as caught:
             await awaitable
         assert caught.value.retryable
+
+
+async def test_reelay_find_submission(acme_pm, acme_spec, tmp_path):
+    """Acme cannot search; a plugin that can answers for its own vendor's channels only."""
+    from reelay import Task
+
+    task = Task(id="video_x", owner="o", model="acme-1", vendor="acme", channel="c", prompt="a fox")
+    assert acme_pm.hook.reelay_find_submission(task=task, channel=_channel(), http=None) is None
+    app = acme.create_emulator(acme_spec.settings())
+    async with serve_app(app) as url, aiohttp.ClientSession() as http:
+        ref = await acme_pm.hook.reelay_submit(
+            payload={"model": "acme-1", "text": "a fox"}, request=None, channel=_channel(url), http=http
+        )
+        acme_pm.register(AcmeFinder(app[acme.JOBS]))
+        assert await acme_pm.hook.reelay_find_submission(task=task, channel=_channel(url), http=http) == ref
+        other = Channel(name="x", vendor="someone-else", base_url="http://x")
+        assert acme_pm.hook.reelay_find_submission(task=task, channel=other, http=http) is None
+        nobody = attrs.evolve(task, prompt="a wolf")
+        assert await acme_pm.hook.reelay_find_submission(task=nobody, channel=_channel(url), http=http) is None
 
 
 # ---------------------------------------------------------------- status and content

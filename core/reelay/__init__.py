@@ -40,6 +40,7 @@ from .models import (
     VendorSpec,
     VideoResult,
 )
+from .statuses import StatusTable
 
 __version__ = "0.1.0"
 
@@ -66,6 +67,7 @@ __all__ = [
     "PermissionDenied",
     "PrecedenceRules",
     "ReelayError",
+    "StatusTable",
     "StatusUpdate",
     "SurplusImages",
     "Task",

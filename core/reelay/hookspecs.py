@@ -172,6 +172,41 @@ def reelay_submit(
     """
 
 
+@hookspec(firstresult=True)
+def reelay_find_submission(
+    task: Task, channel: Channel, http: aiohttp.ClientSession
+) -> Awaitable[VendorRef | None] | None:
+    """Find upstream a job the gateway may have created but never heard back about.
+
+    The gateway records a task before sending it and records the vendor's
+    reference after; a gateway that dies in between leaves a task without
+    ``vendor_ref``, and the vendor may or may not have the job (and charge
+    for it). The poller asks this hook before anything else: search by the
+    gateway's id (``task.id``) where the vendor stores one (an external or
+    idempotency id), else by the vendor's list of jobs filtered by time
+    (``task.created_at``), model and prompt. A job found is adopted: its
+    reference is recorded and polled as usual.
+
+    What happens when the search finds nothing, or when no plugin can search,
+    is the vendor's declaration (:class:`reelay.VendorSpec`): the core submits
+    again only if ``search_authoritative`` (a search that finds nothing proves
+    the vendor never got the job) or ``resubmit_safe`` (the vendor dedupes
+    submissions itself); otherwise the task fails with code
+    ``submission_interrupted``.
+
+    :param task: the interrupted task (``task.request`` holds what was sent).
+    :param channel: the channel it was sent on.
+    :param http: the gateway's shared client session.
+    :return: an awaitable resolving to the job's :class:`reelay.VendorRef`,
+        or to None when the search found none (raise a transient
+        :class:`reelay.UpstreamError` when the search itself failed: it is
+        tried again later); None when your vendor cannot search. Stops at the
+        first non-None result.
+
+    .. versionadded:: 0.2
+    """
+
+
 # ----------------------------------------------------------------------------
 # Status: polling the vendor and mapping its answer
 # ----------------------------------------------------------------------------
@@ -182,11 +217,9 @@ def reelay_fetch_status(task: Task, channel: Channel, http: aiohttp.ClientSessio
     """Ask the vendor for a task's current state.
 
     The awaitable resolves to the vendor's raw status payload, which the core
-    hands to :func:`reelay_map_status`. ``task.vendor_ref`` is None when the
-    gateway stopped between recording the task and recording the vendor's id:
-    a vendor that can find tasks by the gateway's id (``task.id``) looks it up;
-    otherwise raise :class:`reelay.UpstreamError` with kind ``NOT_FOUND`` and
-    the core submits the task again.
+    hands to :func:`reelay_map_status`. ``task.vendor_ref`` is always set:
+    a task whose submission was interrupted goes to
+    :func:`reelay_find_submission` instead.
 
     Raise ``UpstreamError`` for failures; transient ones are retried on the
     next poll without failing the task.
@@ -195,6 +228,8 @@ def reelay_fetch_status(task: Task, channel: Channel, http: aiohttp.ClientSessio
         first non-None result.
 
     .. versionadded:: 0.1
+    .. versionchanged:: 0.2
+       no longer called without ``task.vendor_ref``.
     """
 
 

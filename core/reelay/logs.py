@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
+from collections.abc import Iterable
 from typing import Any
 
 import orjson
@@ -16,14 +17,33 @@ _SECRET_KEYS = frozenset(
 )
 _BEARER = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+")
 _LONG_BASE64 = re.compile(r"[A-Za-z0-9+/=]{200,}")
+#: Configured credential values are redacted wherever they appear; shorter ones would eat words.
+_MIN_VALUE_LENGTH = 6
+_values: set[str] = set()
+_configured: re.Pattern[str] | None = None
+
+
+def redact_values(values: Iterable[str]) -> None:
+    """Redact these configured credential values from every log line from now on (they add up)."""
+    global _configured
+    new = {value for value in values if isinstance(value, str) and len(value) >= _MIN_VALUE_LENGTH}
+    if new <= _values:
+        return
+    _values.update(new)
+    ordered = sorted(_values, key=len, reverse=True)
+    _configured = re.compile("|".join(re.escape(value) for value in ordered))
 
 
 def scrub(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
     """Drop secret-looking values and shorten inline image data."""
+    configured = _configured
     for key, value in event.items():
         if key.lower() in _SECRET_KEYS:
             event[key] = "[redacted]"
-        elif isinstance(value, str) and len(value) > 24:  # shorter values hold neither
+            continue
+        if configured is not None and isinstance(value, str) and len(value) >= _MIN_VALUE_LENGTH:
+            value = event[key] = configured.sub("[redacted]", value)
+        if isinstance(value, str) and len(value) > 24:  # shorter values hold neither
             if "earer" in value or "EARER" in value:
                 value = _BEARER.sub(r"\1[redacted]", value)
             if len(value) >= 200:

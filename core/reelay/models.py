@@ -337,6 +337,13 @@ class VendorSpec:
         (for example ``api``); other unknown keys are a configuration error.
     :param credentials: what ``[channels.credentials]`` must or may hold;
         ``alternatives`` lists groups of which one must be complete.
+    :param resubmit_safe: submitting the same task twice is harmless (the
+        vendor dedupes submissions server-side, by an idempotency key): an
+        interrupted submission is sent again when it is not found upstream.
+    :param search_authoritative: the plugin's ``find_submission`` finding
+        nothing proves the vendor never received the job (it searches by the
+        gateway's own id, which the vendor stores): an interrupted submission
+        is then sent again. Otherwise it fails with ``submission_interrupted``.
     """
 
     name: str
@@ -347,6 +354,8 @@ class VendorSpec:
     can_cancel: bool = False
     can_remix: bool = False
     docs_url: str = ""
+    resubmit_safe: bool = False
+    search_authoritative: bool = False
 
 
 # ---------------------------------------------------------------- configuration

@@ -97,6 +97,7 @@ def normalize(
             metadata.pop(source.removeprefix("metadata."), None)
 
     extra, dropped = _filter_metadata(metadata, model)
+    adjustments.extend(_dropped_metadata(metadata, dropped, model))
     return GenerationRequest(
         model=model.name,
         prompt=prompt,
@@ -452,3 +453,21 @@ def _filter_metadata(metadata: dict[str, Any], model: ModelSpec) -> tuple[dict[s
             continue
         kept[key] = value
     return kept, dropped
+
+
+def _dropped_metadata(metadata: Mapping[str, Any], dropped: list[str], model: ModelSpec) -> Iterator[Adjustment]:
+    """One adjustment per dropped metadata key, saying why, so the caller sees it on the task."""
+    rules = model.precedence
+    for key in dropped:
+        if key in rules.protected_fields:
+            reason = f"{key} is chosen by the gateway and never taken from metadata"
+        elif rules.metadata is MetadataPolicy.NONE:
+            reason = f"{model.name} takes no metadata"
+        else:
+            accepted = ", ".join(model.metadata_fields) or "none"
+            reason = f"{model.name} does not take metadata.{key} (it takes: {accepted})"
+        value = metadata[key]
+        shown = (
+            value if isinstance(value, bool | int | float) or (isinstance(value, str) and len(value) <= 200) else None
+        )
+        yield Adjustment(f"metadata.{key}", shown, None, reason)

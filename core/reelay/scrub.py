@@ -40,7 +40,7 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\b(?:projects|models|operations|tasks|files|generations)/[^\s\"'<>),;]+"), "[id]"),
     (re.compile(r"(?i)\b(request[_ -]?id|trace[_ -]?id|task[_ -]?id|job[_ -]?id)(\s*[=:]?\s*)[\w.-]+"), r"\1\2[id]"),
     (re.compile(r"(?i)\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b"), "[id]"),  # UUIDs
-    (re.compile(r"\b(?:video|task|gen|cgt|op)_[A-Za-z0-9_-]{6,}\b"), "[id]"),  # prefixed ids
+    (re.compile(r"\b(?:video|task|gen|cgt|op|job|req|run)_[A-Za-z0-9_-]{6,}\b"), "[id]"),  # prefixed ids
     (re.compile(r"\b\d{12,}\b"), "[id]"),  # long numeric ids
     (re.compile(r"\b(?=[A-Za-z0-9]*\d)(?=[A-Za-z0-9]*[A-Za-z])[A-Za-z0-9]{24,}\b"), "[redacted]"),  # key-shaped
 )

@@ -168,6 +168,14 @@ class VendorPlugin:
         return self._delegate("fetch_status", task, channel, http) if self._owns(channel) else None
 
     @hookimpl
+    def reelay_find_submission(
+        self, task: Task, channel: Channel, http: aiohttp.ClientSession
+    ) -> Awaitable[VendorRef | None] | None:
+        if not self._owns(channel) or not self._has("find_submission"):
+            return None
+        return self.find_submission(task, channel, http)
+
+    @hookimpl
     def reelay_map_status(self, payload: Any, task: Task, channel: Channel) -> StatusUpdate | None:
         return self._delegate("map_status", payload, task, channel) if self._owns(channel) else None
 
@@ -214,6 +222,11 @@ class VendorPlugin:
     async def fetch_status(self, task: Task, channel: Channel, http: aiohttp.ClientSession) -> Any:
         """The vendor's raw status payload (``reelay_fetch_status``)."""
         raise NotImplementedError(f"{type(self).__name__} does not poll")
+
+    async def find_submission(self, task: Task, channel: Channel, http: aiohttp.ClientSession) -> VendorRef | None:
+        """The job an interrupted submission may have created, or None if the search
+        found none (``reelay_find_submission``); not written when the vendor cannot search."""
+        raise NotImplementedError
 
     def map_status(self, payload: Any, task: Task, channel: Channel) -> StatusUpdate:
         """The payload as a :class:`reelay.StatusUpdate` (``reelay_map_status``)."""

@@ -7,6 +7,7 @@ import contextlib
 import acme
 import attrs
 
+from reelay import FailureKind, UpstreamError, VendorRef, hookimpl
 from reelay.config import hash_key
 from reelay.emulation import serve_app
 from reelay.models import Channel, Token
@@ -16,6 +17,30 @@ from reelay.testing import TEST_TOKEN, gateway_config, running_gateway
 OTHER_TOKEN = "sk-other-caller-token"
 BASIC_TOKEN = "sk-basic-group-token"
 ACME_KEY = "acme-test-key-123"
+
+
+class AcmeFinder:
+    """Finds acme jobs by their prompt, as a vendor listing jobs would (``failures`` transient errors first)."""
+
+    def __init__(self, jobs, failures=0):
+        self.jobs = jobs
+        self.failures = failures
+        self.searches = 0
+
+    @hookimpl
+    def reelay_find_submission(self, task, channel, http):
+        if channel.vendor != "acme":
+            return None
+        return self._find(task)
+
+    async def _find(self, task):
+        self.searches += 1
+        if self.searches <= self.failures:
+            raise UpstreamError(FailureKind.TRANSIENT, "listing timed out")
+        for job in self.jobs.values():
+            if job.data["payload"].get("text") == task.prompt:
+                return VendorRef(job.id)
+        return None
 
 
 @contextlib.asynccontextmanager

@@ -8,21 +8,29 @@ state through it rather than through the dispatcher.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
+from typing import TypeVar
 
 import aiohttp
 import attrs
 import pluggy
+import structlog
 
 from ..config import Config
-from ..errors import UpstreamUnavailable
-from ..models import Channel, Task
+from ..errors import UpstreamError, UpstreamUnavailable
+from ..logs import redact_values
+from ..models import Channel, Task, TaskError
 from ..plugins import Registry
+from ..scrub import Scrubber
 from ..store import Store
 from .breakers import Breakers
 from .calls import UpstreamCalls
 from .events import Events
+
+log = structlog.get_logger("reelay")
+
+T = TypeVar("T")
 
 
 @attrs.define(eq=False)
@@ -32,6 +40,11 @@ class EngineContext:
     ``channels`` maps a channel's name to the channel, its vendor's default
     base URL filled in; the dictionary is shared, so a channel replaced in it
     is seen by every part at once.
+
+    Every vendor message on its way to a caller, a task or a log line above
+    debug passes through :meth:`from_vendor` (errors a plugin raises) or
+    :meth:`task_error` (errors a plugin reports), which scrub it with one
+    :class:`~reelay.scrub.Scrubber` knowing every channel's credential values.
     """
 
     config: Config
@@ -44,6 +57,7 @@ class EngineContext:
     events: Events
     breakers: Breakers
     calls: UpstreamCalls
+    scrubber: Scrubber = attrs.field(factory=Scrubber)
     _session: aiohttp.ClientSession | None = None
     _own_session: bool = False
     # Set when there is work sooner than the poller planned (see wake()).
@@ -77,6 +91,39 @@ class EngineContext:
         if channel is None:
             raise UpstreamUnavailable(f"channel {task.channel!r} of this task is no longer configured", status=503)
         return channel
+
+    @staticmethod
+    def scrubber_for(channels: Iterable[Channel]) -> Scrubber:
+        """A scrubber removing every credential value of ``channels`` (and what the
+        log renderer prints: those values are redacted from log lines too)."""
+        values = [value for channel in channels for value in channel.credentials.values() if isinstance(value, str)]
+        redact_values(values)
+        return Scrubber(values)
+
+    def scrubbed(self, error: UpstreamError) -> UpstreamError:
+        """``error`` with its message scrubbed (changed in place); the vendor's
+        own words are logged at debug level only."""
+        clean = self.scrubber.scrub(error.message)
+        if clean != error.message:
+            log.debug("vendor message scrubbed", original=error.message, code=error.code)
+            error.message = clean
+            error.args = (clean,)
+        return error
+
+    def task_error(self, error: TaskError) -> TaskError:
+        """A task error a plugin reported, its message scrubbed (the original at debug level)."""
+        clean = self.scrubber.scrub(error.message)
+        if clean == error.message:
+            return error
+        log.debug("vendor message scrubbed", original=error.message, code=error.code)
+        return attrs.evolve(error, message=clean)
+
+    async def from_vendor(self, awaitable: Awaitable[T]) -> T:
+        """Await a plugin's vendor call; an :class:`UpstreamError` it raises comes out scrubbed."""
+        try:
+            return await awaitable
+        except UpstreamError as error:
+            raise self.scrubbed(error) from error.__cause__
 
     def wake(self) -> None:
         """Tell the poller there is work sooner than it planned."""

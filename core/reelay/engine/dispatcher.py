@@ -8,6 +8,7 @@ Each job lives in its own part, reachable as an attribute:
 - :class:`~reelay.engine.routing.Router` (``router``): tokens, models, channels and their order;
 - :class:`~reelay.engine.submission.Submitter` (``submitter``): submission with fail-over, remixes;
 - :class:`~reelay.engine.tracking.Tracker` (``tracker``): polling and settling tasks;
+- :class:`~reelay.engine.recovery.Recovery` (``recovery``): interrupted submissions, found, resent or failed;
 - :class:`~reelay.engine.schedule.Schedule` (``schedule``): the poll schedule, progress estimates;
 - :class:`~reelay.engine.tasks.Tasks` (``tasks``): a caller's reads, lists, cancels, deletes;
 - :class:`~reelay.engine.results.Results` (``results``): downloads and kept copies.
@@ -35,6 +36,7 @@ from .context import EngineContext
 from .events import Events
 from .limits import RateLimitExceeded, RateLimits
 from .metrics import MeteredStore, Metrics
+from .recovery import Recovery
 from .results import KEEP_MISSING_WITHIN, LocalContent, Results
 from .routing import Router, configured_channels
 from .schedule import Schedule
@@ -88,13 +90,15 @@ class Dispatcher:
             events=events,
             breakers=breakers,
             calls=UpstreamCalls(breakers, events),
+            scrubber=EngineContext.scrubber_for(channels.values()),
         )
         self.limits = RateLimits(config.tokens)
         self.schedule = Schedule(config.poller, registry, channels, clock)
         self.tasks = Tasks(context, self.schedule)
         self.results = Results(context, self.tasks)
         self.submitter = Submitter(context, self.router, self.schedule, self.tasks)
-        self.tracker = Tracker(context, self.schedule, self.results, self.submitter)
+        self.recovery = Recovery(context, self.submitter)
+        self.tracker = Tracker(context, self.schedule, self.results, self.recovery)
 
     # ------------------------------------------------------------ shared state
 

@@ -90,7 +90,7 @@ class Results:
         if awaitable is None:
             raise InvalidRequest(f"variant {variant!r} is not available for this task", param="variant")
         try:
-            return await context.calls.timed(channel, "content", awaitable, task.model)
+            return await context.calls.timed(channel, "content", context.from_vendor(awaitable), task.model)
         except UpstreamError as error:
             raise UpstreamUnavailable(f"the vendor could not serve the content: {error.message}") from None
 
@@ -177,7 +177,7 @@ class Results:
             )
             if awaitable is None:
                 return None
-            source = await context.calls.timed(channel, "content", awaitable, task.model)
+            source = await context.calls.timed(channel, "content", context.from_vendor(awaitable), task.model)
             kept = await keep_copy(
                 context.http,
                 source,

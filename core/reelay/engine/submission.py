@@ -157,7 +157,7 @@ class Submitter:
             raise InvalidRequest(f"{original.vendor} has no remix", code="remix_not_supported", param="task_id")
         await context.store.insert(task)
         try:
-            task.vendor_ref = await context.calls.timed(channel, "remix", awaitable, task.model)
+            task.vendor_ref = await context.calls.timed(channel, "remix", context.from_vendor(awaitable), task.model)
         except UpstreamError as error:
             await self._fail(task, TaskError(error.code, error.message))
             if error.kind in (FailureKind.CALLER, FailureKind.CONTENT_POLICY):
@@ -208,13 +208,13 @@ class Submitter:
     async def send(self, payload: Any, request: GenerationRequest, channel: Channel) -> Any:
         """Submit ``payload`` through the channel's plugin; returns the vendor's reference.
 
-        Raises :class:`UpstreamError` as the plugin does (``FailureKind.CHANNEL`` if none submits).
+        Raises :class:`UpstreamError` as the plugin does, scrubbed (``FailureKind.CHANNEL`` if none submits).
         """
         context = self.context
         awaitable = context.pm.hook.reelay_submit(payload=payload, request=request, channel=channel, http=context.http)
         if awaitable is None:
             raise UpstreamError(FailureKind.CHANNEL, f"no plugin submits to vendor {channel.vendor!r}")
-        return await context.calls.timed(channel, "submit", awaitable, request.model)
+        return await context.calls.timed(channel, "submit", context.from_vendor(awaitable), request.model)
 
     async def _fail(self, task: Task, error: TaskError) -> None:
         context = self.context

@@ -27,10 +27,14 @@ class Tasks:
 
     async def get_task(self, token: Token, task_id: str) -> Task:
         """The caller's task, its progress estimate brought up to now."""
+        return self.schedule.with_estimate(await self._owned(token, task_id))
+
+    async def _owned(self, token: Token, task_id: str) -> Task:
+        """The caller's task as stored (no estimate: what is saved back is the vendor's progress)."""
         task = await self._store.get(task_id)
         if task is None or not hmac.compare_digest(task.owner, token.name):
             raise NotFound(f"no task {task_id!r}", param="task_id", code="task_not_found")
-        return self.schedule.with_estimate(task)
+        return task
 
     async def list_tasks(
         self, token: Token, *, limit: int = 20, after: str | None = None, descending: bool = True
@@ -48,7 +52,7 @@ class Tasks:
         vendor refused or its channel is gone.
         """
         context = self.context
-        task = await self.get_task(token, task_id)
+        task = await self._owned(token, task_id)
         if task.is_terminal:
             raise Conflict(f"task {task_id} already ended ({task.status.value})", param="task_id", code="task_ended")
         channel = context.channel_of(task)
@@ -58,7 +62,7 @@ class Tasks:
                 f"{task.vendor} tasks cannot be cancelled; the task keeps running", code="cancel_not_supported"
             )
         try:
-            await context.calls.timed(channel, "cancel", awaitable, task.model)
+            await context.calls.timed(channel, "cancel", context.from_vendor(awaitable), task.model)
         except UpstreamError as error:
             raise UpstreamUnavailable(f"the vendor did not cancel the task: {error.message}") from None
         previous = task.status

@@ -10,35 +10,37 @@ import structlog
 
 from ..errors import FailureKind, UpstreamError
 from ..models import Channel, StatusUpdate, Task, TaskError, TaskStatus
+from ..statuses import UNKNOWN_STATUS
 from .context import EngineContext
+from .recovery import Recovery
 from .results import Results
 from .schedule import Schedule
-from .submission import Submitter
 
 log = structlog.get_logger("reelay")
 
 
 class Tracker:
-    """Polls leased tasks, applies status updates, times tasks out, and sends
-    interrupted submissions again.
+    """Polls leased tasks, applies status updates, times tasks out, and hands
+    interrupted submissions to :class:`Recovery`.
 
     :param context: the engine's shared state.
-    :param schedule: when to poll next, and progress estimates.
+    :param schedule: when to poll next.
     :param results: keeps completed tasks' videos.
-    :param submitter: sends interrupted submissions again.
+    :param recovery: finds, resends or fails interrupted submissions.
     """
 
-    def __init__(self, context: EngineContext, schedule: Schedule, results: Results, submitter: Submitter):
+    def __init__(self, context: EngineContext, schedule: Schedule, results: Results, recovery: Recovery):
         self.context = context
         self.schedule = schedule
         self.results = results
-        self.submitter = submitter
+        self.recovery = recovery
 
     async def poll(self, task: Task, lease: str) -> Task:
         """Ask the vendor about one leased task and record what changed; returns the task.
 
         Never raises for the vendor's or a plugin's failure: the task is
-        polled again later, with backoff.
+        polled again later, with backoff. A task without the vendor's
+        reference was interrupted mid-submission and goes to :class:`Recovery`.
         """
         context = self.context
         now = context.clock()
@@ -46,6 +48,8 @@ class Tracker:
         channel = context.channels.get(task.channel)
         if channel is None:
             return await self._settle(task, lease, previous, StatusUpdate(TaskStatus.FAILED, error=_channel_gone(task)))
+        if task.vendor_ref is None:
+            return await self._recover(task, channel, lease)
         try:
             awaitable = context.pm.hook.reelay_fetch_status(task=task, channel=channel, http=context.http)
             if awaitable is None:
@@ -55,20 +59,30 @@ class Tracker:
             if update is None:
                 raise UpstreamError(FailureKind.TRANSIENT, f"no plugin maps {channel.vendor!r} statuses")
         except UpstreamError as error:
-            if error.kind is FailureKind.NOT_FOUND and task.vendor_ref is None:
-                return await self._resubmit(task, channel, lease)
-            if error.kind is FailureKind.NOT_FOUND:
-                update = StatusUpdate(TaskStatus.FAILED, error=TaskError("upstream_not_found", error.message))
-            else:
+            error = context.scrubbed(error)
+            if error.code == UNKNOWN_STATUS:  # logged by the plugin's StatusTable; counted here
+                context.events.unknown_status(channel, error.message)
+            if error.kind is not FailureKind.NOT_FOUND:
                 task.poll_failures += 1
                 log.warning("poll failed", task_id=task.id, channel=channel.name, code=error.code)
                 return await self._settle(task, lease, previous, None, now)
+            update = StatusUpdate(TaskStatus.FAILED, error=TaskError("upstream_not_found", error.message))
         except Exception:  # a plugin bug must not stop the poller or lose the task
             log.exception("plugin raised while polling", task_id=task.id, channel=channel.name)
             task.poll_failures += 1
             return await self._settle(task, lease, previous, None, now)
         task.poll_failures = 0
         return await self._settle(task, lease, previous, update, now)
+
+    async def _recover(self, task: Task, channel: Channel, lease: str) -> Task:
+        previous = task.status
+        try:
+            update = await self.recovery.recover(task, channel)
+        except Exception:  # a plugin bug: try again later, with backoff
+            log.exception("plugin raised while recovering an interrupted submission", task_id=task.id)
+            task.poll_failures += 1
+            update = None
+        return await self._settle(task, lease, previous, update)
 
     async def _settle(
         self, task: Task, lease: str, previous: TaskStatus, update: StatusUpdate | None, now: float | None = None
@@ -96,43 +110,26 @@ class Tracker:
         return task
 
     async def _apply(self, task: Task, update: StatusUpdate, now: float) -> None:
+        """Record an update. Only the vendor's own progress is saved: estimates are
+        made on each read of a running task, so a task that fails or is
+        cancelled shows the last progress its vendor reported, or 0."""
         if update.vendor_ref is not None and task.vendor_ref is None:
             task.vendor_ref = update.vendor_ref
         task.status = update.status
+        error = self.context.task_error(update.error) if update.error is not None else None
         if update.status is TaskStatus.COMPLETED:
             task.progress = 100
             task.completed_at = now
             task.result = await self.results.keep_inline(task, update.result)
             task.error = None
+        elif update.status is TaskStatus.CANCELLED:
+            task.completed_at = now
+            task.error = error
         elif update.status.is_terminal:
             task.completed_at = now
-            task.error = update.error or TaskError("generation_failed", "the vendor reported a failure")
-        else:
-            progress = update.progress if update.progress is not None else self.schedule.estimate_progress(task, now)
-            task.progress = max(task.progress, min(99, int(progress)))
-
-    async def _resubmit(self, task: Task, channel: Channel, lease: str) -> Task:
-        """Submit again a task whose submission was interrupted before the vendor's id was recorded."""
-        context = self.context
-        model = context.registry.models.get(task.model)
-        previous = task.status
-        if task.request is None:  # claimed tasks come without it: it may hold images
-            stored = await context.store.get(task.id, with_request=True)
-            task.request = stored.request if stored is not None else None
-        if task.request is None or model is None:
-            update = StatusUpdate(TaskStatus.FAILED, error=TaskError("submission_lost", "the submission was lost"))
-            return await self._settle(task, lease, previous, update)
-        payload = context.pm.hook.reelay_build_payload(request=task.request, model=model, channel=channel)
-        try:
-            task.vendor_ref = await self.submitter.send(payload, task.request, channel)
-        except UpstreamError as error:
-            if error.retryable:
-                task.poll_failures += 1
-                return await self._settle(task, lease, previous, None)
-            update = StatusUpdate(TaskStatus.FAILED, error=TaskError(error.code, error.message))
-            return await self._settle(task, lease, previous, update)
-        log.info("interrupted submission sent again", task_id=task.id, channel=channel.name)
-        return await self._settle(task, lease, previous, None)
+            task.error = error or TaskError("generation_failed", "the vendor reported a failure")
+        elif update.progress is not None:
+            task.progress = max(task.progress, min(99, int(update.progress)))
 
 
 def _channel_gone(task: Task) -> TaskError:

@@ -49,9 +49,12 @@ import pytest
 from ..config import Config, PollerConfig, ServerConfig, StoreConfig, hash_key
 from ..emulation import EmulatorSettings, EmulatorSpec, Scenario, sample_asset, serve_app
 from ..engine import Dispatcher
+from ..errors import UpstreamError
 from ..http.app import create_app
-from ..models import Channel, ModelSpec, NormalizationPolicy, TaskStatus, Token
+from ..models import Channel, ModelSpec, NormalizationPolicy, StatusUpdate, TaskStatus, Token, UnifiedRequest
+from ..normalize import normalize
 from ..plugins import Registry, make_plugin_manager
+from ..statuses import UNKNOWN_STATUS, StatusTable
 
 TEST_TOKEN = "sk-reelay-test-token"
 
@@ -61,8 +64,10 @@ __all__ = [
     "RunningGateway",
     "VendorContract",
     "channel_for",
+    "check_status_table",
     "fast_poller",
     "gateway_config",
+    "interrupted_submission",
     "outside_channel",
     "png_data_uri",
     "running_gateway",
@@ -185,6 +190,70 @@ async def running_gateway(
     app = create_app(config, dispatcher=dispatcher, poller=poller)
     async with serve_app(app) as base_url, aiohttp.ClientSession() as http:
         yield RunningGateway(base_url, dispatcher, GatewayClient(base_url, token, http), {})
+
+
+async def interrupted_submission(
+    config: Config,
+    unified: UnifiedRequest,
+    *,
+    pm: pluggy.PluginManager | None = None,
+    channel: str | None = None,
+    reach_vendor: bool = True,
+) -> str:
+    """Leave the store as a gateway killed mid-submission leaves it; returns the task's id.
+
+    The task is recorded as a submission records it, sent to the vendor (unless
+    ``reach_vendor`` is False: the gateway died before the request left), and
+    the vendor's reference is dropped, as if the gateway died before saving
+    it; the submission's grace time is then made to have passed. Start a
+    gateway on the same ``config`` afterwards to see what it makes of the task.
+    """
+    dispatcher = Dispatcher(config, pm=pm)
+    await dispatcher.start()
+    try:
+        token = config.tokens[0]
+        model, channels = dispatcher.resolve_model(unified.model, token)
+        target = dispatcher.channels[channel] if channel else channels[0]
+        request = normalize(
+            unified, model, config.policy_for(target), public_id=f"video_interrupted{int(time.time() * 1e6)}"
+        )
+        task = await dispatcher.submitter.record(None, token, model, target, request)
+        if reach_vendor:
+            payload = dispatcher.pm.hook.reelay_build_payload(request=request, model=model, channel=target)
+            await dispatcher.submitter.send(payload, request, target)  # the vendor has the job; we never hear of it
+        task.next_poll_at = 0.0
+        await dispatcher.store.save(task)
+        return task.id
+    finally:
+        await dispatcher.stop()
+
+
+def check_status_table(table: StatusTable, payload_for: Any, map_status: Any) -> None:
+    """Check a plugin's status mapping against its whole :class:`~reelay.StatusTable`.
+
+    :param payload_for: ``payload_for(value)`` is a vendor answer carrying the status ``value``.
+    :param map_status: ``map_status(payload)`` is the plugin's :class:`~reelay.StatusUpdate` for it.
+
+    Every value must map to its table entry (a terminal one never to a poll
+    failure), and a value outside the table must be a transient failure with
+    code ``unknown_status``, never the end of the task.
+    """
+    assert table.statuses, f"{table.vendor} declares no statuses"
+    for value, expected in table.statuses.items():
+        update = map_status(payload_for(value))
+        assert isinstance(update, StatusUpdate), f"{table.vendor} {value!r}: {update!r}"
+        assert update.status is expected, f"{table.vendor} {value!r} maps to {update.status}, not {expected}"
+        if expected is TaskStatus.FAILED:
+            assert update.error is not None and update.error.code, f"{table.vendor} {value!r} fails without a code"
+    mapped = set(table.statuses.values())
+    for needed in (TaskStatus.IN_PROGRESS, TaskStatus.COMPLETED, TaskStatus.FAILED):
+        assert needed in mapped, f"{table.vendor} maps no status to {needed.value}"
+    try:
+        update = map_status(payload_for("no-such-status"))
+    except UpstreamError as error:
+        assert error.retryable and error.code == UNKNOWN_STATUS, error
+    else:
+        raise AssertionError(f"{table.vendor} read an unknown status as {update!r}")
 
 
 def gateway_config(channels: Iterable[Channel], workdir: Path, **overrides: Any) -> Config:

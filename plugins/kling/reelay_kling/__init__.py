@@ -36,6 +36,7 @@ VENDOR_SPEC = VendorSpec(
         CredentialSpec("secret_key", description="Kling SecretKey (signs the JWT)"),
     ),
     docs_url="https://app.klingai.com/global/dev/document-api",
+    search_authoritative=True,  # interrupted submissions are found by external_task_id
 )
 
 
@@ -55,6 +56,7 @@ class KlingPlugin(VendorPlugin):
     fetch_status = staticmethod(client.fetch_status)
     map_status = staticmethod(wire.map_status)
     open_content = staticmethod(client.open_content)
+    find_submission = staticmethod(client.find_submission)
 
 
 plugin = KlingPlugin()

@@ -41,21 +41,31 @@ async def submit(payload: KlingPayload, channel: Channel, http: aiohttp.ClientSe
 
 
 async def fetch_status(task: Task, channel: Channel, http: aiohttp.ClientSession) -> Any:
-    """The task's envelope from Kling.
+    """The task's envelope from Kling."""
+    if task.vendor_ref is None:
+        raise UpstreamError(FailureKind.NOT_FOUND, "no Kling task id was recorded for this task")
+    family = Family(task.vendor_ref.data.get("family", Family.TEXT2VIDEO))
+    return await _query(channel, http, family, task.vendor_ref.id)
 
-    Without a vendor reference (the gateway stopped before recording Kling's
-    id), the task is looked up by its external id, the gateway's task id.
+
+async def find_submission(task: Task, channel: Channel, http: aiohttp.ClientSession) -> VendorRef | None:
+    """The Kling task an interrupted submission created, found by its external id (the gateway's task id).
+
+    Kling stores ``external_task_id`` with the task and answers queries by it,
+    so finding none means Kling never received the task (the search is
+    authoritative: :attr:`VENDOR_SPEC.search_authoritative`).
     """
-    if task.vendor_ref is not None:
-        family = Family(task.vendor_ref.data.get("family", Family.TEXT2VIDEO))
-        return await _query(channel, http, family, task.vendor_ref.id)
     for family in _families(task.request):
         try:
-            return await _query(channel, http, family, task.id)
+            envelope = await _query(channel, http, family, task.id)
         except UpstreamError as error:
             if error.kind is not FailureKind.NOT_FOUND:
                 raise
-    raise UpstreamError(FailureKind.NOT_FOUND, f"Kling knows no task with external_task_id {task.id!r}")
+            continue
+        found = parse_task(envelope)
+        if found.task_id:
+            return VendorRef(id=found.task_id, data={"family": family.value})
+    return None
 
 
 async def open_content(task: Task, channel: Channel, http: aiohttp.ClientSession, variant: str) -> ContentSource:

@@ -23,6 +23,7 @@ from reelay import (
     GenerationRequest,
     ImageInput,
     InvalidRequest,
+    StatusTable,
     StatusUpdate,
     TaskError,
     TaskStatus,
@@ -394,10 +395,17 @@ def upstream_error(
 
 # ---------------------------------------------------------------- statuses
 
-_QUEUED = "submitted"
-_RUNNING = "processing"
-_SUCCEEDED = "succeed"
-_FAILED = "failed"
+#: Every ``task_status`` Kling documents.
+STATUSES = StatusTable(
+    "Kling",
+    {
+        "submitted": TaskStatus.QUEUED,
+        "processing": TaskStatus.IN_PROGRESS,
+        "succeed": TaskStatus.COMPLETED,
+        "failed": TaskStatus.FAILED,
+    },
+    field="task_status",
+)
 
 
 def map_status(payload: Any) -> StatusUpdate:
@@ -408,14 +416,10 @@ def map_status(payload: Any) -> StatusUpdate:
     ``task_status_msg``. Kling reports no progress, so the core estimates it.
     """
     task = parse_task(payload)
-    status = task.task_status
-    if status == _QUEUED:
-        return StatusUpdate(TaskStatus.QUEUED)
-    if status == _RUNNING:
-        return StatusUpdate(TaskStatus.IN_PROGRESS)
-    if status == _FAILED:
+    status = STATUSES.read(task.task_status)
+    if status is TaskStatus.FAILED:
         return StatusUpdate(TaskStatus.FAILED, error=task_error(task.task_status_msg))
-    if status == _SUCCEEDED:
+    if status is TaskStatus.COMPLETED:
         videos = task.task_result.videos if task.task_result else ()
         if not videos or not videos[0].url:
             return StatusUpdate(
@@ -433,9 +437,7 @@ def map_status(payload: Any) -> StatusUpdate:
             extra={key: value for key, value in extra.items() if value},
         )
         return StatusUpdate(TaskStatus.COMPLETED, progress=100, result=result)
-    raise UpstreamError(
-        FailureKind.TRANSIENT, f"Kling reported an unknown task_status {status[:40]!r}", code="upstream_bad_response"
-    )
+    return StatusUpdate(status)
 
 
 def task_error(message: str | None) -> TaskError:

@@ -223,35 +223,34 @@ async def test_fetch_status_unknown_task_is_not_found(mocked, pm, channel, http)
     ("fields", "path"),
     [({"prompt": "p"}, T2V), ({"image": "https://i.test/a.png"}, I2V)],
 )
-async def test_lookup_by_external_id_uses_the_request_family(
+async def test_find_submission_by_external_id_uses_the_request_family(
     mocked, pm, channel, http, normalized, load_fixture, fields, path
 ):
     mocked.get(f"{path}/video_test123", payload=load_fixture("kling-succeed"))
     task = make_task(request=normalized("kling-v1", **fields))
-    payload = await pm.hook.reelay_fetch_status(task=task, channel=channel, http=http)
-    assert pm.hook.reelay_map_status(payload=payload, task=task, channel=channel).status is TaskStatus.COMPLETED
+    ref = await pm.hook.reelay_find_submission(task=task, channel=channel, http=http)
+    family = "text2video" if path == T2V else "image2video"
+    assert ref == VendorRef(load_fixture("kling-succeed")["data"]["task_id"], {"family": family})
     assert len(mocked.requests) == 1
 
 
-async def test_lookup_without_request_tries_both_families(mocked, pm, channel, http, load_fixture):
+async def test_find_submission_without_request_tries_both_families(mocked, pm, channel, http, load_fixture):
     mocked.get(f"{T2V}/video_test123", status=404, payload={"code": 1203, "message": "not found", "request_id": "r"})
     mocked.get(f"{I2V}/video_test123", payload=load_fixture("kling-submitted"))
-    payload = await pm.hook.reelay_fetch_status(task=make_task(), channel=channel, http=http)
-    assert payload["data"]["task_status"] == "submitted"
+    ref = await pm.hook.reelay_find_submission(task=make_task(), channel=channel, http=http)
+    assert ref.data == {"family": "image2video"}
 
 
-async def test_lookup_unknown_to_kling_is_not_found(mocked, pm, channel, http):
+async def test_find_submission_unknown_to_kling_is_none(mocked, pm, channel, http):
     mocked.get(f"{T2V}/video_test123", status=404, payload={"code": 1203, "message": "not found", "request_id": "r"})
     mocked.get(f"{I2V}/video_test123", status=400, payload={"code": 1201, "message": "bad id", "request_id": "r"})
-    with pytest.raises(UpstreamError) as caught:
-        await pm.hook.reelay_fetch_status(task=make_task(), channel=channel, http=http)
-    assert caught.value.kind is FailureKind.NOT_FOUND
+    assert await pm.hook.reelay_find_submission(task=make_task(), channel=channel, http=http) is None
 
 
-async def test_lookup_stops_at_channel_failures(mocked, pm, channel, http):
+async def test_find_submission_stops_at_channel_failures(mocked, pm, channel, http):
     mocked.get(f"{T2V}/video_test123", status=401, payload={"code": 1004, "message": "expired", "request_id": "r"})
     with pytest.raises(UpstreamError) as caught:
-        await pm.hook.reelay_fetch_status(task=make_task(), channel=channel, http=http)
+        await pm.hook.reelay_find_submission(task=make_task(), channel=channel, http=http)
     assert caught.value.kind is FailureKind.CHANNEL
 
 

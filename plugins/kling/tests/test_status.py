@@ -125,3 +125,15 @@ def test_unreadable_payload_is_transient(mapped, payload):
 def test_other_vendors_are_not_answered(pm, task, load_fixture):
     other = Channel(name="o", vendor="veo", base_url="https://o.test")
     assert pm.hook.reelay_map_status(payload=load_fixture("kling-succeed"), task=task, channel=other) is None
+
+
+def test_every_kling_status_maps_through_its_table(load_fixture):
+    from reelay.testing import check_status_table
+    from reelay_kling import wire
+
+    def payload_for(value):
+        envelope = load_fixture("kling-succeed")
+        envelope["data"]["task_status"] = value
+        return envelope
+
+    check_status_table(wire.STATUSES, payload_for, wire.map_status)

@@ -61,6 +61,9 @@ class SoraPlugin(VendorPlugin):
     ) -> ContentSource:
         return SoraClient(channel, http).content(_video_id(task), variant)
 
+    async def find_submission(self, task: Task, channel: Channel, http: aiohttp.ClientSession) -> VendorRef | None:
+        return await SoraClient(channel, http).find(task)
+
     async def cancel(self, task: Task, channel: Channel, http: aiohttp.ClientSession) -> None:
         await SoraClient(channel, http).delete(_video_id(task))
 
@@ -69,9 +72,7 @@ class SoraPlugin(VendorPlugin):
 
 
 def _video_id(task: Task) -> str:
-    # OpenAI has no lookup by a caller's id, so a task without the vendor's
-    # id cannot be found: NOT_FOUND tells the core to submit it again.
-    if task.vendor_ref is None:
+    if task.vendor_ref is None:  # interrupted submissions go to reelay_find_submission
         raise UpstreamError(FailureKind.NOT_FOUND, f"task {task.id} has no {VENDOR} video id", code="no_vendor_ref")
     return task.vendor_ref.id
 

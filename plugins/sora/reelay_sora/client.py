@@ -15,16 +15,23 @@ from reelay import (
     ContentSource,
     FailureKind,
     InvalidRequest,
+    Task,
     UpstreamError,
     VendorRef,
 )
 from reelay.upstream import JsonResponse, join_url, request_json
 
 from . import wire
-from .models import CONTENT_VARIANTS, VENDOR
+from .models import CONTENT_VARIANTS, MODELS, VENDOR
 
 #: Inline uploads larger than this are decoded off the event loop.
 _DECODE_IN_THREAD_BYTES = 256 * 1024
+#: An interrupted submission's video was created this long before the task was
+#: recorded at the earliest (the two clocks differ), and this long after at the latest.
+FIND_BEFORE_SECONDS = 300
+FIND_AFTER_SECONDS = 900
+#: Pages of ``GET /v1/videos`` read at most when searching, 100 videos each.
+FIND_PAGES = 10
 
 
 class SoraClient:
@@ -106,6 +113,52 @@ class SoraClient:
             raise InvalidRequest(f"prompt is longer than {wire.MAX_PROMPT_CHARS} characters", param="prompt")
         response = await self._call("POST", f"/{video_id}/remix", action="remix a video", json_body={"prompt": prompt})
         return VendorRef(wire.parse_video(response.body).id)
+
+    async def find(self, task: Task) -> VendorRef | None:
+        """The video an interrupted submission created, or None.
+
+        OpenAI cannot look a video up by the gateway's id, so this reads
+        ``GET /v1/videos`` newest first and takes the video created closest
+        after the task was recorded (within :data:`FIND_BEFORE_SECONDS` before
+        and :data:`FIND_AFTER_SECONDS` after) with the task's model and
+        prompt: a retry the caller sent later was created later.
+        """
+        prompt = task.request.prompt if task.request is not None else task.prompt
+        models = self._model_names(task)
+        earliest, latest = task.created_at - FIND_BEFORE_SECONDS, task.created_at + FIND_AFTER_SECONDS
+        matches: list[wire.Video] = []
+        after: str | None = None
+        for _ in range(FIND_PAGES):
+            params = {"limit": "100", "order": "desc", **({"after": after} if after else {})}
+            response = await self._call("GET", "", action="list videos", params=params)
+            page = wire.parse_video_list(response.body)
+            for video in page.data:
+                created = video.created_at or 0
+                if earliest <= created <= latest and video.prompt == prompt and video.model in models:
+                    matches.append(video)
+            oldest = page.data[-1].created_at if page.data else None
+            if not page.has_more or not page.data or (oldest is not None and oldest < earliest):
+                break
+            after = page.last_id or page.data[-1].id
+        if not matches:
+            return None
+        # The video was created as the task was recorded, a caller's retry later: take the
+        # oldest created since (OpenAI's times are whole seconds; the list is newest first),
+        # else, when the vendor's clock is behind, the closest.
+        since = [video for video in matches if (video.created_at or 0) >= int(task.created_at) - 1]
+        closest = min(matches, key=lambda video: abs((video.created_at or 0) - task.created_at))
+        best = since[-1] if since else closest
+        return VendorRef(best.id)
+
+    def _model_names(self, task: Task) -> set[str]:
+        """The names the upstream may report for the task's model (its own, mapped, pinned snapshot)."""
+        names = {task.model}
+        spec = next((model for model in MODELS if model.name == task.model), None)
+        if spec is not None:
+            names.add(self.channel.upstream_model(spec))
+        if task.request is not None and task.request.requested_model:
+            names.add(task.request.requested_model)
+        return names
 
     def content(self, video_id: str, variant: str) -> ContentSource:
         """Where the core reads a variant from: the content endpoint with this channel's key."""

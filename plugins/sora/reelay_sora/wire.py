@@ -25,6 +25,7 @@ from reelay import (
     ImageInput,
     InvalidRequest,
     ModelSpec,
+    StatusTable,
     StatusUpdate,
     TaskError,
     TaskStatus,
@@ -195,8 +196,18 @@ class Video:
     expires_at: int | None = None
     size: str | None = None
     seconds: str | None = None
+    prompt: str | None = None
     remixed_from_video_id: str | None = None
     error: VideoError | None = None
+
+
+@frozen
+class VideoList:
+    """A page of ``GET /v1/videos``, newest first unless asked otherwise."""
+
+    data: list[Video] = field(factory=list)
+    has_more: bool = False
+    last_id: str | None = None
 
 
 def parse_video(body: Any) -> Video:
@@ -214,12 +225,43 @@ def parse_video(body: Any) -> Video:
         ) from None
 
 
-_STATUSES = {
-    "queued": TaskStatus.QUEUED,
-    "in_progress": TaskStatus.IN_PROGRESS,
-    "completed": TaskStatus.COMPLETED,
-    "failed": TaskStatus.FAILED,
-}
+def parse_video_list(body: Any) -> VideoList:
+    """A :class:`VideoList` from a decoded JSON body.
+
+    :raises UpstreamError: ``TRANSIENT`` when the body is not a list of videos.
+    """
+    if not isinstance(body, dict):
+        raise UpstreamError(FailureKind.TRANSIENT, f"{VENDOR} answered without a video list", code="bad_upstream")
+    try:
+        return _converter.structure(body, VideoList)
+    except (cattrs.BaseValidationError, ValueError, TypeError):
+        raise UpstreamError(
+            FailureKind.TRANSIENT, f"{VENDOR} answered with an unreadable video list", code="bad_upstream"
+        ) from None
+
+
+#: Every status an OpenAI-Videos upstream sends: OpenAI's four, ``cancelled``
+#: from compatible gateways (another Reelay among them), and what other
+#: gateways add (``pending``, ``processing``, ``succeeded``, ``expired``, ``deleted``...).
+STATUSES = StatusTable(
+    VENDOR,
+    {
+        "queued": TaskStatus.QUEUED,
+        "pending": TaskStatus.QUEUED,
+        "submitted": TaskStatus.QUEUED,
+        "in_progress": TaskStatus.IN_PROGRESS,
+        "processing": TaskStatus.IN_PROGRESS,
+        "running": TaskStatus.IN_PROGRESS,
+        "completed": TaskStatus.COMPLETED,
+        "succeeded": TaskStatus.COMPLETED,
+        "failed": TaskStatus.FAILED,
+        "error": TaskStatus.FAILED,
+        "expired": TaskStatus.FAILED,
+        "cancelled": TaskStatus.CANCELLED,
+        "canceled": TaskStatus.CANCELLED,
+        "deleted": TaskStatus.CANCELLED,
+    },
+)
 
 
 def map_status(payload: Any) -> StatusUpdate:
@@ -230,17 +272,16 @@ def map_status(payload: Any) -> StatusUpdate:
     records when the upstream assets expire.
     """
     video = parse_video(payload)
-    status = _STATUSES.get(video.status)
-    if status is None:
-        raise UpstreamError(
-            FailureKind.TRANSIENT, f"{VENDOR} reported an unknown status {video.status!r}", code="bad_upstream"
-        )
+    status = STATUSES.read(video.status)
     progress = None if video.progress is None else max(0, min(100, int(video.progress)))
     if status is TaskStatus.COMPLETED:
         extra = {"expires_at": video.expires_at} if video.expires_at is not None else {}
         return StatusUpdate(status, progress=100, result=VideoResult(duration=_seconds(video.seconds), extra=extra))
     if status is TaskStatus.FAILED:
-        return StatusUpdate(status, error=task_error(video.error or VideoError()))
+        default = VideoError(code=None if video.status in ("failed", "error") else video.status)
+        return StatusUpdate(status, error=task_error(video.error or default))
+    if status is TaskStatus.CANCELLED:
+        return StatusUpdate(status, error=video.error and task_error(video.error))
     return StatusUpdate(status, progress=progress)
 
 
@@ -248,7 +289,7 @@ def task_error(error: VideoError) -> TaskError:
     """Why a video failed. A moderation refusal gets the gateway's one
     content-policy code (callers test for a single code across vendors) and
     keeps OpenAI's code in the message; other codes pass through as they are."""
-    message = error.message or "the video failed"
+    message = error.message or (f"the video {error.code}" if error.code else "the video failed")
     if is_moderation(error.code):
         return TaskError(CONTENT_POLICY_CODE, f"{message} ({VENDOR} code: {error.code})")
     return TaskError(error.code or "generation_failed", message)

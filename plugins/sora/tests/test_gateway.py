@@ -90,3 +90,21 @@ async def test_another_reelay_gateway_as_the_upstream(gateway):
     source = await reelay_sora.plugin.reelay_open_content(task=task, channel=channel, http=http, variant="video")
     async with http.get(source.url, headers=source.headers) as response:
         assert response.status == 200 and await response.read() == sample_mp4()
+
+
+async def test_a_task_cancelled_on_an_upstream_reelay_is_cancelled_downstream(pm, spec, emulator_url, tmp_path):
+    """A Reelay whose only channel is another Reelay: cancelling upstream ends the downstream task on its next poll."""
+    (tmp_path / "upstream").mkdir()
+    (tmp_path / "downstream").mkdir()
+    upstream_config = gateway_config([channel_for(spec, emulator_url)], tmp_path / "upstream")
+    async with running_gateway(upstream_config, pm=pm) as upstream:
+        channel = Channel(name="reelay", vendor="sora", base_url=upstream.base_url, credentials={"api_key": TEST_TOKEN})
+        async with running_gateway(gateway_config([channel], tmp_path / "downstream"), pm=pm) as downstream:
+            status, task = await downstream.client.submit(model="sora-2", prompt="a slow fox")
+            assert status == 200, task
+            recorded = await downstream.dispatcher.store.get(task["id"])
+            upstream_id = recorded.vendor_ref.id
+            status, cancelled = await upstream.client.request("POST", f"/v1/videos/{upstream_id}/cancel")
+            assert status == 200 and cancelled["status"] == "cancelled", cancelled
+            final, _ = await downstream.client.wait(task["id"], timeout=5)
+    assert final["status"] == "cancelled" and final["error"] is None

@@ -226,3 +226,25 @@ def test_an_unlabelled_upload_is_recognised_by_its_bytes(channel):
     image = ImageInput(base64=PNG_B64, mime_type="application/octet-stream", filename="frame")
     payload = wire.build_payload(_request(first_frame=image), SORA_2, channel)
     assert wire.image_mime_type(payload.upload) == "image/png"
+
+
+def test_every_status_an_openai_compatible_upstream_sends_maps_through_its_table(fixture):
+    from reelay.testing import check_status_table
+
+    def payload_for(value):
+        return {**fixture("sora-in_progress"), "status": value}
+
+    check_status_table(wire.STATUSES, payload_for, wire.map_status)
+    cancelled = wire.map_status(payload_for("cancelled"))
+    assert cancelled.status is TaskStatus.CANCELLED and cancelled.error is None
+    expired = wire.map_status(payload_for("expired"))
+    assert expired.status is TaskStatus.FAILED and expired.error.code == "expired"
+
+
+def test_an_unknown_status_is_a_logged_transient_failure(fixture):
+    from structlog.testing import capture_logs
+
+    with capture_logs() as logs, pytest.raises(UpstreamError) as caught:
+        wire.map_status({**fixture("sora-queued"), "status": "paused"})
+    assert caught.value.retryable and caught.value.code == "unknown_status"
+    assert any(entry["event"] == "unknown vendor status" and "paused" in entry["value"] for entry in logs)

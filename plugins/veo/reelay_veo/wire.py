@@ -24,6 +24,7 @@ from reelay import (
     GenerationRequest,
     ImageInput,
     InvalidRequest,
+    StatusTable,
     StatusUpdate,
     TaskError,
     TaskStatus,
@@ -59,6 +60,20 @@ RPC_CODES = {
     15: "data_loss",
     16: "unauthenticated",
 }
+
+#: Every state a Veo operation can be in: ``running`` (not ``done``), ``ok``
+#: (done with a response) or, done with an ``error``, the name of its
+#: ``google.rpc.Code``: ``cancelled`` ends the task as cancelled, every other
+#: code as failed. A code Google adds later is unknown until it is added here.
+STATUSES = StatusTable(
+    "Veo",
+    {
+        "running": TaskStatus.IN_PROGRESS,
+        "ok": TaskStatus.COMPLETED,
+        **{name: TaskStatus.CANCELLED if name == "cancelled" else TaskStatus.FAILED for name in RPC_CODES.values()},
+    },
+    field="operation state",
+)
 
 # Google's refusals of a prompt or image at submission ("...violate Google's
 # Responsible AI practices...", "...usage guidelines...") arrive as plain 400s.
@@ -342,13 +357,14 @@ def parse_operation(payload: Any) -> Operation:
 def map_status(payload: Any) -> StatusUpdate:
     """A Veo operation in Reelay's vocabulary."""
     operation = parse_operation(payload)
-    if not operation.done:
-        return StatusUpdate(TaskStatus.IN_PROGRESS)  # Veo gives no progress: the core estimates it
+    status = STATUSES.read(operation_state(operation))
+    if status is TaskStatus.IN_PROGRESS:
+        return StatusUpdate(status)  # Veo gives no progress: the core estimates it
     if operation.error is not None:
         error = operation.error
-        code = RPC_CODES.get(error.code, str(error.code)) if isinstance(error.code, int) else str(error.code or "")
+        code = operation_state(operation)
         message = error.message or "Veo reported a failure without a message"
-        return StatusUpdate(TaskStatus.FAILED, error=TaskError(code.lower() or "generation_failed", message))
+        return StatusUpdate(status, error=TaskError(code or "generation_failed", message))
     response = operation.response or VideoResponse()
     videos = response.all_videos()
     if videos:
@@ -359,6 +375,18 @@ def map_status(payload: Any) -> StatusUpdate:
         message = f"Veo's safety filters removed {count} video{'s' if count != 1 else ''}: {reasons}"
         return StatusUpdate(TaskStatus.FAILED, error=TaskError("content_filtered", message))
     return StatusUpdate(TaskStatus.FAILED, error=TaskError("no_video", "Veo finished without returning a video"))
+
+
+def operation_state(operation: Operation) -> str:
+    """The operation's state as :data:`STATUSES` reads it."""
+    if not operation.done:
+        return "running"
+    error = operation.error
+    if error is None:
+        return "ok"
+    if isinstance(error.code, int):  # proto3 JSON omits a zero code: a failure without one is "unknown"
+        return RPC_CODES.get(error.code, str(error.code)) if error.code else "unknown"
+    return str(error.code or "unknown").lower()
 
 
 def _result(video: Video, count: int) -> VideoResult:

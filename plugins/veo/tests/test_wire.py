@@ -326,3 +326,21 @@ def test_veo_bounds_are_model_data():
         build(UnifiedRequest(model="veo-3.1-generate-preview", prompt="a" * 8193))
     assert caught.value.code == "prompt_too_long"
     assert BY_NAME["veo-3"].spec.image_rules.inline_urls
+
+
+def test_every_operation_state_maps_through_its_table():
+    from reelay.testing import check_status_table
+    from reelay_veo import wire
+
+    codes = {name: code for code, name in wire.RPC_CODES.items()}
+
+    def payload_for(value):
+        if value == "running":
+            return {"name": "models/m/operations/1"}
+        if value == "ok":
+            return {"name": "models/m/operations/1", "done": True, "response": {"videos": [{"gcsUri": "gs://b/v"}]}}
+        code = codes.get(value, 99)
+        return {"name": "models/m/operations/1", "done": True, "error": {"code": code, "message": "stopped"}}
+
+    check_status_table(wire.STATUSES, payload_for, wire.map_status)
+    assert wire.map_status(payload_for("cancelled")).status is TaskStatus.CANCELLED
