@@ -6,7 +6,9 @@ mounted into an aiohttp application with :func:`reelay.http.app.setup_routes`.
 Each job lives in its own part, reachable as an attribute:
 
 - :class:`~reelay.engine.routing.Router` (``router``): tokens, models, channels and their order;
-- :class:`~reelay.engine.submission.Submitter` (``submitter``): submission with fail-over, remixes;
+- :class:`~reelay.engine.submission.Submitter` (``submitter``): submission with fail-over;
+- :class:`~reelay.engine.derived.DerivedTasks` (``derived``): remixes, extensions, edits;
+- :class:`~reelay.engine.characters.Characters` (``characters``): characters and the requests using them;
 - :class:`~reelay.engine.tracking.Tracker` (``tracker``): polling and settling tasks;
 - :class:`~reelay.engine.schedule.Schedule` (``schedule``): the poll schedule, progress estimates;
 - :class:`~reelay.engine.tasks.Tasks` (``tasks``): a caller's reads, lists, cancels, deletes;
@@ -26,10 +28,12 @@ import aiohttp
 import pluggy
 
 from ..config import Config, ConfigError, validate
-from ..models import Channel, ContentSource, ModelSpec, Task, Token, UnifiedRequest
+from ..models import Channel, Character, ContentSource, ModelSpec, SourceVideo, Task, Token, UnifiedRequest
 from ..plugins import Registry, make_plugin_manager
 from ..store import Store, open_store
+from .characters import Characters
 from .context import EngineContext
+from .derived import DerivedTasks
 from .events import Events
 from .results import KEEP_MISSING_WITHIN, LocalContent, Results
 from .routing import Router, configured_channels
@@ -81,6 +85,8 @@ class Dispatcher:
         self.results = Results(context, self.tasks)
         self.submitter = Submitter(context, self.router, self.schedule, self.tasks)
         self.tracker = Tracker(context, self.schedule, self.results, self.submitter)
+        self.derived = DerivedTasks(context, self.router, self.schedule, self.tasks)
+        self.characters = Characters(context, self.router)
 
     # ------------------------------------------------------------ shared state
 
@@ -170,13 +176,30 @@ class Dispatcher:
 
     # ------------------------------------------------------------ submission
 
-    def submit(self, token: Token, unified: UnifiedRequest) -> Awaitable[Task]:
-        """See :meth:`Submitter.submit`."""
-        return self.submitter.submit(token, unified)
+    async def submit(self, token: Token, unified: UnifiedRequest) -> Task:
+        """See :meth:`Submitter.submit`; a request using characters is pinned to their channel."""
+        pinned = await self.characters.pin(token, unified) if unified.characters else None
+        return await self.submitter.submit(token, unified, pinned)
 
     def remix(self, token: Token, task_id: str, prompt: str) -> Awaitable[Task]:
-        """See :meth:`Submitter.remix`."""
-        return self.submitter.remix(token, task_id, prompt)
+        """See :meth:`DerivedTasks.remix`."""
+        return self.derived.remix(token, task_id, prompt)
+
+    def extend(self, token: Token, video: SourceVideo | str, prompt: str, seconds: int, model: str | None = None):
+        """See :meth:`DerivedTasks.extend`."""
+        return self.derived.extend(token, video, prompt, seconds, model)
+
+    def edit(self, token: Token, video: SourceVideo | str, prompt: str, model: str | None = None) -> Awaitable[Task]:
+        """See :meth:`DerivedTasks.edit`."""
+        return self.derived.edit(token, video, prompt, model)
+
+    def create_character(self, token: Token, name: str, video: SourceVideo, model: str | None = None):
+        """See :meth:`Characters.create`."""
+        return self.characters.create(token, name, video, model)
+
+    def get_character(self, token: Token, character_id: str) -> Awaitable[Character]:
+        """See :meth:`Characters.get`."""
+        return self.characters.get(token, character_id)
 
     # ------------------------------------------------------------ the caller's tasks
 
