@@ -29,6 +29,7 @@ from ..models import (
     UnifiedRequest,
     VideoResult,
 )
+from . import openapi_derived
 from .wire import FIELD_SCHEMAS, NOT_FROM_JSON, TYPE_SCHEMAS, task_to_json
 
 OPENAPI_VERSION = "3.1.0"
@@ -268,6 +269,7 @@ def component_schemas() -> dict[str, Any]:
             "required": ["status", "version"],
         },
         "Error": error_schema(),
+        **openapi_derived.SCHEMAS,
     }
 
 
@@ -419,6 +421,9 @@ OPERATIONS: dict[str, dict[str, Any]] = {
         "errors": (400, 401, 404, 409, 502, 503),
     },
 }
+
+
+OPERATIONS.update(openapi_derived.OPERATIONS)
 
 
 def served_routes(app: web.Application) -> list[tuple[str, str, str]]:
