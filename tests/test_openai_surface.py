@@ -104,3 +104,29 @@ async def test_a_model_without_the_operation_is_not_supported(demo):
             name="x", video=("x.mp4", sample_mp4(), "video/mp4"), extra_body={"model": "kling-v1"}
         )
     assert caught.value.code == "not_supported"
+
+
+async def test_models_describe_themselves(demo):
+    if not _installed("sora"):
+        pytest.skip("reelay-sora is not installed")
+    model = await demo.models.retrieve("sora-2")
+    info = model.model_extra["x_reelay"]
+    assert info["operations"] == {
+        "remix": True,
+        "cancel": True,
+        "extend": True,
+        "edit": True,
+        "characters": True,
+        "extension_seconds": [4, 8, 12, 16, 20],
+    }
+    assert info["durations"] == [4, 8, 12] and info["default_size"] == "720x1280"
+    assert info["inputs"]["image"]["prompt_required"] is True
+    assert info["precedence"]["duration_sources"] == ["seconds", "duration"]
+    assert "price_per_second" not in info  # no billing configured
+    listed = {entry.id: entry.model_extra["x_reelay"] for entry in (await demo.models.list()).data}
+    assert listed["sora-2"] == info
+    if "veo-3" in listed:
+        assert listed["veo-3"]["operations"]["cancel"] is False
+        assert listed["veo-3"]["operations"]["extension_seconds"] == [7]
+    with pytest.raises(openai.NotFoundError):
+        await demo.models.retrieve("no-such-model")

@@ -118,7 +118,7 @@ class DerivedTasks:
         """The source, its model and channel; 400 ``not_supported`` when the model lacks ``operation``."""
         if isinstance(video, str):
             source, model, channel = await self._source_task(token, video, operation + "ed")
-            if model_name is not None and self.context.registry.model(model_name).name != model.name:
+            if model_name is not None and self.router.resolve_model(model_name, token)[0].name != model.name:
                 raise InvalidRequest(f"the video was made by {model.name!r}, not {model_name!r}", param="model")
         else:
             source = video

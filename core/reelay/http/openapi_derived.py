@@ -85,6 +85,78 @@ SCHEMAS: dict[str, Any] = {
     },
 }
 
+_LIST = {"type": "array"}
+_X_REELAY = {
+    "type": "object",
+    "description": "What the model accepts and can do (Reelay's extension of OpenAI's model object).",
+    "properties": {
+        "vendor": {"type": "string"},
+        "description": {"type": "string"},
+        "aliases": {**_LIST, "items": {"type": "string"}},
+        "capabilities": {
+            "type": "object",
+            "description": "`text_to_video`, `image_to_video`, `end_frame`, `max_reference_images`.",
+        },
+        "operations": {
+            "type": "object",
+            "description": "`remix`, `cancel`, `extend`, `edit`, `characters` (booleans) and `extension_seconds`.",
+        },
+        "durations": {**_LIST, "items": {"type": "integer"}},
+        "default_duration": {"type": ["integer", "null"]},
+        "sizes": {**_LIST, "items": {"type": "string"}},
+        "default_size": {"type": ["string", "null"]},
+        "duration_rules": {**_LIST, "description": "Durations allowed only at some sizes or with reference images."},
+        "inputs": {"type": "object", "description": "Per kind of input (`text`, `image`, `first_last`)."},
+        "precedence": {"type": "object", "description": "Which request fields win, as data and as `summary` lines."},
+        "metadata_fields": {**_LIST, "items": {"type": "string"}},
+        "limits": {"type": "object"},
+        "typical_seconds": {"type": "number"},
+        "price_per_second": {"type": "number", "description": "Present when billing is configured."},
+    },
+    "required": ["vendor", "capabilities", "operations", "durations", "sizes", "inputs", "precedence"],
+}
+SCHEMAS["Model"] = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string"},
+        "object": {"const": "model"},
+        "created": {"type": "integer"},
+        "owned_by": {"type": "string"},
+        "x_reelay": _X_REELAY,
+    },
+    "required": ["id", "object", "created", "owned_by", "x_reelay"],
+}
+SCHEMAS["ModelList"] = {
+    "type": "object",
+    "properties": {"object": {"const": "list"}, "data": {"type": "array", "items": {"$ref": _REF + "Model"}}},
+    "required": ["object", "data"],
+}
+
+_MODEL_EXAMPLE = {
+    "id": "sora-2",
+    "object": "model",
+    "created": 0,
+    "owned_by": "sora",
+    "x_reelay": {
+        "vendor": "sora",
+        "capabilities": {"text_to_video": True, "image_to_video": True, "end_frame": False, "max_reference_images": 0},
+        "operations": {
+            "remix": True,
+            "cancel": True,
+            "extend": True,
+            "edit": True,
+            "characters": True,
+            "extension_seconds": [4, 8, 12, 16, 20],
+        },
+        "durations": [4, 8, 12],
+        "default_duration": 4,
+        "sizes": ["1280x720", "720x1280"],
+        "default_size": "720x1280",
+        "inputs": {"text": {"durations": [4, 8, 12], "sizes": ["1280x720", "720x1280"], "prompt_required": True}},
+        "precedence": {"duration_sources": ["seconds", "duration"], "summary": ["duration: seconds > duration"]},
+    },
+}
+
 _TASK_EXAMPLE = {
     "id": "video_3kq9Xw0dT2bq1Z7m5YpHc4sN",
     "object": "video",
@@ -130,6 +202,20 @@ _CHARACTER_EXAMPLE = {
 }
 
 OPERATIONS: dict[str, dict[str, Any]] = {
+    "model": {
+        "tags": ["Unified API"],
+        "summary": "One model, describing itself",
+        "description": "`x_reelay` lists capabilities, operations, durations and sizes per kind of input, "
+        "defaults and precedence rules (and the price per second when billing is configured).",
+        "parameters": [{"name": "model_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+        "responses": {
+            "200": {
+                "description": "The model",
+                "content": {"application/json": {"schema": {"$ref": _REF + "Model"}, "example": _MODEL_EXAMPLE}},
+            }
+        },
+        "errors": (401, 404),
+    },
     "openai.extend": _derived(
         "Extend a completed video",
         "A new task continuing the video by `seconds`, on the source's channel; its `seconds` is the stitched "
