@@ -18,15 +18,21 @@ class _Commands(click.Group):
     ``reelay serve`` starts without loading the client."""
 
     _CLIENT = ("generate", "tasks")
+    #: Client commands in modules of their own: name -> module under ``reelay.client``.
+    _CLIENT_MODULES = {"models": "models_cli"}
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted([*super().list_commands(ctx), *self._CLIENT])
+        return sorted([*super().list_commands(ctx), *self._CLIENT, *self._CLIENT_MODULES])
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         if name in self._CLIENT:
             from .client import cli as client_cli
 
             return getattr(client_cli, name)
+        if name in self._CLIENT_MODULES:
+            import importlib
+
+            return getattr(importlib.import_module(f".client.{self._CLIENT_MODULES[name]}", __package__), name)
         return super().get_command(ctx, name)
 
 
@@ -124,6 +130,9 @@ def plugins(as_json: bool) -> None:
             aliases = f" (aliases: {', '.join(model['aliases'])})" if model["aliases"] else ""
             click.echo(f"  model {model['name']}{aliases}: {kinds}")
             click.echo(
+                "    operations: " + (", ".join(name for name, can in model["operations"].items() if can) or "none")
+            )
+            click.echo(
                 f"    durations {model['durations']} default {model['default_duration']};"
                 f" sizes {model['sizes']} default {model['default_size']}; typical {model['typical_seconds']}s"
             )
@@ -147,6 +156,8 @@ def describe_plugins(pm: Any, registry: Any, distributions: list[tuple[str, str,
                     "image-to-video": model.capabilities.image_to_video,
                     "end_frame": model.capabilities.end_frame,
                     "max_reference_images": model.capabilities.max_reference_images,
+                    "operations": model.capabilities.operations(vendor),
+                    "extension_seconds": list(model.capabilities.extension_seconds),
                     "durations": list(model.durations),
                     "default_duration": model.default_duration,
                     "sizes": list(model.sizes),

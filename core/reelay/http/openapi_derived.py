@@ -133,12 +133,12 @@ SCHEMAS["ModelList"] = {
 }
 
 _MODEL_EXAMPLE = {
-    "id": "sora-2",
+    "id": "example-1",
     "object": "model",
     "created": 0,
-    "owned_by": "sora",
+    "owned_by": "example",
     "x_reelay": {
-        "vendor": "sora",
+        "vendor": "example",
         "capabilities": {"text_to_video": True, "image_to_video": True, "end_frame": False, "max_reference_images": 0},
         "operations": {
             "remix": True,
@@ -160,7 +160,7 @@ _MODEL_EXAMPLE = {
 _TASK_EXAMPLE = {
     "id": "video_3kq9Xw0dT2bq1Z7m5YpHc4sN",
     "object": "video",
-    "model": "sora-2",
+    "model": "example-1",
     "status": "queued",
     "progress": 0,
     "created_at": 1767225600,
@@ -198,7 +198,7 @@ _CHARACTER_EXAMPLE = {
     "object": "video.character",
     "name": "Mossy",
     "created_at": 1767225600,
-    "model": "sora-2",
+    "model": "example-1",
 }
 
 OPERATIONS: dict[str, dict[str, Any]] = {
