@@ -119,7 +119,10 @@ _TASK_FIELDS: dict[str, dict[str, Any]] = {
         "anyOf": [
             {
                 "type": "object",
-                "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+                "properties": {
+                    "code": {"type": "string", "description": "Stable, machine-readable (e.g. `upstream_failed`)."},
+                    "message": {"type": "string", "description": "For people; never holds credentials."},
+                },
                 "required": ["code", "message"],
             },
             {"type": "null"},
@@ -192,10 +195,17 @@ def error_schema() -> dict[str, Any]:
             "error": {
                 "type": "object",
                 "properties": {
-                    "message": {"type": "string"},
-                    "type": {"type": "string"},
-                    "code": {"type": "string"},
-                    "param": {"type": ["string", "null"]},
+                    "message": {"type": "string", "description": "What went wrong, for people."},
+                    "type": {
+                        "type": "string",
+                        "description": "OpenAI's class: `invalid_request_error`, `authentication_error`, "
+                        "`permission_error`, `server_error`.",
+                    },
+                    "code": {
+                        "type": "string",
+                        "description": "Stable, machine-readable: `not_supported`, `model_not_found`, ...",
+                    },
+                    "param": {"type": ["string", "null"], "description": "The request field at fault, if one is."},
                 },
                 "required": ["message", "type", "code", "param"],
             }
