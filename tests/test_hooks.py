@@ -16,6 +16,7 @@ from acme_gateway import AcmeFinder, acme_gateway
 
 from reelay import (
     Channel,
+    FailureKind,
     InvalidRequest,
     StatusUpdate,
     TaskStatus,
@@ -272,6 +273,131 @@ async def test_reelay_remix(acme_pm, tmp_path):
         await gw.client.wait(body["id"])
         status, answer = await gw.client.request("POST", f"/v1/videos/{body['id']}/remix", json={"prompt": "again"})
         assert status == 400 and answer["error"]["code"] == "remix_not_supported"
+
+
+class AcmeDerived:
+    """Extensions, edits and characters for acme, as a plugin registered for one test.
+
+    ``acme-more`` declares the operations; each derived job is a new acme job.
+    """
+
+    @hookimpl
+    def reelay_register_models(self, register):
+        from reelay import Capabilities, ModelSpec
+
+        register(
+            ModelSpec(
+                name="acme-more",
+                vendor="acme",
+                upstream_name="acme-1",
+                capabilities=Capabilities(extend=True, edit=True, characters=True, extension_seconds=(5,)),
+                durations=(5, 10),
+                sizes=("16:9",),
+                typical_seconds=1.0,
+            )
+        )
+
+    @hookimpl
+    @for_vendor("acme")
+    def reelay_extend(self, source, prompt, seconds, channel, http):
+        return acme._submit({"model": "acme-1", "text": f"{prompt} +{seconds}s"}, channel, http)
+
+    @hookimpl
+    @for_vendor("acme")
+    def reelay_edit(self, source, prompt, channel, http):
+        return acme._submit({"model": "acme-1", "text": prompt}, channel, http)
+
+    @hookimpl
+    @for_vendor("acme")
+    def reelay_create_character(self, name, video, channel, http):
+        async def create():
+            return VendorRef(f"acme-char-{name}-{len(video.data)}")
+
+        return create()
+
+    @hookimpl
+    @for_vendor("acme")
+    def reelay_get_character(self, character, channel, http):
+        async def check():
+            if "gone" in character.name:
+                raise UpstreamError(FailureKind.NOT_FOUND, "no such character")
+            return {"id": character.vendor_ref.id}
+
+        return check()
+
+
+@pytest.fixture
+def derived_pm():
+    return make_plugin_manager(load_entry_points=False, plugins=[acme, AcmeDerived()])
+
+
+async def _completed_acme(gw, model="acme-more"):
+    _, body = await gw.client.submit(model=model, prompt="fox")
+    final, _ = await gw.client.wait(body["id"])
+    return final
+
+
+async def test_reelay_extend(derived_pm, tmp_path):
+    async with acme_gateway(derived_pm, tmp_path, generation_seconds=0.1) as gw:
+        source = await _completed_acme(gw)
+        body = {"prompt": "then it jumps", "seconds": "5", "video": {"id": source["id"]}}
+        status, answer = await gw.client.request("POST", "/v1/videos/extensions", json=body)
+        assert status == 200, answer
+        assert answer["remixed_from_video_id"] == source["id"] and answer["seconds"] == "10"
+        final, _ = await gw.client.wait(answer["id"])
+        assert final["status"] == "completed"
+        status, answer = await gw.client.request("POST", "/v1/videos/extensions", json={**body, "seconds": "7"})
+        assert status == 400 and answer["error"]["param"] == "seconds"
+        plain = await _completed_acme(gw, "acme-1")  # acme-1 declares no extension
+        status, answer = await gw.client.request(
+            "POST", "/v1/videos/extensions", json={**body, "video": {"id": plain["id"]}}
+        )
+        assert status == 400 and answer["error"]["code"] == "not_supported" and "acme-1" in answer["error"]["message"]
+
+
+async def test_reelay_edit(derived_pm, tmp_path):
+    async with acme_gateway(derived_pm, tmp_path, generation_seconds=0.1) as gw:
+        source = await _completed_acme(gw)
+        status, answer = await gw.client.request(
+            "POST", "/v1/videos/edits", json={"prompt": "make it blue", "video": {"id": source["id"]}}
+        )
+        assert status == 200 and answer["remixed_from_video_id"] == source["id"], answer
+        assert answer["id"] != source["id"] and answer["status"] in ("queued", "in_progress")
+        status, answer = await gw.client.request("POST", "/v1/videos/edits", json={"prompt": "x"})
+        assert status == 400 and answer["error"]["param"] == "video"
+
+
+async def test_reelay_create_character(derived_pm, tmp_path):
+    import aiohttp as http_client
+
+    async with acme_gateway(derived_pm, tmp_path) as gw:
+        form = http_client.FormData()
+        form.add_field("name", "Mossy")
+        form.add_field("video", b"\x00\x00\x00\x18ftypmp42", filename="m.mp4", content_type="video/mp4")
+        status, answer = await gw.client.request("POST", "/v1/videos/characters", data=form)
+        assert status == 200 and answer["id"].startswith("char_") and answer["name"] == "Mossy", answer
+        stored = await gw.dispatcher.characters.table.get(answer["id"])
+        assert stored.vendor_ref.id == "acme-char-Mossy-12" and stored.model == "acme-more"
+
+
+async def test_reelay_get_character(derived_pm, tmp_path):
+    import aiohttp as http_client
+
+    async with acme_gateway(derived_pm, tmp_path) as gw:
+        ids = {}
+        for name in ("Mossy", "gone fox"):
+            form = http_client.FormData()
+            form.add_field("name", name)
+            form.add_field("video", b"video bytes", filename="m.mp4", content_type="video/mp4")
+            _, answer = await gw.client.request("POST", "/v1/videos/characters", data=form)
+            ids[name] = answer["id"]
+        status, answer = await gw.client.request("GET", f"/v1/videos/characters/{ids['Mossy']}")
+        assert status == 200 and answer["name"] == "Mossy"
+        status, answer = await gw.client.request("GET", f"/v1/videos/characters/{ids['gone fox']}")
+        assert status == 404 and answer["error"]["code"] == "character_not_found"
+        other = attrs.evolve(gw.dispatcher.tokens[next(iter(gw.dispatcher.tokens))], name="someone-else")
+        with pytest.raises(Exception, match="no character"):
+            await gw.dispatcher.get_character(other, ids["Mossy"])
 
 
 # ---------------------------------------------------------------- events

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import importlib
 import json
 import os
 import sys
@@ -17,20 +18,16 @@ class _Commands(click.Group):
     """The gateway's commands, and the client's, imported only when used:
     ``reelay serve`` starts without loading the client."""
 
-    _CLIENT = ("generate", "tasks", "admin")
+    #: Client commands: name -> their module under ``reelay.client``.
+    _CLIENT = {"generate": "cli", "tasks": "cli", "admin": "admin_cli", "models": "models_cli"}
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted([*super().list_commands(ctx), *self._CLIENT])
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        if name == "admin":
-            from .client.admin_cli import admin
-
-            return admin
         if name in self._CLIENT:
-            from .client import cli as client_cli
-
-            return getattr(client_cli, name)
+            module = importlib.import_module(f".client.{self._CLIENT[name]}", __package__)
+            return getattr(module, name)
         return super().get_command(ctx, name)
 
 
@@ -128,6 +125,9 @@ def plugins(as_json: bool) -> None:
             aliases = f" (aliases: {', '.join(model['aliases'])})" if model["aliases"] else ""
             click.echo(f"  model {model['name']}{aliases}: {kinds}")
             click.echo(
+                "    operations: " + (", ".join(name for name, can in model["operations"].items() if can) or "none")
+            )
+            click.echo(
                 f"    durations {model['durations']} default {model['default_duration']};"
                 f" sizes {model['sizes']} default {model['default_size']}; typical {model['typical_seconds']}s"
             )
@@ -151,6 +151,8 @@ def describe_plugins(pm: Any, registry: Any, distributions: list[tuple[str, str,
                     "image-to-video": model.capabilities.image_to_video,
                     "end_frame": model.capabilities.end_frame,
                     "max_reference_images": model.capabilities.max_reference_images,
+                    "operations": model.capabilities.operations(vendor),
+                    "extension_seconds": list(model.capabilities.extension_seconds),
                     "durations": list(model.durations),
                     "default_duration": model.default_duration,
                     "sizes": list(model.sizes),

@@ -24,9 +24,11 @@ if TYPE_CHECKING:  # pragma: no cover - imports for annotations only
     from .emulation import EmulatorSpec
     from .models import (
         Channel,
+        Character,
         ContentSource,
         GenerationRequest,
         ModelSpec,
+        SourceVideo,
         StatusUpdate,
         Task,
         TaskStatus,
@@ -301,6 +303,81 @@ def reelay_remix(task: Task, prompt: str, channel: Channel, http: aiohttp.Client
         non-None result.
 
     .. versionadded:: 0.1
+    """
+
+
+@hookspec(firstresult=True)
+def reelay_extend(
+    source: SourceVideo, prompt: str, seconds: int, channel: Channel, http: aiohttp.ClientSession
+) -> Awaitable[VendorRef] | None:
+    """Start an extension: a continuation of ``seconds`` seconds of a video, directed by ``prompt``.
+
+    The core makes the extension a new task pinned to the source's channel;
+    its reference is polled with :func:`reelay_fetch_status` like any task.
+    ``seconds`` is one of the model's ``capabilities.extension_seconds``.
+
+    :param source: a completed task of this channel (``source.task``) or an
+        uploaded video (``source.data``); raise :class:`reelay.InvalidRequest`
+        (``param="video"``) for a source the vendor cannot extend.
+    :param prompt: what happens next.
+    :param seconds: how long the continuation is.
+    :return: an awaitable resolving to the new task's reference, or None when
+        the vendor cannot extend (the core answers 400 ``not_supported``);
+        stops at the first non-None result.
+
+    .. versionadded:: 0.2
+    """
+
+
+@hookspec(firstresult=True)
+def reelay_edit(
+    source: SourceVideo, prompt: str, channel: Channel, http: aiohttp.ClientSession
+) -> Awaitable[VendorRef] | None:
+    """Start an edit: ``prompt`` applied to a completed task or an uploaded video.
+
+    :param source: as for :func:`reelay_extend`.
+    :param prompt: the change to make.
+    :return: an awaitable resolving to the new task's reference, or None when
+        the vendor cannot edit (the core answers 400 ``not_supported``); stops
+        at the first non-None result.
+
+    .. versionadded:: 0.2
+    """
+
+
+@hookspec(firstresult=True)
+def reelay_create_character(
+    name: str, video: SourceVideo, channel: Channel, http: aiohttp.ClientSession
+) -> Awaitable[VendorRef] | None:
+    """Create a character from a video, for later generations on the same channel.
+
+    The core keeps the returned reference under a public id of its own and
+    hands the vendor's id to :func:`reelay_build_payload` in
+    ``request.characters`` when a request uses the character.
+
+    :param name: the character's display name (1-80 characters).
+    :param video: the uploaded video (``video.data``).
+    :return: an awaitable resolving to the character's reference, or None
+        when the vendor has no characters; stops at the first non-None result.
+
+    .. versionadded:: 0.2
+    """
+
+
+@hookspec(firstresult=True)
+def reelay_get_character(character: Character, channel: Channel, http: aiohttp.ClientSession) -> Awaitable[Any] | None:
+    """Check that a character still exists upstream.
+
+    The awaitable resolves to anything (the vendor's object) when it does, or
+    raises :class:`reelay.UpstreamError` with kind ``NOT_FOUND`` when the
+    vendor has forgotten it. Without an implementation the core answers from
+    what it stored at creation.
+
+    :param character: the stored character (``character.vendor_ref.id`` is the vendor's id).
+    :return: an awaitable, or None for channels of other vendors; stops at the
+        first non-None result.
+
+    .. versionadded:: 0.2
     """
 
 

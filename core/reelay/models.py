@@ -80,6 +80,25 @@ class Capabilities:
     image_to_video: bool = False
     end_frame: bool = False
     max_reference_images: int = 0
+    # Operations on a finished video (derived tasks) and on a running one. ``remix``
+    # and ``cancel`` left None follow the vendor's ``can_remix``/``can_cancel``.
+    remix: bool | None = None
+    cancel: bool | None = None
+    extend: bool = False
+    edit: bool = False
+    characters: bool = False
+    #: The lengths an extension may add, in seconds (empty: the vendor decides).
+    extension_seconds: tuple[int, ...] = ()
+
+    def operations(self, vendor: VendorSpec | None = None) -> dict[str, bool]:
+        """Which operations the model has: ``remix``, ``cancel``, ``extend``, ``edit``, ``characters``."""
+        return {
+            "remix": self.remix if self.remix is not None else bool(vendor and vendor.can_remix),
+            "cancel": self.cancel if self.cancel is not None else bool(vendor and vendor.can_cancel),
+            "extend": self.extend,
+            "edit": self.edit,
+            "characters": self.characters,
+        }
 
 
 @frozen
@@ -450,6 +469,8 @@ class GenerationRequest:
     dropped_metadata: tuple[str, ...] = ()
     public_id: str = ""
     requested_model: str = ""  # the name the caller sent (an alias such as a dated snapshot)
+    #: The vendor's ids of the characters the request uses (resolved from the caller's public ids).
+    characters: tuple[str, ...] = ()
 
     @property
     def is_image_to_video(self) -> bool:
@@ -470,6 +491,7 @@ class UnifiedRequest:
     size: str | None = None
     metadata: Mapping[str, Any] = attrs.field(factory=dict)
     uploads: tuple[ImageInput, ...] = ()  # files sent as multipart parts
+    characters: tuple[str, ...] = ()  # public ids of characters (POST /v1/videos/characters)
 
 
 # ---------------------------------------------------------------- vendor answers
@@ -529,6 +551,38 @@ class StatusUpdate:
     result: VideoResult | None = None
     error: TaskError | None = None
     vendor_ref: VendorRef | None = None
+
+
+@frozen
+class SourceVideo:
+    """The video a derived task (an extension, an edit) or a character starts from.
+
+    Either ``task``, a completed task of the same channel (its ``vendor_ref``
+    and ``result`` tell the plugin where the video is), or ``data``, a video
+    the caller uploaded.
+    """
+
+    task: Task | None = None
+    data: bytes | None = field(default=None, repr=False)
+    filename: str | None = None
+    mime_type: str | None = None
+
+
+@frozen
+class Character:
+    """A character made from a video, reusable in later generations on its channel.
+
+    ``id`` is the gateway's public id; ``vendor_ref`` the vendor's, never shown.
+    """
+
+    id: str
+    owner: str
+    name: str
+    model: str
+    vendor: str
+    channel: str
+    created_at: float
+    vendor_ref: VendorRef
 
 
 @frozen

@@ -46,7 +46,18 @@ if TYPE_CHECKING:  # pragma: no cover - imports for annotations only
     import aiohttp
 
     from .emulation import EmulatorSpec
-    from .models import Channel, ContentSource, GenerationRequest, ModelSpec, StatusUpdate, Task, VendorRef, VendorSpec
+    from .models import (
+        Channel,
+        Character,
+        ContentSource,
+        GenerationRequest,
+        ModelSpec,
+        SourceVideo,
+        StatusUpdate,
+        Task,
+        VendorRef,
+        VendorSpec,
+    )
 
 __all__ = ["VendorPlugin"]
 
@@ -61,6 +72,10 @@ HOOK_ARGUMENTS: dict[str, tuple[str, ...]] = {
     "open_content": ("task", "channel", "http", "variant"),
     "cancel": ("task", "channel", "http"),
     "remix": ("task", "prompt", "channel", "http"),
+    "extend": ("source", "prompt", "seconds", "channel", "http"),
+    "edit": ("source", "prompt", "channel", "http"),
+    "create_character": ("name", "video", "channel", "http"),
+    "get_character": ("character", "channel", "http"),
 }
 
 
@@ -81,7 +96,8 @@ class VendorPlugin:
     vendor's own channels): ``build_payload``, ``async submit``,
     ``async fetch_status``, ``map_status``, ``async open_content`` (all a
     vendor needs), and where the vendor has them ``async cancel``,
-    ``async remix``, ``validate_channel``, ``serves``. Each takes any of its
+    ``async remix``, ``async extend``, ``async edit``, ``async create_character``,
+    ``async get_character``, ``validate_channel``, ``serves``. Each takes any of its
     hook's arguments by name (see :data:`HOOK_ARGUMENTS`).
     """
 
@@ -199,6 +215,38 @@ class VendorPlugin:
             return None
         return self._delegate("remix", task, prompt, channel, http)
 
+    @hookimpl
+    def reelay_extend(
+        self, source: SourceVideo, prompt: str, seconds: int, channel: Channel, http: aiohttp.ClientSession
+    ) -> Awaitable[VendorRef] | None:
+        if not self._owns(channel) or not self._has("extend"):
+            return None
+        return self._delegate("extend", source, prompt, seconds, channel, http)
+
+    @hookimpl
+    def reelay_edit(
+        self, source: SourceVideo, prompt: str, channel: Channel, http: aiohttp.ClientSession
+    ) -> Awaitable[VendorRef] | None:
+        if not self._owns(channel) or not self._has("edit"):
+            return None
+        return self._delegate("edit", source, prompt, channel, http)
+
+    @hookimpl
+    def reelay_create_character(
+        self, name: str, video: SourceVideo, channel: Channel, http: aiohttp.ClientSession
+    ) -> Awaitable[VendorRef] | None:
+        if not self._owns(channel) or not self._has("create_character"):
+            return None
+        return self._delegate("create_character", name, video, channel, http)
+
+    @hookimpl
+    def reelay_get_character(
+        self, character: Character, channel: Channel, http: aiohttp.ClientSession
+    ) -> Awaitable[Any] | None:
+        if not self._owns(channel) or not self._has("get_character"):
+            return None
+        return self._delegate("get_character", character, channel, http)
+
     # ------------------------------------------------------------ what a subclass writes
 
     def validate_channel(self, channel: Channel, vendor: VendorSpec) -> list[str]:
@@ -244,6 +292,26 @@ class VendorPlugin:
 
     async def remix(self, task: Task, prompt: str, channel: Channel, http: aiohttp.ClientSession) -> VendorRef:
         """Start a remix (``reelay_remix``); not written when the vendor has none."""
+        raise NotImplementedError
+
+    async def extend(
+        self, source: SourceVideo, prompt: str, seconds: int, channel: Channel, http: aiohttp.ClientSession
+    ) -> VendorRef:
+        """Start an extension (``reelay_extend``); not written when the vendor has none."""
+        raise NotImplementedError
+
+    async def edit(self, source: SourceVideo, prompt: str, channel: Channel, http: aiohttp.ClientSession) -> VendorRef:
+        """Start an edit (``reelay_edit``); not written when the vendor has none."""
+        raise NotImplementedError
+
+    async def create_character(
+        self, name: str, video: SourceVideo, channel: Channel, http: aiohttp.ClientSession
+    ) -> VendorRef:
+        """Create a character (``reelay_create_character``); not written when the vendor has none."""
+        raise NotImplementedError
+
+    async def get_character(self, character: Character, channel: Channel, http: aiohttp.ClientSession) -> Any:
+        """Check a character upstream (``reelay_get_character``); optional."""
         raise NotImplementedError
 
 

@@ -202,6 +202,16 @@ class ReelayClient:
         page, _ = self.request("GET", "/v1/videos", query={"limit": limit, "order": order, "after": after})
         return page
 
+    def models(self) -> list[dict[str, Any]]:
+        """The models the token can use, each with its ``x_reelay`` description (``GET /v1/models``)."""
+        page, _ = self.request("GET", "/v1/models")
+        return list(page["data"])
+
+    def model(self, name: str) -> dict[str, Any]:
+        """One model (or alias) with its ``x_reelay`` description (``GET /v1/models/{id}``)."""
+        model, _ = self.request("GET", f"/v1/models/{_quote(name)}")
+        return model
+
     def cancel(self, task_id: str) -> dict[str, Any]:
         """Cancel a running task (``POST /v1/videos/{id}/cancel``).
 

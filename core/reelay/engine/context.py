@@ -27,6 +27,7 @@ from ..store import Store
 from .breakers import Breakers
 from .calls import UpstreamCalls
 from .events import Events
+from .metrics import Metrics
 
 log = structlog.get_logger("reelay")
 
@@ -58,6 +59,8 @@ class EngineContext:
     breakers: Breakers
     calls: UpstreamCalls
     scrubber: Scrubber = attrs.field(factory=Scrubber)
+    #: The gateway's metrics, or None with ``[metrics] enabled = false``.
+    metrics: Metrics | None = None
     _session: aiohttp.ClientSession | None = None
     _own_session: bool = False
     # Set when there is work sooner than the poller planned (see wake()).

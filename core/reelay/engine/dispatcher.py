@@ -6,7 +6,9 @@ mounted into an aiohttp application with :func:`reelay.http.app.setup_routes`.
 Each job lives in its own part, reachable as an attribute:
 
 - :class:`~reelay.engine.routing.Router` (``router``): tokens, models, channels and their order;
-- :class:`~reelay.engine.submission.Submitter` (``submitter``): submission with fail-over, remixes;
+- :class:`~reelay.engine.submission.Submitter` (``submitter``): submission with fail-over;
+- :class:`~reelay.engine.derived.DerivedTasks` (``derived``): remixes, extensions, edits;
+- :class:`~reelay.engine.characters.Characters` (``characters``): characters and the requests using them;
 - :class:`~reelay.engine.tracking.Tracker` (``tracker``): polling and settling tasks;
 - :class:`~reelay.engine.recovery.Recovery` (``recovery``): interrupted submissions, found, resent or failed;
 - :class:`~reelay.engine.schedule.Schedule` (``schedule``): the poll schedule, progress estimates;
@@ -27,12 +29,14 @@ import aiohttp
 import pluggy
 
 from ..config import Config, ConfigError, validate
-from ..models import Channel, ContentSource, ModelSpec, Task, Token, UnifiedRequest
+from ..models import Channel, Character, ContentSource, ModelSpec, SourceVideo, Task, Token, UnifiedRequest
 from ..plugins import Registry, make_plugin_manager
 from ..store import Store, open_store
 from .breakers import Breakers
 from .calls import UpstreamCalls
+from .characters import Characters
 from .context import EngineContext
+from .derived import DerivedTasks
 from .events import Events
 from .limits import RateLimitExceeded, RateLimits
 from .metrics import MeteredStore, Metrics
@@ -65,33 +69,10 @@ class Dispatcher:
         store: Store | None = None,
         clock: Callable[[], float] = time.time,
     ):
-        pm = pm or make_plugin_manager()
-        registry = Registry.collect(pm)
-        problems = validate(config, registry, pm)
-        if problems:
-            raise ConfigError(problems)
-        channels = configured_channels(config, registry)
-        self.breakers = breakers = Breakers(config.breaker, clock)
-        events = Events(pm)
-        self.router = Router(config, pm, registry, channels, breakers)
-        store = store or open_store(config.store.url)
-        #: The gateway's metrics (None with ``[metrics] enabled = false``); heard while the dispatcher runs.
-        self.metrics = Metrics() if config.metrics.enabled else None
-        if self.metrics is not None:
-            store = MeteredStore(store, self.metrics)
-        self.context = context = EngineContext(
-            config=config,
-            pm=pm,
-            registry=registry,
-            store=store,
-            clock=clock,
-            channels=channels,
-            results_dir=Path(config.store.results_dir).absolute(),
-            events=events,
-            breakers=breakers,
-            calls=UpstreamCalls(breakers, events),
-            scrubber=EngineContext.scrubber_for(channels.values()),
-        )
+        self.context = context = _assemble(config, pm or make_plugin_manager(), store, clock)
+        self.breakers, self.metrics = context.breakers, context.metrics
+        registry, channels = context.registry, context.channels
+        self.router = Router(config, context.pm, registry, channels, context.breakers)
         self.limits = RateLimits(config.tokens)
         self.schedule = Schedule(config.poller, registry, channels, clock)
         self.tasks = Tasks(context, self.schedule)
@@ -99,6 +80,8 @@ class Dispatcher:
         self.submitter = Submitter(context, self.router, self.schedule, self.tasks)
         self.recovery = Recovery(context, self.submitter)
         self.tracker = Tracker(context, self.schedule, self.results, self.recovery)
+        self.derived = DerivedTasks(context, self.router, self.schedule, self.tasks)
+        self.characters = Characters(context, self.router)
 
     # ------------------------------------------------------------ shared state
 
@@ -193,14 +176,39 @@ class Dispatcher:
     # ------------------------------------------------------------ submission
 
     def submit(self, token: Token, unified: UnifiedRequest) -> Awaitable[Task]:
-        """See :meth:`Submitter.submit`; :class:`RateLimitExceeded` past the token's ``rpm``."""
+        """See :meth:`Submitter.submit`; a request using characters is pinned to their channel;
+        :class:`RateLimitExceeded` past the token's ``rpm``."""
         self._count(token)
+        if unified.characters:
+            return self._submit_pinned(token, unified)
         return self.submitter.submit(token, unified)
 
+    async def _submit_pinned(self, token: Token, unified: UnifiedRequest) -> Task:
+        pinned = await self.characters.pin(token, unified)
+        return await self.submitter.submit(token, unified, pinned)
+
     def remix(self, token: Token, task_id: str, prompt: str) -> Awaitable[Task]:
-        """See :meth:`Submitter.remix`; :class:`RateLimitExceeded` past the token's ``rpm``."""
+        """See :meth:`DerivedTasks.remix`; :class:`RateLimitExceeded` past the token's ``rpm``."""
         self._count(token)
-        return self.submitter.remix(token, task_id, prompt)
+        return self.derived.remix(token, task_id, prompt)
+
+    def extend(self, token: Token, video: SourceVideo | str, prompt: str, seconds: int, model: str | None = None):
+        """See :meth:`DerivedTasks.extend`; :class:`RateLimitExceeded` past the token's ``rpm``."""
+        self._count(token)
+        return self.derived.extend(token, video, prompt, seconds, model)
+
+    def edit(self, token: Token, video: SourceVideo | str, prompt: str, model: str | None = None) -> Awaitable[Task]:
+        """See :meth:`DerivedTasks.edit`; :class:`RateLimitExceeded` past the token's ``rpm``."""
+        self._count(token)
+        return self.derived.edit(token, video, prompt, model)
+
+    def create_character(self, token: Token, name: str, video: SourceVideo, model: str | None = None):
+        """See :meth:`Characters.create`."""
+        return self.characters.create(token, name, video, model)
+
+    def get_character(self, token: Token, character_id: str) -> Awaitable[Character]:
+        """See :meth:`Characters.get`."""
+        return self.characters.get(token, character_id)
 
     def _count(self, token: Token) -> None:
         try:
@@ -283,3 +291,38 @@ class Dispatcher:
     def wait_for_work(self, timeout: float) -> Awaitable[None]:
         """See :meth:`EngineContext.wait_for_work`."""
         return self.context.wait_for_work(timeout)
+
+
+def _assemble(
+    config: Config, pm: pluggy.PluginManager, store: Store | None, clock: Callable[[], float]
+) -> EngineContext:
+    """The state the engine's parts share, checked against the installed plugins.
+
+    :raises ConfigError: the configuration does not fit the installed plugins.
+    """
+    registry = Registry.collect(pm)
+    problems = validate(config, registry, pm)
+    if problems:
+        raise ConfigError(problems)
+    channels = configured_channels(config, registry)
+    breakers = Breakers(config.breaker, clock)
+    events = Events(pm)
+    store = store or open_store(config.store.url)
+    # The gateway's metrics (None with ``[metrics] enabled = false``); heard while the dispatcher runs.
+    metrics = Metrics() if config.metrics.enabled else None
+    if metrics is not None:
+        store = MeteredStore(store, metrics)
+    return EngineContext(
+        config=config,
+        pm=pm,
+        registry=registry,
+        store=store,
+        clock=clock,
+        channels=channels,
+        results_dir=Path(config.store.results_dir).absolute(),
+        events=events,
+        breakers=breakers,
+        calls=UpstreamCalls(breakers, events),
+        scrubber=EngineContext.scrubber_for(channels.values()),
+        metrics=metrics,
+    )

@@ -1,4 +1,7 @@
-"""Submission: a request normalized per channel, recorded, and sent upstream with fail-over; remixes."""
+"""Submission: a request normalized per channel, recorded, and sent upstream with fail-over.
+
+Remixes, extensions and edits start from a finished video: :mod:`reelay.engine.derived`.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +12,6 @@ import attrs
 import structlog
 
 from ..errors import (
-    Conflict,
     FailureKind,
     InvalidRequest,
     ReelayError,
@@ -51,8 +53,13 @@ class Submitter:
         self.schedule = schedule
         self.tasks = tasks
 
-    async def submit(self, token: Token, unified: UnifiedRequest) -> Task:
+    async def submit(
+        self, token: Token, unified: UnifiedRequest, pinned: tuple[Channel, tuple[str, ...]] | None = None
+    ) -> Task:
         """Validate, route and submit a request; returns the recorded task.
+
+        ``pinned`` (a channel and the vendor's character ids, from
+        :meth:`Characters.pin`) limits the request to that channel.
 
         Raises :class:`NotFound` or :class:`PermissionDenied` (the model),
         :class:`ValueNotAllowed` (no channel takes the exact values),
@@ -64,12 +71,16 @@ class Submitter:
         model, channels = self.router.resolve_model(unified.model, token)
         public_id = new_task_id()
         candidates = self.router.order_channels(channels)
+        if pinned is not None:
+            candidates = [channel for channel in candidates if channel.name == pinned[0].name]
         task: Task | None = None
         strict_error: ValueNotAllowed | None = None
         failures: list[UpstreamError] = []
         for channel in candidates:
             try:
                 request = normalize(unified, model, context.config.policy_for(channel), public_id)
+                if pinned is not None:
+                    request = attrs.evolve(request, characters=pinned[1])
             except ValueNotAllowed as error:
                 strict_error = strict_error or error  # this channel takes exact values only
                 continue
@@ -120,53 +131,6 @@ class Submitter:
             status=503 if rate_limited else 502,
             code="rate_limited" if rate_limited else "upstream_failed",
         )
-
-    async def remix(self, token: Token, task_id: str, prompt: str) -> Task:
-        """A new task remixing a completed one, pinned to the original's channel.
-
-        Raises :class:`Conflict` if the original is not completed,
-        :class:`InvalidRequest` if its vendor has no remix or refused the
-        prompt, :class:`UpstreamUnavailable` otherwise.
-        """
-        context = self.context
-        original = await self.tasks.get_task(token, task_id)
-        if original.status is not TaskStatus.COMPLETED:
-            raise Conflict(f"task {task_id} is {original.status.value}; only completed videos can be remixed")
-        channel = context.channel_of(original)
-        now = context.clock()
-        task = attrs.evolve(
-            original,
-            id=new_task_id(),
-            status=TaskStatus.QUEUED,
-            progress=0,
-            created_at=now,
-            updated_at=now,
-            completed_at=None,
-            prompt=prompt,
-            vendor_ref=None,
-            result=None,
-            error=None,
-            adjustments=(),
-            request=None,
-            poll_failures=0,
-            remixed_from=original.id,
-            next_poll_at=now + SUBMISSION_GRACE_SECONDS,
-        )
-        awaitable = context.pm.hook.reelay_remix(task=original, prompt=prompt, channel=channel, http=context.http)
-        if awaitable is None:
-            raise InvalidRequest(f"{original.vendor} has no remix", code="remix_not_supported", param="task_id")
-        await context.store.insert(task)
-        try:
-            task.vendor_ref = await context.calls.timed(channel, "remix", context.from_vendor(awaitable), task.model)
-        except UpstreamError as error:
-            await self._fail(task, TaskError(error.code, error.message))
-            if error.kind in (FailureKind.CALLER, FailureKind.CONTENT_POLICY):
-                raise InvalidRequest(error.message, code=error.code) from None
-            raise UpstreamUnavailable(f"the remix could not be submitted: {error.message}") from None
-        task.next_poll_at = now + self.schedule.first_poll_delay(context.registry.models[task.model], channel)
-        await context.store.save_submission(task)
-        context.wake()
-        return task
 
     async def record(
         self, task: Task | None, token: Token, model: ModelSpec, channel: Channel, request: GenerationRequest

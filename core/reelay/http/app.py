@@ -14,7 +14,7 @@ from aiohttp import web
 from ..config import Config
 from ..engine import Dispatcher
 from ..engine.poller import Poller
-from . import admin, openai, routes
+from . import admin, model_info, openai, openai_derived, routes
 from .common import DISPATCHER, OWNS_ALL_ROUTES, POLLER, PUBLIC_URL, ROUTE_PREFIX, Handler
 from .metrics import kept_file_counter, metrics_middleware, metrics_page
 from .middleware import error_middleware
@@ -81,6 +81,7 @@ def setup_routes(app: web.Application, dispatcher: Dispatcher, *, poller: bool =
         ("GET", "/v1/videos/{task_id}/content", routes.get_content, "content"),
         ("POST", "/v1/videos/{task_id}/cancel", routes.cancel_task, "cancel"),
         ("GET", "/v1/models", routes.list_models, "models"),
+        ("GET", "/v1/models/{model_id}", model_info.get_model, "model"),
         ("GET", "/healthz", routes.healthz, "healthz"),
         ("GET", "/openapi.json", openapi_json, "openapi"),
         ("GET", "/docs", docs_page, "docs"),
@@ -94,3 +95,4 @@ def setup_routes(app: web.Application, dispatcher: Dispatcher, *, poller: bool =
         router.add_get("/metrics", metrics_page, name=ROUTE_PREFIX + "metrics")
     openai.setup_openai_routes(app)
     admin.setup_admin_routes(app, dispatcher.config.admin.key)
+    openai_derived.setup_derived_routes(app)

@@ -78,6 +78,8 @@ async def _read_multipart(request: web.Request) -> UnifiedRequest:
         text = data.decode("utf-8", errors="replace")
         if name in ("input_reference[image_url]", "input_reference"):
             fields.setdefault("input_reference", []).append(text)
+        elif name == "characters" or (name.startswith("characters[") and name.endswith("]")):
+            fields.setdefault("characters", []).append(text)  # characters[][id], characters[0][id]
         elif name in ("images", "images[]"):
             fields.setdefault("images", []).append(text)
         elif name.startswith("metadata[") and name.endswith("]"):

@@ -29,6 +29,7 @@ from ..models import (
     UnifiedRequest,
     VideoResult,
 )
+from . import openapi_derived
 from .wire import FIELD_SCHEMAS, NOT_FROM_JSON, TYPE_SCHEMAS, task_to_json
 
 OPENAPI_VERSION = "3.1.0"
@@ -118,7 +119,10 @@ _TASK_FIELDS: dict[str, dict[str, Any]] = {
         "anyOf": [
             {
                 "type": "object",
-                "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+                "properties": {
+                    "code": {"type": "string", "description": "Stable, machine-readable (e.g. `upstream_failed`)."},
+                    "message": {"type": "string", "description": "For people; never holds credentials."},
+                },
                 "required": ["code", "message"],
             },
             {"type": "null"},
@@ -191,10 +195,17 @@ def error_schema() -> dict[str, Any]:
             "error": {
                 "type": "object",
                 "properties": {
-                    "message": {"type": "string"},
-                    "type": {"type": "string"},
-                    "code": {"type": "string"},
-                    "param": {"type": ["string", "null"]},
+                    "message": {"type": "string", "description": "What went wrong, for people."},
+                    "type": {
+                        "type": "string",
+                        "description": "OpenAI's class: `invalid_request_error`, `authentication_error`, "
+                        "`permission_error`, `server_error`.",
+                    },
+                    "code": {
+                        "type": "string",
+                        "description": "Stable, machine-readable: `not_supported`, `model_not_found`, ...",
+                    },
+                    "param": {"type": ["string", "null"], "description": "The request field at fault, if one is."},
                 },
                 "required": ["message", "type", "code", "param"],
             }
@@ -268,6 +279,7 @@ def component_schemas() -> dict[str, Any]:
             "required": ["status", "version"],
         },
         "Error": error_schema(),
+        **openapi_derived.SCHEMAS,
     }
 
 
@@ -465,6 +477,9 @@ OPERATIONS: dict[str, dict[str, Any]] = {
         "errors": (400, 401, 404, 409, 429, 502, 503),
     },
 }
+
+
+OPERATIONS.update(openapi_derived.OPERATIONS)
 
 
 def served_routes(app: web.Application) -> list[tuple[str, str, str]]:

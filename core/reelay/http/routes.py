@@ -8,6 +8,7 @@ from .. import __version__
 from ..engine import LocalContent
 from .common import authenticate, dispatcher_of, json_response, read_json, task_response
 from .content import kept_response, proxy_content
+from .model_info import model_entry
 from .wire import parse_unified_request
 
 
@@ -33,10 +34,7 @@ async def cancel_task(request: web.Request) -> web.Response:
 async def list_models(request: web.Request) -> web.Response:
     token = authenticate(request)
     dispatcher = dispatcher_of(request)
-    data = [
-        {"id": model.name, "object": "model", "created": 0, "owned_by": model.vendor}
-        for model in dispatcher.models_for(token)
-    ]
+    data = [model_entry(model, dispatcher) for model in dispatcher.models_for(token)]
     return json_response({"object": "list", "data": data})
 
 

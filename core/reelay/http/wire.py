@@ -78,6 +78,21 @@ FIELD_SCHEMAS: dict[str, dict[str, Any]] = {
     "model": {"type": "string", "minLength": 1},  # parse_unified_request: missing_model
     "duration": _SECONDS,  # read by normalize.parse_seconds
     "seconds": _SECONDS,
+    "characters": {
+        "anyOf": [
+            {"type": "string"},
+            {
+                "type": "array",
+                "items": {
+                    "anyOf": [
+                        {"type": "string"},
+                        {"type": "object", "properties": {"id": {"type": "string"}}, "required": ["id"]},
+                    ]
+                },
+            },
+            {"type": "null"},
+        ]
+    },
 }
 
 _PATH = re.compile(r"@ \$\.(\w+)")
@@ -92,6 +107,8 @@ def parse_unified_request(body: Any) -> UnifiedRequest:
         raise InvalidRequest(f"the request body must be a JSON object, got {_json_type(body)}")
     if "model" not in body or body["model"] in (None, ""):
         raise InvalidRequest("model is required", param="model", code="missing_model")
+    if isinstance(body.get("characters"), list):  # OpenAI's [{"id": ...}] as well as plain ids
+        body = {**body, "characters": [_character_id(item) for item in body["characters"]]}
     try:
         return _converter.structure(body, UnifiedRequest)
     except cattrs.ClassValidationError as error:
@@ -100,6 +117,14 @@ def parse_unified_request(body: Any) -> UnifiedRequest:
         param = match.group(1) if match else None
         reason = message.split(" @ ")[0]
         raise InvalidRequest(f"{param or 'body'}: {reason}", param=param) from None
+
+
+def _character_id(item: Any) -> Any:
+    if isinstance(item, dict):
+        if isinstance(item.get("id"), str):
+            return item["id"]
+        raise InvalidRequest('characters: each must be {"id": "char_..."} or an id', param="characters")
+    return item
 
 
 def _describe(exc: BaseException, type_: Any) -> str:

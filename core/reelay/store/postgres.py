@@ -142,6 +142,9 @@ def _is_unavailable(error: BaseException) -> bool:
 class PostgresStore:
     """Tasks in a PostgreSQL database, shared by every gateway process that names it."""
 
+    #: The SQL dialect of :meth:`execute` (``$1`` placeholders), for tables kept beside the tasks.
+    dialect = "postgresql"
+
     def __init__(self, url: str):
         parts = urlsplit(url)
         if parts.scheme not in ("postgresql", "postgres"):

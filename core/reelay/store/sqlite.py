@@ -69,6 +69,9 @@ _FORGET_REQUEST = "request = CASE WHEN ? THEN NULL ELSE request END"
 class SQLiteStore(SQLiteDatabase):
     """Tasks in one SQLite file (or ``:memory:``)."""
 
+    #: The SQL dialect of :meth:`execute` (``?`` placeholders), for tables kept beside the tasks.
+    dialect = "sqlite"
+
     def __init__(self, path: str, *, busy_timeout: float = BUSY_TIMEOUT):
         super().__init__(path, schema=_SCHEMA, read_one=_GET_ONE, read_many=_GET_MANY, busy_timeout=busy_timeout)
 

@@ -14,8 +14,10 @@ import aiohttp
 
 from reelay import (
     Channel,
+    Character,
     ContentSource,
     FailureKind,
+    SourceVideo,
     Task,
     UpstreamError,
     VendorPlugin,
@@ -69,6 +71,22 @@ class SoraPlugin(VendorPlugin):
 
     async def remix(self, task: Task, prompt: str, channel: Channel, http: aiohttp.ClientSession) -> VendorRef:
         return await SoraClient(channel, http).remix(_video_id(task), prompt)
+
+    async def extend(
+        self, source: SourceVideo, prompt: str, seconds: int, channel: Channel, http: aiohttp.ClientSession
+    ) -> VendorRef:
+        return await SoraClient(channel, http).extend(source, prompt, seconds)
+
+    async def edit(self, source: SourceVideo, prompt: str, channel: Channel, http: aiohttp.ClientSession) -> VendorRef:
+        return await SoraClient(channel, http).edit(source, prompt)
+
+    async def create_character(
+        self, name: str, video: SourceVideo, channel: Channel, http: aiohttp.ClientSession
+    ) -> VendorRef:
+        return await SoraClient(channel, http).create_character(name, video)
+
+    async def get_character(self, character: Character, channel: Channel, http: aiohttp.ClientSession) -> Any:
+        return await SoraClient(channel, http).get_character(character.vendor_ref.id)
 
 
 def _video_id(task: Task) -> str:

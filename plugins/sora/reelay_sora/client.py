@@ -15,6 +15,7 @@ from reelay import (
     ContentSource,
     FailureKind,
     InvalidRequest,
+    SourceVideo,
     Task,
     UpstreamError,
     VendorRef,
@@ -160,6 +161,44 @@ class SoraClient:
             names.add(task.request.requested_model)
         return names
 
+    async def extend(self, video: SourceVideo, prompt: str, seconds: int) -> VendorRef:
+        """``POST /v1/videos/extensions``: ``seconds`` more of a completed video (or an upload)."""
+        return await self._derive("/extensions", "extend a video", video, {"prompt": prompt, "seconds": str(seconds)})
+
+    async def edit(self, video: SourceVideo, prompt: str) -> VendorRef:
+        """``POST /v1/videos/edits``: ``prompt`` applied to a completed video (or an upload)."""
+        return await self._derive("/edits", "edit a video", video, {"prompt": prompt})
+
+    async def _derive(self, path: str, action: str, video: SourceVideo, fields: dict[str, str]) -> VendorRef:
+        _check_prompt(fields["prompt"])
+        if video.data is not None:
+            form = _video_form(fields, video)
+            response = await self._call("POST", path, action=action, data=form)
+        else:
+            assert video.task is not None
+            body = {**fields, "video": {"id": _vendor_id(video)}}
+            response = await self._call("POST", path, action=action, json_body=body)
+        return VendorRef(wire.parse_video(response.body).id)
+
+    async def create_character(self, name: str, video: SourceVideo) -> VendorRef:
+        """``POST /v1/videos/characters`` (multipart ``name`` and the ``video`` file)."""
+        if video.data is None:
+            raise InvalidRequest("a character is made from an uploaded video file", param="video")
+        response = await self._call(
+            "POST", "/characters", action="create a character", data=_video_form({"name": name}, video)
+        )
+        body = response.body if isinstance(response.body, dict) else {}
+        if not isinstance(body.get("id"), str):
+            raise UpstreamError(FailureKind.TRANSIENT, "the character answer carried no id", code="bad_upstream_answer")
+        return VendorRef(body["id"], {"name": body.get("name"), "created_at": body.get("created_at")})
+
+    async def get_character(self, character_id: str) -> Any:
+        """``GET /v1/videos/characters/{id}`` (a 404 means the character is gone)."""
+        response = await self._call(
+            "GET", f"/characters/{character_id}", action="read a character", on_404=FailureKind.NOT_FOUND
+        )
+        return response.body
+
     def content(self, video_id: str, variant: str) -> ContentSource:
         """Where the core reads a variant from: the content endpoint with this channel's key."""
         mime_type = CONTENT_VARIANTS.get(variant)
@@ -172,6 +211,34 @@ class SoraClient:
         return ContentSource(
             url=self.url(f"/{video_id}/content?variant={variant}"), headers=self.headers(), mime_type=mime_type
         )
+
+
+def _check_prompt(prompt: str) -> None:
+    if not prompt or not prompt.strip():
+        raise InvalidRequest("a prompt is required", param="prompt", code="missing_prompt")
+    if len(prompt) > wire.MAX_PROMPT_CHARS:
+        raise InvalidRequest(f"prompt is longer than {wire.MAX_PROMPT_CHARS} characters", param="prompt")
+
+
+def _vendor_id(video: SourceVideo) -> str:
+    task = video.task
+    if task is None or task.vendor_ref is None:
+        raise UpstreamError(FailureKind.NOT_FOUND, "the source video has no OpenAI video id", code="no_vendor_ref")
+    return task.vendor_ref.id
+
+
+def _video_form(fields: dict[str, str], video: SourceVideo) -> aiohttp.FormData:
+    assert video.data is not None
+    form = aiohttp.FormData()
+    for name, value in fields.items():
+        form.add_field(name, value)
+    form.add_field(
+        "video",
+        io.BytesIO(video.data),
+        filename=video.filename or "video.mp4",
+        content_type=video.mime_type or "video/mp4",
+    )
+    return form
 
 
 async def _form(payload: wire.CreateVideo) -> aiohttp.FormData:

@@ -1,7 +1,8 @@
 """An emulator of the OpenAI Videos API, strict like the real endpoint.
 
 ``create_app(settings)`` builds an :class:`aiohttp.web.Application` serving
-``/v1/videos`` (create, list, retrieve, delete, remix, content). It checks
+``/v1/videos`` (create, list, retrieve, delete, remix, content, extensions,
+edits, characters). It checks
 ``Authorization: Bearer`` against ``settings.credentials["api_key"]`` (and
 ``OpenAI-Organization`` / ``OpenAI-Project`` when the settings name them),
 rejects unknown fields, wrong types, ``seconds`` sent as a number and sizes
@@ -31,13 +32,18 @@ from .models import DEFAULT_SECONDS, DEFAULT_SIZE, SECONDS, UPSTREAM_SIZES
 MAX_PROMPT_CHARS = 32000
 MAX_IMAGE_URL_CHARS = 20971520
 IMAGE_TYPES = ("image/jpeg", "image/png", "image/webp")
-CREATE_FIELDS = ("prompt", "model", "seconds", "size", "input_reference")
+CREATE_FIELDS = ("prompt", "model", "seconds", "size", "input_reference", "characters")
+#: What an extension may add (``POST /videos/extensions``), as strings.
+EXTENSION_SECONDS = ("4", "8", "12", "16", "20")
+VIDEO_TYPES = ("video/mp4", "video/quicktime", "video/webm")
+MAX_CHARACTER_NAME = 80
 ALLOWED_SECONDS = tuple(str(value) for value in SECONDS)
 ALL_SIZES = tuple(dict.fromkeys(size for sizes in UPSTREAM_SIZES.values() for size in sizes))
 #: How long the assets of a completed video stay downloadable.
 ASSET_LIFETIME = 3600
 
 _BRACKETED = re.compile(r"^(\w+)\[(\w+)\]$")
+_CHARACTER_FIELD = re.compile(r"^characters\[\d*\]\[(\w+)\]$")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -72,6 +78,7 @@ class VideoStore:
 
     videos: dict[str, EmulatedJob] = attrs.field(factory=dict)
     submissions: int = 0
+    characters: dict[str, dict[str, Any]] = attrs.field(factory=dict)
 
     def get(self, video_id: str) -> EmulatedJob:
         job = self.videos.get(video_id)
@@ -90,6 +97,10 @@ def create_app(settings: EmulatorSettings) -> web.Application:
     app[SETTINGS] = settings
     app[STORE] = VideoStore()
     app.router.add_post("/v1/videos", create_video)
+    app.router.add_post("/v1/videos/extensions", extend_video)
+    app.router.add_post("/v1/videos/edits", edit_video)
+    app.router.add_post("/v1/videos/characters", create_character)
+    app.router.add_get("/v1/videos/characters/{character_id}", get_character)
     app.router.add_get("/v1/videos", list_videos)
     app.router.add_get("/v1/videos/{video_id}", retrieve_video)
     app.router.add_delete("/v1/videos/{video_id}", delete_video)
@@ -159,6 +170,8 @@ async def _read_body(request: web.Request) -> tuple[dict[str, Any], dict[str, we
                 raise _invalid(f"Parameter '{name}' was given more than once.", param=name)
             if isinstance(values[0], web.FileField):
                 files[name] = values[0]
+            elif match := _CHARACTER_FIELD.match(name):
+                fields.setdefault("characters", []).append({match.group(1): values[0]})
             elif match := _BRACKETED.match(name):
                 # The SDK flattens objects: input_reference[image_url]=...
                 nested = fields.setdefault(match.group(1), {})
@@ -242,6 +255,27 @@ def _validate_create(fields: Mapping[str, Any], files: Mapping[str, web.FileFiel
         )
     reference = _input_reference(fields, files)
     return {"prompt": prompt, "model": model, "seconds": seconds, "size": size, "input_reference": reference}
+
+
+def _characters(fields: Mapping[str, Any], store: VideoStore) -> list[str]:
+    """``characters: [{"id": ...}]``: each a character this key created."""
+    value = fields.get("characters")
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise _invalid(
+            f"Invalid type for 'characters': expected an array, but got {_json_type(value)} instead.",
+            param="characters",
+            code="invalid_type",
+        )
+    found = []
+    for index, item in enumerate(value):
+        if not isinstance(item, dict) or set(item) != {"id"} or not isinstance(item["id"], str):
+            raise _invalid(f"Invalid 'characters[{index}]': expected an object with 'id'.", f"characters[{index}]")
+        if item["id"] not in store.characters:
+            raise _invalid(f"Character with id '{item['id']}' not found.", f"characters[{index}].id")
+        found.append(item["id"])
+    return found
 
 
 def _input_reference(fields: Mapping[str, Any], files: Mapping[str, web.FileField]) -> str | None:
@@ -361,6 +395,7 @@ async def create_video(request: web.Request) -> web.Response:
         )
     fields, files = await _read_body(request)
     values = _validate_create(fields, files)
+    values["characters"] = _characters(fields, store)
     _refuse_at_submission(values["prompt"])
     job = _new_job(settings, values)
     store.videos[job.id] = job
@@ -427,6 +462,101 @@ async def remix_video(request: web.Request) -> web.Response:
     job = _new_job(settings, {**values, "prompt": prompt, "input_reference": None}, remixed_from=original.id)
     store.videos[job.id] = job
     return web.json_response(video_json(job))
+
+
+def _source_video(fields: Mapping[str, Any], files: Mapping[str, web.FileField], store: VideoStore) -> Any:
+    """``video``: a completed video of this key (``{"id": ...}``) or an uploaded video file."""
+    upload = files.get("video")
+    if upload is not None:
+        _check_video_file(upload)
+        return None
+    value = fields.get("video")
+    if value is None:
+        raise _invalid("Missing required parameter: 'video'.", param="video", code="missing_required_parameter")
+    if not isinstance(value, dict) or set(value) != {"id"} or not isinstance(value["id"], str):
+        raise _invalid("Invalid 'video': expected a file or an object with 'id'.", "video", code="invalid_type")
+    job = store.get(value["id"])
+    if video_json(job)["status"] != "completed":
+        raise OpenAIError(409, f"Video '{job.id}' is not completed.", param="video")
+    return job
+
+
+def _check_video_file(upload: web.FileField) -> None:
+    if upload.content_type not in VIDEO_TYPES:
+        raise _invalid(
+            f"Invalid file type '{upload.content_type}' for 'video'. Supported types: {_one_of(VIDEO_TYPES)}.",
+            "video",
+            code="invalid_video_format",
+        )
+    if not upload.file.read(1):
+        raise _invalid("The file given for 'video' is empty.", "video", code="empty_file")
+
+
+async def _derived(request: web.Request, allowed: tuple[str, ...], seconds_of: Callable[[Any], str]) -> web.Response:
+    settings, store = request.app[SETTINGS], request.app[STORE]
+    fields, files = await _read_body(request)
+    _unknown(fields, files, allowed)
+    prompt = _prompt(fields)
+    source = _source_video(fields, files, store)
+    seconds = seconds_of(fields)
+    _refuse_at_submission(prompt)
+    base = source.data if source is not None else {"model": "sora-2", "size": DEFAULT_SIZE, "seconds": "4"}
+    values = {"model": base["model"], "size": base["size"], "prompt": prompt, "input_reference": None}
+    total = str(int(base["seconds"]) + int(seconds)) if seconds else base["seconds"]
+    job = _new_job(settings, {**values, "seconds": total}, remixed_from=source.id if source is not None else None)
+    store.videos[job.id] = job
+    return web.json_response(video_json(job))
+
+
+def _extension_seconds(fields: Mapping[str, Any]) -> str:
+    seconds = _string(fields, "seconds")
+    if seconds is None:
+        raise _invalid("Missing required parameter: 'seconds'.", param="seconds", code="missing_required_parameter")
+    if seconds not in EXTENSION_SECONDS:
+        raise _invalid(f"Invalid value: '{seconds}'. Supported values are: {_one_of(EXTENSION_SECONDS)}.", "seconds")
+    return seconds
+
+
+async def extend_video(request: web.Request) -> web.Response:
+    """``POST /videos/extensions``: ``{prompt, seconds, video}``; the new video's ``seconds`` is the stitched total."""
+    return await _derived(request, ("prompt", "seconds", "video"), _extension_seconds)
+
+
+async def edit_video(request: web.Request) -> web.Response:
+    """``POST /videos/edits``: ``{prompt, video}``."""
+    return await _derived(request, ("prompt", "video"), lambda _: "")
+
+
+async def create_character(request: web.Request) -> web.Response:
+    """``POST /videos/characters``: multipart ``name`` (1-80 characters) and a ``video`` file."""
+    store = request.app[STORE]
+    if request.content_type != "multipart/form-data":
+        raise _invalid("This endpoint takes multipart/form-data.", code="unsupported_content_type")
+    fields, files = await _read_body(request)
+    _unknown(fields, files, ("name", "video"))
+    name = _string(fields, "name")
+    if not name:
+        raise _invalid("Missing required parameter: 'name'.", param="name", code="missing_required_parameter")
+    if len(name) > MAX_CHARACTER_NAME:
+        raise _invalid(
+            f"Invalid 'name': string too long. Expected a string with maximum length {MAX_CHARACTER_NAME}.",
+            "name",
+            code="string_above_max_length",
+        )
+    upload = files.get("video")
+    if upload is None:
+        raise _invalid("Missing required parameter: 'video'.", param="video", code="missing_required_parameter")
+    _check_video_file(upload)
+    character = {"id": "char_" + secrets.token_hex(16), "name": name, "created_at": int(time.time())}
+    store.characters[character["id"]] = character
+    return web.json_response(character)
+
+
+async def get_character(request: web.Request) -> web.Response:
+    character = request.app[STORE].characters.get(request.match_info["character_id"])
+    if character is None:
+        raise OpenAIError(404, f"Character with id '{request.match_info['character_id']}' not found.", param="id")
+    return web.json_response(character)
 
 
 _VARIANTS: dict[str, tuple[str, Callable[[EmulatorSettings], bytes]]] = {

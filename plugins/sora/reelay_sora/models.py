@@ -30,6 +30,9 @@ VENDOR = "sora"
 SECONDS = (4, 8, 12)
 DEFAULT_SECONDS = 4
 
+#: What ``POST /v1/videos/extensions`` adds, per OpenAI's SDK and reference ("4, 8, 12, 16, 20").
+EXTENSION_SECONDS = (4, 8, 12, 16, 20)
+
 SORA_2_SIZES = ("1280x720", "720x1280")
 SORA_2_PRO_SIZES = (*SORA_2_SIZES, "1024x1792", "1792x1024")
 DEFAULT_SIZE = "720x1280"
@@ -97,7 +100,16 @@ def _model(name: str, sizes: tuple[str, ...], typical_seconds: float, descriptio
     return ModelSpec(
         name=name,
         vendor=VENDOR,
-        capabilities=Capabilities(text_to_video=True, image_to_video=True),
+        capabilities=Capabilities(
+            text_to_video=True,
+            image_to_video=True,
+            remix=True,
+            cancel=True,  # DELETE /v1/videos/{id}: the video and its job go
+            extend=True,
+            edit=True,
+            characters=True,
+            extension_seconds=EXTENSION_SECONDS,
+        ),
         durations=SECONDS,
         default_duration=DEFAULT_SECONDS,
         sizes=sizes,

@@ -72,6 +72,8 @@ class CreateVideo:
     input_reference: ImageReference | None = None
     upload: ImageInput | None = None
     extra: Mapping[str, Any] = field(factory=dict)
+    #: The vendor's character ids, sent as ``characters: [{"id": ...}]``.
+    characters: tuple[str, ...] = ()
 
     @property
     def is_multipart(self) -> bool:
@@ -82,7 +84,12 @@ _converter = cattrs.Converter(omit_if_default=True, forbid_extra_keys=False)
 _converter.register_unstructure_hook(
     CreateVideo,
     make_dict_unstructure_fn(
-        CreateVideo, _converter, _cattrs_omit_if_default=True, upload=override(omit=True), extra=override(omit=True)
+        CreateVideo,
+        _converter,
+        _cattrs_omit_if_default=True,
+        upload=override(omit=True),
+        extra=override(omit=True),
+        characters=override(omit=True),
     ),
 )
 
@@ -132,6 +139,7 @@ def build_payload(request: GenerationRequest, model: ModelSpec, channel: Channel
         input_reference=reference,
         upload=upload,
         extra=dict(request.extra),
+        characters=request.characters,
     )
 
 
@@ -160,13 +168,18 @@ def payload_json(payload: CreateVideo) -> dict[str, Any]:
     """``payload`` as a JSON body (``input_reference`` as ``{"image_url": ...}``)."""
     body = _converter.unstructure(payload)
     body.update(payload.extra)
+    if payload.characters:
+        body["characters"] = [{"id": character} for character in payload.characters]
     return body
 
 
 def payload_form_fields(payload: CreateVideo) -> dict[str, str]:
     """The text fields of ``payload`` as a multipart body carries them."""
-    fields = {key: value for key, value in payload_json(payload).items() if key != "input_reference"}
-    return {key: value if isinstance(value, str) else _json_text(value) for key, value in fields.items()}
+    skipped = ("input_reference", "characters")
+    fields = {key: value for key, value in payload_json(payload).items() if key not in skipped}
+    form = {key: value if isinstance(value, str) else _json_text(value) for key, value in fields.items()}
+    form.update({f"characters[{index}][id]": character for index, character in enumerate(payload.characters)})
+    return form
 
 
 def _json_text(value: Any) -> str:

@@ -85,6 +85,7 @@ class VeoPlugin(VendorPlugin):
     fetch_status = staticmethod(client.fetch_status)
     map_status = staticmethod(wire.map_status)
     open_content = staticmethod(client.open_content)
+    extend = staticmethod(client.extend)  # Veo 3.1 only: the models declare it
 
 
 def _api_of(channel: Channel) -> ApiForm:

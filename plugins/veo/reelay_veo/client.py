@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -15,16 +17,18 @@ from reelay import (
     ContentSource,
     FailureKind,
     InvalidRequest,
+    SourceVideo,
     Task,
     UpstreamError,
     VendorRef,
+    VideoResult,
 )
 from reelay.fetch import fetch_image
 from reelay.upstream import join_url, request_json
 
 from . import wire
 from .auth import VeoChannel, access_token, auth_headers, channel_config, scrub
-from .models import ApiForm
+from .models import SIZES, ApiForm
 from .wire import VeoPayload
 
 VENDOR_NAME = "Veo"
@@ -55,6 +59,67 @@ async def submit(payload: VeoPayload, channel: Channel, http: aiohttp.ClientSess
     if not name:
         raise UpstreamError(FailureKind.TRANSIENT, "Veo accepted the request without an operation name")
     return VendorRef(id=name, data={"api": config.api.value, "model": payload.model})
+
+
+async def extend(
+    source: SourceVideo, prompt: str, seconds: int, channel: Channel, http: aiohttp.ClientSession
+) -> VendorRef:
+    """Veo 3.1's video extension: ``instances[0].video`` is the earlier generation; 720p, 8 s asked, 7 s added."""
+    task = source.task
+    if task is None or task.vendor_ref is None or task.result is None:
+        raise InvalidRequest("Veo extends only videos it generated: send {id} of a completed Veo video", param="video")
+    config = channel_config(channel)
+    aspect, resolution = SIZES.get(task.size or "1280x720", ("16:9", "720p"))
+    if (resolution or "720p") != "720p":
+        raise InvalidRequest(f"Veo extends 720p videos only; this one is {task.size}", param="video")
+    model = str(task.vendor_ref.data.get("model") or task.model)
+    parameters: dict[str, Any] = {
+        "sampleCount": 1,
+        "durationSeconds": wire.EXTENSION_DURATION_SECONDS,
+        "aspectRatio": aspect,
+        "resolution": "720p",
+    }
+    if config.api is ApiForm.VERTEX:
+        parameters["generateAudio"] = True
+    video = await _source_video(task.result, config.api)
+    body = {"instances": [{"prompt": prompt, "video": video}], "parameters": parameters}
+    return await _predict(body, model, config, channel, http)
+
+
+async def _source_video(result: VideoResult, api: ApiForm) -> dict[str, str]:
+    """The earlier video as the form's ``Video``: its location where Google has it, else its bytes."""
+    url = result.url or ""
+    if api is ApiForm.GEMINI and url.startswith(("http://", "https://")):
+        return {"uri": url}
+    if api is ApiForm.VERTEX and url.startswith("gs://"):
+        return {"gcsUri": url, "mimeType": result.mime_type}
+    if result.path:
+        data = await asyncio.to_thread(Path(result.path).read_bytes)
+        encoded = base64.b64encode(data).decode()
+        if api is ApiForm.GEMINI:
+            return {"encodedVideo": encoded, "encoding": result.mime_type}
+        return {"bytesBase64Encoded": encoded, "mimeType": result.mime_type}
+    raise UpstreamError(FailureKind.NOT_FOUND, "the earlier Veo video is no longer available", code="video_gone")
+
+
+async def _predict(
+    body: dict[str, Any], model: str, config: VeoChannel, channel: Channel, http: aiohttp.ClientSession
+) -> VendorRef:
+    if config.api is ApiForm.GEMINI:
+        url = join_url(config.base_url, f"/v1beta/models/{model}:predictLongRunning")
+    else:
+        url = join_url(config.base_url, f"{config.vertex_model_path(model)}:predictLongRunning")
+    headers = await auth_headers(channel, config)
+    response = await request_json(http, "POST", url, vendor=VENDOR_NAME, headers=headers, json_body=body)
+    if not response.ok:
+        raise _scrubbed(
+            wire.upstream_error(response.status, response.body, model=model, retry_after=response.retry_after()),
+            channel,
+        )
+    name = wire.parse_operation(response.body).name
+    if not name:
+        raise UpstreamError(FailureKind.TRANSIENT, "Veo accepted the request without an operation name")
+    return VendorRef(id=name, data={"api": config.api.value, "model": model})
 
 
 async def _inline_images(payload: VeoPayload, config: VeoChannel, http: aiohttp.ClientSession) -> VeoPayload:

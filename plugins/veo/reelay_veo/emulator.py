@@ -70,7 +70,7 @@ _VERTEX_PARAMETERS: dict[str, str] = {
     "fps": "int",
     "pubsubTopic": "str",
 }
-_INSTANCE_FIELDS = {"prompt", "image", "lastFrame", "referenceImages"}
+_INSTANCE_FIELDS = {"prompt", "image", "lastFrame", "referenceImages", "video"}
 _TYPES = {"int": "TYPE_INT32", "bool": "TYPE_BOOL", "str": "TYPE_STRING"}
 
 
@@ -417,11 +417,40 @@ def _validate(api: ApiForm, model: VeoModel, body: Any) -> tuple[dict[str, Any],
             _check_image(api, image, f"instances[0].{where}")
     if instance.get("lastFrame") is not None and (instance.get("image") is None or not caps.end_frame):
         raise invalid(f"lastFrame isn't supported by {model.spec.upstream}, or was sent without image.")
+    if instance.get("video") is not None:
+        _check_extension(api, model, instance, parameters)
+        return instance, parameters
     if not prompt and instance.get("image") is None:
         raise invalid("A prompt or an image is required.")
 
     _check_parameter_values(api, model, parameters, bool(references))
     return instance, parameters
+
+
+def _check_extension(api: ApiForm, model: VeoModel, instance: dict[str, Any], parameters: dict[str, Any]) -> None:
+    """Video extension (Veo 3.1, not Lite): the earlier video alone, 720p, durationSeconds 8 (7 s are added)."""
+    upstream = model.spec.upstream
+    if not model.spec.capabilities.extend:
+        raise invalid(f"Video extension isn't supported by {upstream}.")
+    if any(instance.get(key) is not None for key in ("image", "lastFrame", "referenceImages")):
+        raise invalid("video can't be combined with image, lastFrame or referenceImages.")
+    video = instance["video"]
+    forms = (
+        ({"uri"}, {"encodedVideo", "encoding"})
+        if api is ApiForm.GEMINI
+        else ({"gcsUri", "mimeType"}, {"bytesBase64Encoded", "mimeType"})
+    )
+    if not isinstance(video, dict) or set(video) not in forms or not all(isinstance(v, str) for v in video.values()):
+        expected = " or ".join("{" + ", ".join(sorted(form)) + "}" for form in forms)
+        raise invalid(f"Invalid value at 'instances[0].video': expected {expected}.")
+    if parameters.get("resolution", "720p") != "720p":
+        raise invalid("Video extension supports 720p only.")
+    if parameters.get("durationSeconds", 8) != 8:
+        raise invalid("durationSeconds must be 8 for video extension.")
+    if parameters.get("aspectRatio", "16:9") not in ("16:9", "9:16"):
+        raise invalid("Aspect ratio is not supported; use 16:9 or 9:16.")
+    if api is ApiForm.VERTEX and "generateAudio" not in parameters:
+        raise invalid(f"generateAudio is required for {upstream}.")
 
 
 def _check_parameter_values(api: ApiForm, model: VeoModel, parameters: dict[str, Any], references: bool) -> None:

@@ -104,6 +104,7 @@ def _veo3(
     upstream_name: str | None = None,
     forms: tuple[ApiForm, ...] = (ApiForm.GEMINI, ApiForm.VERTEX),
     portrait_1080p: bool = True,
+    extends: bool = False,
 ) -> VeoModel:
     sizes = SIZES_720P
     if "1080p" in resolutions:
@@ -120,6 +121,11 @@ def _veo3(
             image_to_video=True,
             end_frame=end_frame,
             max_reference_images=3 if references else 0,
+            # Veo's API has no cancel, remix, edit or characters; Veo 3.1 (not Lite) extends its own videos.
+            cancel=False,
+            remix=False,
+            extend=extends,
+            extension_seconds=(7,) if extends else (),
         ),
         durations=(4, 6, 8),
         default_duration=8,
@@ -145,6 +151,7 @@ MODELS: tuple[VeoModel, ...] = (
         "Veo 3.1 with sound; first/last frame and up to 3 reference images",
         resolutions=_ALL_RESOLUTIONS,
         references=True,
+        extends=True,
     ),
     _veo3(
         "veo-3.1-fast-generate-preview",
@@ -152,6 +159,7 @@ MODELS: tuple[VeoModel, ...] = (
         resolutions=_ALL_RESOLUTIONS,
         references=True,
         typical_seconds=60.0,
+        extends=True,
     ),
     _veo3(
         "veo-3.1-lite-generate-preview",
@@ -181,7 +189,7 @@ MODELS: tuple[VeoModel, ...] = (
         spec=ModelSpec(
             name="veo-2.0-generate-001",
             vendor=VENDOR,
-            capabilities=Capabilities(text_to_video=True, image_to_video=True),
+            capabilities=Capabilities(text_to_video=True, image_to_video=True, cancel=False, remix=False),
             durations=(5, 6, 7, 8),
             default_duration=8,
             sizes=SIZES_720P,
@@ -203,6 +211,7 @@ MODELS: tuple[VeoModel, ...] = (
         resolutions=_ALL_RESOLUTIONS,
         references=True,
         forms=(ApiForm.VERTEX,),
+        extends=True,
     ),
     _veo3(
         "veo-3.1-fast-generate-001",
@@ -211,6 +220,7 @@ MODELS: tuple[VeoModel, ...] = (
         references=True,
         typical_seconds=60.0,
         forms=(ApiForm.VERTEX,),
+        extends=True,
     ),
     _veo3(
         "veo-3",
@@ -218,6 +228,7 @@ MODELS: tuple[VeoModel, ...] = (
         resolutions=_ALL_RESOLUTIONS,
         references=True,
         upstream_name="veo-3.1-generate-preview",
+        extends=True,
     ),
 )
 

@@ -36,6 +36,9 @@ from reelay.images import check_image as check_image_rules
 from .models import IMAGE_RULES, SIZES, VERTEX_ONLY_PARAMETERS, ApiForm, VeoModel
 
 IMAGE_TYPES = IMAGE_RULES.types
+#: Google: "Each extension adds 7 s" and durationSeconds "must be 8 with extension".
+EXTENSION_SECONDS = (7,)
+EXTENSION_DURATION_SECONDS = 8
 PERSON_GENERATION = ("allow_all", "allow_adult", "dont_allow")
 COMPRESSION_QUALITY = ("optimized", "lossless")
 RESIZE_MODES = ("pad", "crop")

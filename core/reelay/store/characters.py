@@ -1,0 +1,90 @@
+"""Characters beside the tasks: a public id -> its owner, channel and the vendor's reference.
+
+The table is created on first use (``CREATE TABLE IF NOT EXISTS``), in the
+task store's own database, through the store's ``execute``: SQLite and
+PostgreSQL differ only in their placeholders (the store's ``dialect``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import orjson
+
+from ..models import Character, VendorRef
+
+__all__ = ["CharacterTable"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS characters (
+    id TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    name TEXT NOT NULL,
+    model TEXT NOT NULL,
+    vendor TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    created_at DOUBLE PRECISION NOT NULL,
+    vendor_ref TEXT NOT NULL
+)
+"""
+_COLUMNS = ("id", "owner", "name", "model", "vendor", "channel", "created_at", "vendor_ref")
+
+
+def _placeholders(dialect: str, count: int) -> str:
+    if dialect == "postgresql":
+        return ", ".join(f"${n}" for n in range(1, count + 1))
+    return ", ".join("?" for _ in range(count))
+
+
+class CharacterTable:
+    """The ``characters`` table of a task store (anything with ``execute`` and ``dialect``)."""
+
+    def __init__(self, store: Any):
+        self.store = store
+        self.dialect = getattr(store, "dialect", "sqlite")
+        self._created = False
+        self._creating = asyncio.Lock()
+
+    async def _ensure(self) -> None:
+        if self._created:
+            return
+        async with self._creating:
+            if not self._created:
+                await self.store.execute(_SCHEMA)
+                self._created = True
+
+    async def insert(self, character: Character) -> None:
+        await self._ensure()
+        ref = orjson.dumps({"id": character.vendor_ref.id, "data": dict(character.vendor_ref.data)}).decode()
+        values = (
+            character.id,
+            character.owner,
+            character.name,
+            character.model,
+            character.vendor,
+            character.channel,
+            character.created_at,
+            ref,
+        )
+        sql = f"INSERT INTO characters ({', '.join(_COLUMNS)}) VALUES ({_placeholders(self.dialect, len(_COLUMNS))})"
+        await self.store.execute(sql, values)
+
+    async def get(self, character_id: str) -> Character | None:
+        await self._ensure()
+        sql = f"SELECT {', '.join(_COLUMNS)} FROM characters WHERE id = {_placeholders(self.dialect, 1)}"
+        _, rows = await self.store.execute(sql, (character_id,))
+        if not rows:
+            return None
+        row = tuple(rows[0])
+        ref = orjson.loads(row[7])
+        return Character(
+            id=row[0],
+            owner=row[1],
+            name=row[2],
+            model=row[3],
+            vendor=row[4],
+            channel=row[5],
+            created_at=float(row[6]),
+            vendor_ref=VendorRef(ref["id"], ref.get("data") or {}),
+        )
