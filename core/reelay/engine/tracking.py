@@ -114,7 +114,7 @@ class Tracker:
     async def _resubmit(self, task: Task, channel: Channel, lease: str) -> Task:
         """Submit again a task whose submission was interrupted before the vendor's id was recorded."""
         context = self.context
-        model = context.registry.models.get(task.model)
+        model = context.registry.spec_of(task)
         previous = task.status
         if task.request is None:  # claimed tasks come without it: it may hold images
             stored = await context.store.get(task.id, with_request=True)

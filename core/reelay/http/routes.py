@@ -34,8 +34,8 @@ async def list_models(request: web.Request) -> web.Response:
     token = authenticate(request)
     dispatcher = dispatcher_of(request)
     data = [
-        {"id": model.name, "object": "model", "created": 0, "owned_by": model.vendor}
-        for model in dispatcher.models_for(token)
+        {"id": name, "object": "model", "created": 0, "owned_by": owner}
+        for name, owner in dispatcher.router.model_names_for(token)
     ]
     return json_response({"object": "list", "data": data})
 
