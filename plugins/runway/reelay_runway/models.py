@@ -129,7 +129,8 @@ def _model(
         InputRules(
             _KIND[endpoint],
             sizes=allowed if allowed != sizes else None,
-            prompt_required=True if endpoint in prompt_required else None,
+            # text always needs a prompt; the image endpoint of gen4.5 does too
+            prompt_required=True if endpoint in prompt_required and endpoint is Endpoint.IMAGE_TO_VIDEO else None,
         )
         for endpoint, allowed in ratios.items()
     )
