@@ -16,7 +16,7 @@ from reelay.config import Config, ConfigError, ModelAlias, parse_config, validat
 from reelay.emulation import serve_app
 from reelay.engine.dispatcher import Dispatcher
 from reelay.errors import NotFound
-from reelay.models import Channel, ModelSpec, Token
+from reelay.models import Channel, ModelSpec, Task, Token
 from reelay.plugins import Registry, RegistryError, make_plugin_manager
 from reelay.testing import gateway_config, running_gateway
 
@@ -49,6 +49,13 @@ def test_two_vendors_may_register_the_same_name(two_pm):
     assert registry.model("acme/acme-1").vendor == "acme"
     assert registry.model("acme/acme-still-2024").name == "acme-still"  # qualified aliases too
     assert registry.model("acme-still").name == "acme-still"  # unambiguous names stay bare
+
+
+def test_a_task_finds_its_model_after_the_name_became_ambiguous(two_pm):
+    registry = Registry.collect(two_pm)
+    before = Task(id="t", owner="o", model="acme-1", vendor="bolt", channel="b")  # recorded when bolt was alone
+    assert registry.spec_of(before) is registry.specs["bolt/acme-1"]
+    assert registry.spec_of(attrs.evolve(before, model="bolt/acme-1")) is registry.specs["bolt/acme-1"]
 
 
 def test_one_vendor_registering_a_name_twice_is_still_an_error():
