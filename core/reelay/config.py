@@ -19,8 +19,8 @@ import attrs
 import cattrs
 from attrs import frozen
 
-from .models import Channel, NormalizationPolicy, Token
-from .plugins import Registry
+from .models import Channel, ModelSpec, NormalizationPolicy, Token
+from .plugins import Registry, qualified_name
 from .store import open_store
 
 
@@ -118,7 +118,28 @@ class AdminConfig:
 
 
 @frozen
+class ModelAlias:
+    """A public model name served by several vendors' models (``[[aliases]]``).
+
+    Each target is a model name (``vendor/model`` where the bare name is
+    ambiguous); the alias is routed over every channel serving any target, by
+    priority and weight, and each target normalizes the request by its own rules.
+    """
+
+    name: str
+    targets: tuple[str, ...] = ()
+    description: str = ""
+
+
+@frozen
 class Config:
+    """The whole configuration.
+
+    :param models: ``[models]``: which vendor a bare model name means where
+        several installed vendors register it (``"gen-9" = "acme"``).
+    :param aliases: ``[[aliases]]``: public names served by several vendors' models.
+    """
+
     server: ServerConfig = ServerConfig()
     store: StoreConfig = StoreConfig()
     poller: PollerConfig = PollerConfig()
@@ -129,6 +150,8 @@ class Config:
     admin: AdminConfig = AdminConfig()
     tokens: tuple[Token, ...] = ()
     channels: tuple[Channel, ...] = ()
+    models: Mapping[str, str] = attrs.field(factory=dict)
+    aliases: tuple[ModelAlias, ...] = ()
 
     def policy_for(self, channel: Channel) -> NormalizationPolicy:
         return channel.normalization or self.gateway.normalization
@@ -327,6 +350,93 @@ def load_config(path: str | os.PathLike[str], environ: Mapping[str, str] | None 
     return parse_config(document, environ)
 
 
+# ---------------------------------------------------------------- model names
+
+
+def _quoted(name: str) -> str:
+    return f'"{name}"'
+
+
+def channel_lists(channel: Channel, model: ModelSpec, registry: Registry) -> bool:
+    """Whether ``channel`` may serve ``model`` by its vendor and ``models`` list (plugins aside)."""
+    if channel.vendor != model.vendor:
+        return False
+    return not channel.models or any(registry.find(name, channel.vendor) is model for name in channel.models)
+
+
+def bare_names(config: Config, registry: Registry) -> tuple[dict[str, ModelSpec], list[str]]:
+    """Which model each ambiguous bare name means, and the problems settling them.
+
+    A bare name several installed vendors register means the vendor
+    ``[models]`` names for it; without one, the only vendor with a channel
+    that may serve it. With two or more such vendors it is an error naming
+    them (their qualified names ``vendor/model`` always work); with none the
+    bare name means nothing (no channel could serve it anyway).
+    """
+    settled: dict[str, ModelSpec] = {}
+    problems = []
+    for name, vendor in config.models.items():
+        where = f"models.{_quoted(name)}"
+        if name not in registry.ambiguous and registry.find(name, vendor) is None:
+            owner = registry.model(name)
+            known = f" (it is a model of vendor {owner.vendor!r})" if owner is not None else ""
+            problems.append(f"{where}: vendor {vendor!r} registers no model {name!r}{known}")
+    for name, vendors in registry.ambiguous.items():
+        where = f"models.{_quoted(name)}"
+        choices = [registry.find(name, vendor) for vendor in vendors]
+        if name in config.models:
+            chosen = registry.find(name, config.models[name])
+            if chosen is None:
+                problems.append(
+                    f"{where}: vendor {config.models[name]!r} registers no model {name!r}"
+                    f" (vendors {', '.join(map(repr, vendors))} do)"
+                )
+            else:
+                settled[name] = chosen
+            continue
+        served = [m for m in choices if m is not None and any(channel_lists(c, m, registry) for c in config.channels)]
+        if len(served) == 1:
+            settled[name] = served[0]
+        elif served:
+            problems.append(
+                f"{where}: vendors {' and '.join(repr(m.vendor) for m in served)} both register {name!r} and have"
+                f' channels for it; choose one with [models] {_quoted(name)} = "<vendor>", or call each by'
+                f" its qualified name ({', '.join(qualified_name(m) for m in served)})"
+            )
+    return settled, problems
+
+
+def resolve_name(name: str, registry: Registry, settled: Mapping[str, ModelSpec]) -> ModelSpec | None:
+    """The model a name means: qualified, unambiguous, or an ambiguous bare name the configuration settled."""
+    return settled.get(name) or registry.model(name)
+
+
+def _alias_problems(config: Config, registry: Registry, settled: Mapping[str, ModelSpec]) -> list[str]:
+    problems = []
+    seen: set[str] = set()
+    for index, alias in enumerate(config.aliases):
+        where = f"aliases[{index}]"
+        if not alias.name or "/" in alias.name:
+            problems.append(f"{where}.name: required, without '/'")
+        elif alias.name in seen:
+            problems.append(f"{where}.name: {alias.name!r} is used twice")
+        elif registry.model(alias.name) is not None or alias.name in registry.ambiguous:
+            problems.append(f"{where}.name: {alias.name!r} is already a model name; choose another")
+        seen.add(alias.name)
+        if not alias.targets:
+            problems.append(f"{where}.targets: at least one target model is required")
+        for position, target in enumerate(alias.targets):
+            if resolve_name(target, registry, settled) is not None:
+                continue
+            if target in registry.ambiguous:
+                qualified = ", ".join(f"{vendor}/{target}" for vendor in registry.ambiguous[target])
+                reason = f"{target!r} is registered by several vendors; name one ({qualified})"
+            else:
+                reason = f"{target!r} is not a registered model"
+            problems.append(f"{where}.targets[{position}]: {reason}")
+    return problems
+
+
 def validate(config: Config, registry: Registry, pm: Any = None) -> list[str]:
     """Problems that need the installed plugins to see, as ``key.path: reason`` lines.
 
@@ -369,16 +479,16 @@ def validate(config: Config, registry: Registry, pm: Any = None) -> list[str]:
                 choices = ", ".join(sorted(vendor.options)) or "none"
                 problems.append(f"{where}.{key}: unknown key (vendor {vendor.name!r} options: {choices})")
         for model_name in channel.models:
-            model = registry.model(model_name)
-            if model is None or model.vendor != vendor.name:
+            if registry.find(model_name, vendor.name) is None:
                 problems.append(f"{where}.models: {model_name!r} is not a model of vendor {vendor.name!r}")
         for model_name in channel.model_map:
-            if registry.model(model_name) is None:
+            if registry.model(model_name) is None and model_name not in registry.ambiguous:
                 problems.append(f"{where}.model_map: {model_name!r} is not a registered model")
         if pm is not None:
             for answer in pm.hook.reelay_validate_channel(channel=channel, vendor=vendor):
                 problems.extend(f"{where}.{problem}" for problem in answer or ())
-    return problems
+    settled, name_problems = bare_names(config, registry)
+    return problems + name_problems + _alias_problems(config, registry, settled)
 
 
 def _secret_problems(config: Config, token_digests: set[str]) -> list[str]:

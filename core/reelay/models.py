@@ -626,3 +626,13 @@ class Task:
     @property
     def is_terminal(self) -> bool:
         return self.status.is_terminal
+
+    @property
+    def public_model(self) -> str:
+        """The model name the caller sees: the ``[[aliases]]`` name it asked for
+        where an alias served it (its ``model`` adjustment), else :attr:`model`,
+        the key of the model that generates it (what polling and billing use)."""
+        for adjustment in self.adjustments:
+            if adjustment.field == "model":
+                return adjustment.requested
+        return self.model

@@ -20,7 +20,7 @@ import pluggy
 
 from . import hookspecs
 from .emulation import EmulatorSpec
-from .models import ModelSpec, VendorSpec
+from .models import ModelSpec, Task, VendorSpec
 
 #: Built-in plugins, loaded like third-party ones (none yet: vendors ship separately).
 DEFAULT_PLUGINS: tuple[str, ...] = ()
@@ -84,16 +84,38 @@ def for_vendor(vendor: str) -> Callable[[F], F]:
 
 
 class RegistryError(Exception):
-    """Two plugins registered the same name, or a model names an unknown vendor."""
+    """A plugin registered a name twice, or a model names an unknown vendor."""
+
+
+def qualified_name(model: ModelSpec) -> str:
+    """``vendor/model``: the name that means this model whatever else is installed."""
+    return f"{model.vendor}/{model.name}"
 
 
 @attrs.define
 class Registry:
-    """Everything the installed plugins registered, by name."""
+    """Everything the installed plugins registered, by name.
+
+    Two vendors may register the same model name (the same underlying model
+    sold by both). Each model is always reachable by its qualified name
+    ``vendor/model`` (:attr:`specs`); a bare name (or model alias) that
+    several vendors register is *ambiguous* (:attr:`ambiguous` lists its
+    vendors) and is keyed by its qualified names in :attr:`models`: which of
+    them the bare name means is the configuration's to say
+    (:func:`reelay.config.bare_names`).
+
+    :ivar specs: every model by its qualified name.
+    :ivar models: every model once, by its key: the bare name where only one
+        vendor registers it, else its qualified name. Tasks record this key.
+    :ivar aliases: unambiguous model aliases (such as dated snapshots) -> key.
+    :ivar ambiguous: bare names and aliases registered by several vendors -> those vendors.
+    """
 
     vendors: dict[str, VendorSpec] = attrs.field(factory=dict)
+    specs: dict[str, ModelSpec] = attrs.field(factory=dict)
     models: dict[str, ModelSpec] = attrs.field(factory=dict)
     aliases: dict[str, str] = attrs.field(factory=dict)
+    ambiguous: dict[str, tuple[str, ...]] = attrs.field(factory=dict)
     emulators: list[EmulatorSpec] = attrs.field(factory=list)
 
     @classmethod
@@ -102,7 +124,7 @@ class Registry:
         pm.hook.reelay_register_vendors(register=registry.add_vendor)
         pm.hook.reelay_register_models(register=registry.add_model)
         pm.hook.reelay_register_emulators(register=registry.emulators.append)
-        for model in registry.models.values():
+        for model in registry.specs.values():
             if model.vendor not in registry.vendors:
                 raise RegistryError(f"model {model.name!r} names vendor {model.vendor!r}, which no plugin registered")
         return registry
@@ -110,25 +132,63 @@ class Registry:
     def add_vendor(self, vendor: VendorSpec) -> None:
         if vendor.name in self.vendors:
             raise RegistryError(f"vendor {vendor.name!r} is registered twice")
+        if "/" in vendor.name:
+            raise RegistryError(f"vendor {vendor.name!r}: a vendor name cannot contain '/'")
         self.vendors[vendor.name] = vendor
 
     def add_model(self, model: ModelSpec) -> None:
+        """Register ``model``; a name its own vendor already registered is an error, another vendor's is not."""
         for name in (model.name, *model.aliases):
-            if name in self.models or name in self.aliases:
-                raise RegistryError(f"model {name!r} is registered twice")
-        self.models[model.name] = model
-        for alias in model.aliases:
-            self.aliases[alias] = model.name
+            if "/" in name:
+                raise RegistryError(f"model {name!r}: a model name cannot contain '/' (it qualifies names by vendor)")
+            if self.find(name, model.vendor) is not None:
+                raise RegistryError(f"model {name!r} is registered twice by vendor {model.vendor!r}")
+        self.specs[qualified_name(model)] = model
+        self._index()
+
+    def _index(self) -> None:
+        owners: dict[str, list[ModelSpec]] = {}
+        for spec in self.specs.values():
+            for name in (spec.name, *spec.aliases):
+                owners.setdefault(name, []).append(spec)
+        self.ambiguous = {
+            name: tuple(sorted(spec.vendor for spec in specs)) for name, specs in owners.items() if len(specs) > 1
+        }
+        self.models = {self.key_of(spec): spec for spec in self.specs.values()}
+        self.aliases = {
+            name: self.key_of(specs[0]) for name, specs in owners.items() if len(specs) == 1 and name != specs[0].name
+        }
+
+    def key_of(self, model: ModelSpec) -> str:
+        """The model's key in :attr:`models` (what a task records)."""
+        return qualified_name(model) if model.name in self.ambiguous else model.name
 
     def model(self, name: str) -> ModelSpec | None:
-        """The model registered under ``name`` or one of its aliases."""
+        """The model a name means: a qualified ``vendor/model`` (or ``vendor/alias``),
+        an unambiguous bare name or alias; None for unknown and ambiguous bare names."""
+        vendor, slash, bare = name.partition("/")
+        if slash:
+            return self.find(bare, vendor)
         found = self.models.get(name)
         if found is None and name in self.aliases:
             found = self.models[self.aliases[name]]
         return found
 
+    def find(self, name: str, vendor: str) -> ModelSpec | None:
+        """``vendor``'s model called ``name`` (its name, an alias, or its qualified name)."""
+        if name.startswith(vendor + "/"):
+            name = name[len(vendor) + 1 :]
+        found = self.specs.get(f"{vendor}/{name}")
+        if found is None:
+            found = next((m for m in self.specs.values() if m.vendor == vendor and name in m.aliases), None)
+        return found
+
+    def spec_of(self, task: Task) -> ModelSpec | None:
+        """The model a task records (by its key, or its vendor's name for it if the key changed since)."""
+        return self.models.get(task.model) or self.find(task.model, task.vendor)
+
     def models_of(self, vendor: str) -> list[ModelSpec]:
-        return [model for model in self.models.values() if model.vendor == vendor]
+        return [model for model in self.specs.values() if model.vendor == vendor]
 
 
 def plugin_distributions(pm: pluggy.PluginManager) -> list[tuple[str, str, str]]:

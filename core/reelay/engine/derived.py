@@ -107,7 +107,7 @@ class DerivedTasks:
                 param="video",
                 code="video_not_completed",
             )
-        model = self.context.registry.models.get(task.model)
+        model = self.context.registry.spec_of(task)
         if model is None:
             raise Conflict(f"the model of task {task_id} ({task.model}) is no longer installed", param="video")
         return SourceVideo(task=task), model, self.context.channel_of(task)
@@ -171,6 +171,8 @@ class DerivedTasks:
             size=original.size if original else None,
             prompt=prompt,
             remixed_from=original.id if original else None,
+            # The alias the caller asked for stays the task's public model.
+            adjustments=tuple(a for a in original.adjustments if a.field == "model") if original else (),
             next_poll_at=now + SUBMISSION_GRACE_SECONDS,
         )
         awaitable = start(source, channel)

@@ -93,7 +93,7 @@ class Recovery:
 
     async def _send_again(self, task: Task, channel: Channel) -> StatusUpdate | None:
         context = self.context
-        model = context.registry.models.get(task.model)
+        model = context.registry.spec_of(task)
         if task.request is None:  # claimed tasks come without it: it may hold images
             stored = await context.store.get(task.id, with_request=True)
             task.request = stored.request if stored is not None else None

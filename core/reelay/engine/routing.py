@@ -4,15 +4,29 @@ from __future__ import annotations
 
 import hmac
 import random
+from collections.abc import Callable
+from typing import NamedTuple, TypeVar
 
 import attrs
 import pluggy
 
-from ..config import Config, hash_key
+from ..config import Config, bare_names, channel_lists, hash_key, resolve_name
 from ..errors import AuthenticationError, NotFound, PermissionDenied
 from ..models import Channel, ModelSpec, Token
-from ..plugins import Registry
+from ..plugins import Registry, qualified_name
 from .breakers import Breakers
+
+T = TypeVar("T")
+
+#: ``owned_by`` of a configured alias in ``GET /v1/models``: the gateway's own name.
+ALIAS_OWNER = "reelay"
+
+
+class Route(NamedTuple):
+    """One way to serve a request: a channel, and the model it serves it with."""
+
+    model: ModelSpec
+    channel: Channel
 
 
 def configured_channels(config: Config, registry: Registry) -> dict[str, Channel]:
@@ -48,11 +62,16 @@ class Router:
         self.breakers = breakers
         self.registry = registry
         self.tokens = {token.key_sha256: token for token in config.tokens}
-        # Which channels can serve which model is fixed by the configuration:
-        # worked out once here, not on every request.
+        # Which channels can serve which model, and what each name means, is
+        # fixed by the configuration: worked out once here, not on every request.
         self._serving: dict[str, list[Channel]] = {
-            model.name: [channel for channel in channels.values() if self._serves(model, channel)]
-            for model in registry.models.values()
+            key: [channel for channel in channels.values() if self._serves(model, channel)]
+            for key, model in registry.specs.items()
+        }
+        self._settled, _ = bare_names(config, registry)
+        self._aliases: dict[str, list[ModelSpec]] = {
+            alias.name: [m for m in (resolve_name(t, registry, self._settled) for t in alias.targets) if m]
+            for alias in config.aliases
         }
 
     def authenticate(self, authorization: str | None) -> Token:
@@ -72,32 +91,77 @@ class Router:
         return token
 
     def _serves(self, model: ModelSpec, channel: Channel) -> bool:
-        if channel.vendor != model.vendor or (channel.models and model.name not in channel.models):
+        if not channel_lists(channel, model, self.registry):
             return False
         answer = self.pm.hook.reelay_channel_serves(model=model, channel=channel)
         return answer is None or bool(answer)
 
     def channels_for(self, model: ModelSpec, group: str) -> list[Channel]:
         """The channels serving ``model`` to tokens of ``group``, in configuration order."""
-        return [channel for channel in self._serving.get(model.name, ()) if group in channel.groups]
+        return [channel for channel in self._serving.get(qualified_name(model), ()) if group in channel.groups]
 
     def models_for(self, token: Token) -> list[ModelSpec]:
         """The models ``token`` has at least one channel for."""
-        return [model for model in self.registry.models.values() if self.channels_for(model, token.group)]
+        return [model for model in self.registry.specs.values() if self.channels_for(model, token.group)]
+
+    def public_name(self, model: ModelSpec) -> str:
+        """The name ``GET /v1/models`` lists a model by: its bare name where that
+        means this model, else its qualified ``vendor/model``."""
+        bare = self._settled.get(model.name) or self.registry.model(model.name)
+        return model.name if bare is model else qualified_name(model)
+
+    def model_names_for(self, token: Token) -> list[tuple[str, str]]:
+        """``(name, owned_by)`` of the models and aliases ``token`` may use."""
+        names = [(self.public_name(model), model.vendor) for model in self.models_for(token)]
+        for alias, targets in self._aliases.items():
+            if any(self.channels_for(model, token.group) for model in targets):
+                names.append((alias, ALIAS_OWNER))
+        return names
+
+    def alias_targets(self, name: str) -> list[ModelSpec]:
+        """The models a configured alias routes to (empty for any other name)."""
+        return list(self._aliases.get(name, ()))
+
+    def is_alias(self, name: str) -> bool:
+        """Whether ``name`` is a configured ``[[aliases]]`` name."""
+        return name in self._aliases
 
     def resolve_model(self, name: str, token: Token) -> tuple[ModelSpec, list[Channel]]:
-        """The model a name (or alias) means, and the channels the token may use for it.
+        """The model a name (qualified, bare, or a model's own alias) means, and the channels the token may use.
 
-        Raises :class:`NotFound` for an unknown name, :class:`PermissionDenied`
-        when the token's group has no channel for it.
+        Raises :class:`NotFound` for an unknown name (or a bare name several
+        vendors register that the configuration left open),
+        :class:`PermissionDenied` when the token's group has no channel for it.
         """
-        model = self.registry.model(name)
+        model = resolve_name(name, self.registry, self._settled)
         if model is None:
+            if name in self.registry.ambiguous:
+                qualified = ", ".join(f"{vendor}/{name}" for vendor in self.registry.ambiguous[name])
+                raise NotFound(
+                    f"model {name!r} is offered by several vendors; name one: {qualified}",
+                    param="model",
+                    code="model_not_found",
+                )
             raise NotFound(f"model {name!r} does not exist", param="model", code="model_not_found")
         channels = self.channels_for(model, token.group)
         if not channels:
             raise PermissionDenied(f"model {name!r} is not available to this token", param="model")
         return model, channels
+
+    def routes(self, name: str, token: Token) -> list[Route]:
+        """Every (model, channel) that may serve ``name`` for ``token``, in configuration order.
+
+        A model gives one route per channel; an alias one per channel of each
+        of its targets. Raises as :meth:`resolve_model`.
+        """
+        targets = self._aliases.get(name)
+        if targets is None:
+            model, channels = self.resolve_model(name, token)
+            return [Route(model, channel) for channel in channels]
+        routes = [Route(model, channel) for model in targets for channel in self.channels_for(model, token.group)]
+        if not routes:
+            raise PermissionDenied(f"model {name!r} is not available to this token", param="model")
+        return routes
 
     def order_channels(self, channels: list[Channel]) -> list[Channel]:
         """Highest priority first; within a priority, a random order weighted by ``weight``.
@@ -106,21 +170,31 @@ class Router:
         """
         if self.breakers is not None:
             channels = self.breakers.admit(channels, _name)
-        if len(channels) < 2:
-            return channels
-        ordered: list[Channel] = []
-        for priority in sorted({channel.priority for channel in channels}, reverse=True):
-            pool = [channel for channel in channels if channel.priority == priority]
-            while pool:
-                weights = [channel.weight for channel in pool]
-                if sum(weights) <= 0:
-                    ordered.extend(pool)
-                    break
-                pick = random.choices(pool, weights=weights)[0]
-                ordered.append(pick)
-                pool.remove(pick)
-        return ordered
+        return _weighted_order(channels, lambda channel: channel)
+
+    def order_routes(self, routes: list[Route]) -> list[Route]:
+        """Routes ordered by their channels, as :meth:`order_channels` orders channels."""
+        if self.breakers is not None:
+            routes = self.breakers.admit(routes, lambda route: route.channel.name)
+        return _weighted_order(routes, lambda route: route.channel)
 
 
 def _name(channel: Channel) -> str:
     return channel.name
+
+
+def _weighted_order(items: list[T], channel_of: Callable[[T], Channel]) -> list[T]:
+    if len(items) < 2:
+        return items
+    ordered: list[T] = []
+    for priority in sorted({channel_of(item).priority for item in items}, reverse=True):
+        pool = [item for item in items if channel_of(item).priority == priority]
+        while pool:
+            weights = [channel_of(item).weight for item in pool]
+            if sum(weights) <= 0:
+                ordered.extend(pool)
+                break
+            pick = random.choices(pool, weights=weights)[0]
+            ordered.append(pick)
+            pool.remove(pick)
+    return ordered

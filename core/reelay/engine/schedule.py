@@ -30,7 +30,7 @@ class Schedule:
         clock: Callable[[], float],
     ):
         self.poller = poller
-        self.models = registry.models
+        self.registry = registry
         self.channels = channels
         self.clock = clock
 
@@ -48,7 +48,7 @@ class Schedule:
     def next_poll_delay(self, task: Task, now: float) -> float:
         """Every tenth of the typical time, clamped; slower for stragglers and after failures."""
         poller = self.poller
-        typical = self.typical_seconds(self.models.get(task.model), self.channels.get(task.channel))
+        typical = self.typical_seconds(self.registry.spec_of(task), self.channels.get(task.channel))
         elapsed = now - task.created_at
         base = typical * (0.1 if elapsed < 2 * typical else 0.25)
         delay = _clamp(base, poller.min_interval, poller.max_interval)
@@ -59,7 +59,7 @@ class Schedule:
     def estimate_progress(self, task: Task, now: float) -> int:
         """Progress from elapsed time against the typical time: 90% at the typical
         time, then creeping towards 99%, never 100% before completion."""
-        typical = self.typical_seconds(self.models.get(task.model), self.channels.get(task.channel))
+        typical = self.typical_seconds(self.registry.spec_of(task), self.channels.get(task.channel))
         elapsed = max(0.0, now - task.created_at)
         if elapsed <= typical:
             return int(90 * elapsed / typical)

@@ -19,8 +19,19 @@ from ..errors import (
     UpstreamUnavailable,
     ValueNotAllowed,
 )
-from ..models import Channel, GenerationRequest, ModelSpec, Task, TaskError, TaskStatus, Token, UnifiedRequest
+from ..models import (
+    Adjustment,
+    Channel,
+    GenerationRequest,
+    ModelSpec,
+    Task,
+    TaskError,
+    TaskStatus,
+    Token,
+    UnifiedRequest,
+)
 from ..normalize import normalize
+from ..plugins import qualified_name
 from .context import EngineContext
 from .routing import Router
 from .schedule import Schedule
@@ -68,15 +79,17 @@ class Submitter:
         rate-limited, else 502).
         """
         context = self.context
-        model, channels = self.router.resolve_model(unified.model, token)
+        # Each candidate channel comes with the model it serves: one model, or
+        # for an alias each target's own, normalized by that model's rules.
+        candidates = self.router.order_routes(self.router.routes(unified.model, token))
+        alias = self.router.is_alias(unified.model)
         public_id = new_task_id()
-        candidates = self.router.order_channels(channels)
         if pinned is not None:
-            candidates = [channel for channel in candidates if channel.name == pinned[0].name]
+            candidates = [route for route in candidates if route.channel.name == pinned[0].name]
         task: Task | None = None
         strict_error: ValueNotAllowed | None = None
         failures: list[UpstreamError] = []
-        for channel in candidates:
+        for model, channel in candidates:
             try:
                 request = normalize(unified, model, context.config.policy_for(channel), public_id)
                 if pinned is not None:
@@ -84,6 +97,8 @@ class Submitter:
             except ValueNotAllowed as error:
                 strict_error = strict_error or error  # this channel takes exact values only
                 continue
+            if alias:
+                request = _served_by_alias(request, unified.model, model)
             payload = context.pm.hook.reelay_build_payload(request=request, model=model, channel=channel)
             if payload is None:
                 log.error("no plugin builds payloads for vendor", vendor=channel.vendor, channel=channel.name)
@@ -144,7 +159,7 @@ class Submitter:
             task = Task(
                 id=request.public_id,
                 owner=token.name,
-                model=model.name,
+                model=self.context.registry.key_of(model),
                 vendor=model.vendor,
                 channel=channel.name,
                 created_at=now,
@@ -158,7 +173,7 @@ class Submitter:
             )
             await context.store.insert(task)
             return task
-        task.channel = channel.name
+        task.channel, task.model, task.vendor = channel.name, context.registry.key_of(model), model.vendor
         task.seconds, task.size, task.adjustments, task.request = (
             request.duration,
             request.size,
@@ -189,3 +204,10 @@ class Submitter:
         await context.store.save(task)
         if previous is not TaskStatus.FAILED:
             context.events.task_changed(task, previous)
+
+
+def _served_by_alias(request: GenerationRequest, alias: str, model: ModelSpec) -> GenerationRequest:
+    """The request with the alias's resolution first among its adjustments: the
+    task's public ``model`` stays the alias (:attr:`Task.public_model`)."""
+    served = Adjustment("model", alias, qualified_name(model), f"alias {alias!r} served by vendor {model.vendor!r}")
+    return attrs.evolve(request, adjustments=(served, *request.adjustments))

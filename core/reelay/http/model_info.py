@@ -13,7 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from ..engine import Dispatcher
-from ..errors import NotFound
+from ..engine.routing import ALIAS_OWNER
 from ..models import InputKind, ModelSpec
 from .common import authenticate, dispatcher_of, json_response
 
@@ -84,10 +84,11 @@ def describe_model(model: ModelSpec, dispatcher: Dispatcher) -> dict[str, Any]:
     return info
 
 
-def model_entry(model: ModelSpec, dispatcher: Dispatcher) -> dict[str, Any]:
-    """One entry of the model list, OpenAI's fields first."""
+def model_entry(model: ModelSpec, dispatcher: Dispatcher, name: str | None = None) -> dict[str, Any]:
+    """One entry of the model list, OpenAI's fields first; ``name`` is the public
+    name that reaches the model (qualified where the bare name is ambiguous)."""
     return {
-        "id": model.name,
+        "id": name or model.name,
         "object": "model",
         "created": 0,
         "owned_by": model.vendor,
@@ -95,12 +96,20 @@ def model_entry(model: ModelSpec, dispatcher: Dispatcher) -> dict[str, Any]:
     }
 
 
+def alias_entry(name: str, dispatcher: Dispatcher) -> dict[str, Any]:
+    """An ``[[aliases]]`` entry: owned by the gateway, naming the models it routes to."""
+    router = dispatcher.router
+    targets = [router.public_name(model) for model in router.alias_targets(name)]
+    return {"id": name, "object": "model", "created": 0, "owned_by": ALIAS_OWNER, "x_reelay": {"alias_of": targets}}
+
+
 async def get_model(request: web.Request) -> web.Response:
-    """``GET /v1/models/{model_id}``: a model (or alias) the token can use."""
+    """``GET /v1/models/{model_id}``: a model (qualified name, or alias) the token can use."""
     token = authenticate(request)
     dispatcher = dispatcher_of(request)
     name = request.match_info["model_id"]
-    found = dispatcher.registry.model(name)
-    if found is None or found not in dispatcher.models_for(token):
-        raise NotFound(f"model {name!r} does not exist", param="model", code="model_not_found")
-    return json_response(model_entry(found, dispatcher))
+    if dispatcher.router.is_alias(name):
+        dispatcher.router.routes(name, token)  # 403 when the token's group has no channel for it
+        return json_response(alias_entry(name, dispatcher))
+    model, _ = dispatcher.router.resolve_model(name, token)
+    return json_response(model_entry(model, dispatcher, dispatcher.router.public_name(model)))

@@ -6,9 +6,10 @@ from aiohttp import web
 
 from .. import __version__
 from ..engine import LocalContent
+from ..engine.routing import ALIAS_OWNER
 from .common import authenticate, dispatcher_of, json_response, read_json, task_response
 from .content import kept_response, proxy_content
-from .model_info import model_entry
+from .model_info import alias_entry, model_entry
 from .wire import parse_unified_request
 
 
@@ -34,7 +35,9 @@ async def cancel_task(request: web.Request) -> web.Response:
 async def list_models(request: web.Request) -> web.Response:
     token = authenticate(request)
     dispatcher = dispatcher_of(request)
-    data = [model_entry(model, dispatcher) for model in dispatcher.models_for(token)]
+    router = dispatcher.router
+    data = [model_entry(model, dispatcher, router.public_name(model)) for model in dispatcher.models_for(token)]
+    data += [alias_entry(name, dispatcher) for name, owner in router.model_names_for(token) if owner == ALIAS_OWNER]
     return json_response({"object": "list", "data": data})
 
 

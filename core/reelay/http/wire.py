@@ -147,7 +147,7 @@ def task_to_json(task: Task, content_url: str) -> dict[str, Any]:
         "id": task.id,
         "task_id": task.id,
         "object": "video",
-        "model": task.model,
+        "model": task.public_model,
         "status": task.status.value,
         "progress": task.progress,
         "created_at": int(task.created_at),

@@ -24,7 +24,7 @@ from reelay import (
     failure_for_http_status,
 )
 
-from .models import MAX_PROMPT, P512, RESOLUTIONS, HailuoModel
+from .models import RESOLUTIONS, HailuoModel
 
 log = structlog.get_logger("reelay.hailuo")
 
@@ -36,10 +36,9 @@ def build_body(request: GenerationRequest, model: HailuoModel, upstream_model: s
     """The ``/v1/video_generation`` body; the mode follows from which image fields are present.
 
     Images go as MiniMax takes them: an https URL passed through, inline ones
-    as ``data:image/...;base64,`` URIs.
+    as ``data:image/...;base64,`` URIs. The core has refused what the model's
+    data excludes (the prompt's length, sizes per kind of input, image rules).
     """
-    if request.prompt is not None and len(request.prompt) > MAX_PROMPT:
-        raise InvalidRequest(f"prompt is longer than Hailuo's {MAX_PROMPT} characters", param="prompt")
     body: dict[str, Any] = {"model": upstream_model}
     if request.prompt is not None:
         body["prompt"] = request.prompt
@@ -50,24 +49,13 @@ def build_body(request: GenerationRequest, model: HailuoModel, upstream_model: s
         if request.duration is not None:
             body["duration"] = request.duration
         if request.size is not None:
-            body["resolution"] = _resolution(request, model)
+            body["resolution"] = RESOLUTIONS[request.size]
     if request.first_frame is not None:
         body["first_frame_image"] = request.first_frame.data_uri()
     if request.last_frame is not None:
         body["last_frame_image"] = request.last_frame.data_uri()
     body.update(_checked_metadata(request.extra, model))
     return body
-
-
-def _resolution(request: GenerationRequest, model: HailuoModel) -> str:
-    size = request.size or ""
-    if not request.is_image_to_video and size not in model.text_sizes:
-        raise InvalidRequest(
-            f"{model.name} text-to-video takes size {', '.join(model.text_sizes)}, not {size}", param="size"
-        )
-    if request.last_frame is not None and size == P512:
-        raise InvalidRequest(f"{model.name} first-and-last-frame does not offer 512P ({P512})", param="size")
-    return RESOLUTIONS[size]
 
 
 def _checked_metadata(extra: Mapping[str, Any], model: HailuoModel) -> dict[str, Any]:

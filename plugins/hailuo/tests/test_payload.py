@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from reelay import Channel, InvalidRequest, ValueNotAllowed
-from reelay.testing import sample_image_data_uri
+from reelay import Channel, InvalidRequest, NormalizationPolicy, UnifiedRequest, ValueNotAllowed
+from reelay.normalize import normalize
+from reelay.testing import png_data_uri, sample_image_data_uri
 from reelay_hailuo.models import BY_NAME
 
 
@@ -53,15 +54,28 @@ def test_first_and_last_frame_on_02(pm, channel, request_for):
 def test_512p_is_for_02_first_frame_only(pm, channel, request_for):
     body = build(pm, channel, request_for("MiniMax-Hailuo-02", image="https://i.example/a.png", size="912x512"))
     assert body["resolution"] == "512P"
+    # text and first-and-last take 768P/1080P only (the model's per-input rules): snapped, or refused when strict
+    text = request_for("MiniMax-Hailuo-02", prompt="x", size="912x512")
+    assert build(pm, channel, text)["resolution"] == "768P" and text.adjustments[0].field == "size"
+    two = ("https://i.example/a", "https://i.example/b")
+    spec = BY_NAME["MiniMax-Hailuo-02"].spec
+    for fields in ({"prompt": "x"}, {"images": two}):
+        with pytest.raises(ValueNotAllowed) as caught:
+            normalize(UnifiedRequest(model=spec.name, size="912x512", **fields), spec, NormalizationPolicy.STRICT)
+        assert (caught.value.code, caught.value.param) == ("value_not_allowed", "size")
+        assert caught.value.allowed == ["1366x768", "1920x1080"]
+
+
+def test_image_rules_are_the_cores(request_for):
+    with pytest.raises(InvalidRequest) as caught:  # short side 300 px: Hailuo wants over 300
+        request_for("I2V-01", prompt="go", image=png_data_uri(300, 400))
+    assert (caught.value.code, caught.value.param) == ("image_dimensions", "image")
+    with pytest.raises(InvalidRequest) as caught:  # 3:1 is wider than 5:2
+        request_for("I2V-01", prompt="go", image=png_data_uri(960, 320))
+    assert (caught.value.code, caught.value.param) == ("image_aspect_ratio", "image")
     with pytest.raises(InvalidRequest) as caught:
-        build(pm, channel, request_for("MiniMax-Hailuo-02", prompt="x", size="912x512"))
-    assert caught.value.param == "size"
-    with pytest.raises(InvalidRequest):
-        build(
-            pm,
-            channel,
-            request_for("MiniMax-Hailuo-02", images=("https://i.example/a", "https://i.example/b"), size="912x512"),
-        )
+        request_for("I2V-01", prompt="go", image="data:image/gif;base64,R0lGODlhAQABAAAAACw=")
+    assert (caught.value.code, caught.value.param) == ("image_type_not_supported", "image")
 
 
 def test_subject_reference(pm, channel, request_for):
@@ -86,13 +100,10 @@ def test_metadata_passes_and_is_checked(pm, channel, request_for):
 def test_prompt_limit(pm, channel, request_for):
     with pytest.raises(InvalidRequest) as caught:
         build(pm, channel, request_for("T2V-01", prompt="x" * 2001))
-    assert caught.value.param == "prompt"
+    assert (caught.value.code, caught.value.param) == ("prompt_too_long", "prompt")  # the core, from max_prompt_chars
 
 
 def test_strict_sizes_list_the_allowed_values(request_for):
-    from reelay import NormalizationPolicy, UnifiedRequest
-    from reelay.normalize import normalize
-
     with pytest.raises(ValueNotAllowed) as caught:
         normalize(
             UnifiedRequest(model="T2V-01", prompt="x", duration=10), BY_NAME["T2V-01"].spec, NormalizationPolicy.STRICT

@@ -31,8 +31,7 @@ from aiohttp import web
 from reelay.emulation import EmulatedJob, EmulatorSettings, JobPhase, Scenario, sample_asset, scenario_for
 from reelay.http.ranges import bytes_response
 
-from .models import ASPECT_RATIOS, MODEL_NAMES, RESOLUTIONS
-from .wire import PROMPT_MAX, PROMPT_MIN
+from .models import ASPECT_RATIOS, MODEL_NAMES, PROMPT_MAX, PROMPT_MIN, RESOLUTIONS
 
 DEMO_KEY = "luma-demo-key"
 PREFIX = "/dream-machine/v1"

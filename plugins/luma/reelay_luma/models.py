@@ -3,7 +3,11 @@
 Sources: Luma's OpenAPI spec and the ``lumaai`` SDK's generated types
 (``generations/video_create_params.py``: ``aspect_ratio``, ``resolution``,
 ``duration`` ``"5s"``/``"9s"``, ``model`` ``ray-2``/``ray-flash-2``), the
-docs' error page (prompt 3..5000 characters, loop refusals).
+docs' error page (prompt 3..5000 characters, loop refusals). A prompt is
+required for text-to-video and optional with a keyframe image; at most two
+keyframe images (start, end). The core enforces these from the data below;
+the wire module keeps what has no field: the 3-character minimum and
+keyframes as URLs only.
 
 The core's ``size`` carries the aspect ratio; Luma's ``resolution`` (540p to
 4k) has no field in the core and travels in ``metadata.resolution``.
@@ -11,13 +15,14 @@ The core's ``size`` carries the aspect ratio; Luma's ``resolution`` (540p to
 
 from __future__ import annotations
 
-from reelay import Capabilities, ImageRole, MetadataPolicy, ModelSpec, PrecedenceRules
+from reelay import Capabilities, ImageRole, InputKind, InputRules, MetadataPolicy, ModelSpec, PrecedenceRules
 
 VENDOR = "luma"
 
 ASPECT_RATIOS = ("16:9", "9:16", "1:1", "4:3", "3:4", "21:9", "9:21")
 RESOLUTIONS = ("540p", "720p", "1080p", "4k")
 DURATIONS = (5, 9)
+PROMPT_MIN, PROMPT_MAX = 3, 5000
 
 #: Luma's request fields a caller may set through ``metadata``.
 METADATA_FIELDS = ("resolution", "loop", "concepts")
@@ -45,6 +50,9 @@ def _ray(name: str, typical_seconds: float, description: str) -> ModelSpec:
         precedence=RULES,
         metadata_fields=METADATA_FIELDS,
         description=description,
+        inputs=(InputRules(InputKind.IMAGE, prompt_required=False),),  # a keyframe image may stand alone
+        max_prompt_chars=PROMPT_MAX,
+        max_images=2,  # keyframes.frame0 and frame1
     )
 
 

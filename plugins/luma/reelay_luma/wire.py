@@ -29,11 +29,9 @@ from reelay import (
     failure_for_http_status,
 )
 
-from .models import RESOLUTIONS
+from .models import PROMPT_MAX, PROMPT_MIN, RESOLUTIONS
 
 log = structlog.get_logger(__name__)
-
-PROMPT_MIN, PROMPT_MAX = 3, 5000
 
 #: ``failure_reason`` texts of Luma's moderation (docs' error page).
 MODERATION = re.compile(r"blacklist|moderation|nsfw|unsafe|safety", re.IGNORECASE)
@@ -47,13 +45,17 @@ ACCOUNT = re.compile(r"credit|balance|billing|payment|insufficient|subscription"
 
 
 def create_body(request: GenerationRequest, model: str) -> dict[str, Any]:
-    """``POST /dream-machine/v1/generations/video`` for ``request``; :class:`InvalidRequest` for what Luma refuses."""
+    """``POST /dream-machine/v1/generations/video`` for ``request``; :class:`InvalidRequest` for what Luma refuses.
+
+    The core has refused a missing prompt for text-to-video and one past
+    :data:`PROMPT_MAX` characters (the models' data); Luma's minimum has no field.
+    """
     keyframes = _keyframes(request)
     prompt = request.prompt
-    if prompt is None and not keyframes:
-        raise InvalidRequest("Luma needs a prompt unless a keyframe image is given", param="prompt")
-    if prompt is not None and not PROMPT_MIN <= len(prompt) <= PROMPT_MAX:
-        raise InvalidRequest(f"Luma takes prompts of {PROMPT_MIN} to {PROMPT_MAX} characters", param="prompt")
+    if prompt is not None and len(prompt) < PROMPT_MIN:
+        raise InvalidRequest(
+            f"Luma takes prompts of {PROMPT_MIN} to {PROMPT_MAX} characters", param="prompt", code="prompt_too_short"
+        )
 
     body: dict[str, Any] = {"model": model}
     if prompt is not None:

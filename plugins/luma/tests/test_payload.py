@@ -49,11 +49,21 @@ def test_inline_images_are_refused(payload_for):
     assert caught.value.param == "image" and caught.value.code == "image_url_required"
 
 
-@pytest.mark.parametrize("prompt", ["hi", "x" * 5001])
-def test_prompt_length(payload_for, prompt):
+@pytest.mark.parametrize(("prompt", "code"), [("hi", "prompt_too_short"), ("x" * 5001, "prompt_too_long")])
+def test_prompt_length(payload_for, prompt, code):
+    # past 5000 the core refuses (max_prompt_chars); under 3 the wire, which alone knows Luma's minimum
     with pytest.raises(InvalidRequest) as caught:
         payload_for("ray-2", prompt=prompt)
-    assert caught.value.param == "prompt"
+    assert (caught.value.param, caught.value.code) == ("prompt", code)
+
+
+def test_text_to_video_needs_a_prompt_and_three_images_are_too_many(payload_for):
+    with pytest.raises(InvalidRequest) as caught:
+        payload_for("ray-2")
+    assert (caught.value.param, caught.value.code) == ("prompt", "missing_prompt")
+    with pytest.raises(InvalidRequest) as caught:
+        payload_for("ray-2", prompt="a fox", image=START, images=[START + "?1", START + "?2"])
+    assert (caught.value.param, caught.value.code) == ("images", "too_many_images")
 
 
 def test_metadata_resolution_loop_concepts(payload_for):

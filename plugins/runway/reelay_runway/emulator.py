@@ -30,8 +30,8 @@ from aiohttp import web
 from reelay.emulation import EmulatedJob, EmulatorSettings, JobPhase, Scenario, scenario_for
 from reelay.http.ranges import bytes_response
 
-from .models import BY_NAME, Endpoint, RunwayModel, to_ratio
-from .wire import API_VERSION, IMAGE_TYPES, MAX_PROMPT_UTF16, utf16_length
+from .models import BY_NAME, IMAGE_TYPES, MAX_PROMPT_UTF16, Endpoint, RunwayModel, to_ratio
+from .wire import API_VERSION, utf16_length
 
 DEMO_CREDENTIALS: Mapping[str, str] = {"api_key": "key_runway_demo"}
 

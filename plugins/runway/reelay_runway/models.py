@@ -1,17 +1,17 @@
 """Runway's video models, declared as data.
 
-Each entry is a :class:`reelay.ModelSpec` (what the core reads) plus the
-Runway facts the core has no field for: which endpoint takes the model, the
-ratios each endpoint allows (gen4.5 offers six for image-to-video but only
-two for text-to-video), whether a prompt is required, and which optional
+Each entry is a :class:`reelay.ModelSpec`, which the core reads and
+enforces: the ratios per kind of input (gen4.5 offers six for image-to-video
+but only two for text-to-video) and whether a prompt is required, as
+``InputRules``; the prompt limit, the image count and the image rules. The
+Runway facts the core has no field for sit beside it: which optional
 request fields each endpoint documents.
 
 Sources: Runway's API reference and the ``runwayml`` SDK's generated types
 (``image_to_video_create_params.py``, ``text_to_video_create_params.py``),
-Runway's ``rw-api-reference`` (gen4.5 on both endpoints). Ratios are
-declared as pixel sizes (``1280x720``) because the core reads ``W:H`` with
-at most three digits a side; the wire module writes them as Runway's
-``1280:720``.
+Runway's ``rw-api-reference`` (gen4.5 on both endpoints). Sizes are declared
+as Runway's own ratios (``1280:720``); a caller's ``16:9`` means the ratio
+of that shape, ``1280x720`` the same numbers.
 """
 
 from __future__ import annotations
@@ -21,7 +21,16 @@ from collections.abc import Mapping
 
 from attrs import frozen
 
-from reelay import Capabilities, ImageRole, MetadataPolicy, ModelSpec, PrecedenceRules
+from reelay import (
+    Capabilities,
+    ImageRole,
+    ImageRules,
+    InputKind,
+    InputRules,
+    MetadataPolicy,
+    ModelSpec,
+    PrecedenceRules,
+)
 
 VENDOR = "runway"
 
@@ -37,11 +46,23 @@ class Endpoint(enum.StrEnum):
         return f"/v1/{self.value}"
 
 
-GEN4_RATIOS = ("1280x720", "720x1280", "1104x832", "960x960", "832x1104", "1584x672")
-GEN45_TEXT_RATIOS = ("1280x720", "720x1280")
-VEO_RATIOS = ("1280x720", "720x1280", "1080x1920", "1920x1080")
+GEN4_RATIOS = ("1280:720", "720:1280", "1104:832", "960:960", "832:1104", "1584:672")
+GEN45_TEXT_RATIOS = ("1280:720", "720:1280")
+VEO_RATIOS = ("1280:720", "720:1280", "1080:1920", "1920:1080")
 GEN4_DURATIONS = tuple(range(2, 11))
 VEO_DURATIONS = (4, 6, 8)
+
+#: ``promptText`` is 1..1000 characters counted in UTF-16 code units; the core
+#: counts code points (the same for most text), the wire module the units.
+MAX_PROMPT_UTF16 = 1000
+MAX_DATA_URI = 5 * 1024 * 1024  # an inline image's data URI, base64 overhead included
+IMAGE_TYPES = ("image/jpeg", "image/png", "image/webp")
+IMAGE_RULES = ImageRules(
+    types=IMAGE_TYPES,
+    # decoded bytes whose data URI (prefix included) stays under MAX_DATA_URI
+    max_bytes=(MAX_DATA_URI - 64) * 3 // 4,
+    https_domain=True,
+)
 
 PRECEDENCE = PrecedenceRules(
     duration_sources=("duration", "seconds"),
@@ -57,16 +78,12 @@ PRECEDENCE = PrecedenceRules(
 class RunwayModel:
     """A Runway model: the core's spec plus what Runway decides per endpoint.
 
-    :param ratios: the sizes each endpoint accepts (a subset of ``spec.sizes``).
     :param fields: the optional request fields each endpoint documents, which
         a caller may set through ``metadata`` under Runway's own names.
-    :param prompt_required: endpoints on which ``promptText`` is required.
     """
 
     spec: ModelSpec
-    ratios: Mapping[Endpoint, tuple[str, ...]]
     fields: Mapping[Endpoint, tuple[str, ...]]
-    prompt_required: tuple[Endpoint, ...] = ()
 
     @property
     def name(self) -> str:
@@ -74,7 +91,25 @@ class RunwayModel:
 
     @property
     def endpoints(self) -> tuple[Endpoint, ...]:
-        return tuple(self.ratios)
+        capabilities = self.spec.capabilities
+        offered = (
+            (Endpoint.TEXT_TO_VIDEO, capabilities.text_to_video),
+            (Endpoint.IMAGE_TO_VIDEO, capabilities.image_to_video),
+        )
+        return tuple(endpoint for endpoint, offers in offered if offers)
+
+    @property
+    def ratios(self) -> Mapping[Endpoint, tuple[str, ...]]:
+        """The ratios each endpoint accepts, from the spec's per-input rules."""
+        return {endpoint: self.spec.rules_for(_KIND[endpoint]).sizes or () for endpoint in self.endpoints}
+
+    @property
+    def prompt_required(self) -> tuple[Endpoint, ...]:
+        """The endpoints on which ``promptText`` is required."""
+        return tuple(e for e in self.endpoints if self.spec.rules_for(_KIND[e]).prompt_required)
+
+
+_KIND = {Endpoint.TEXT_TO_VIDEO: InputKind.TEXT, Endpoint.IMAGE_TO_VIDEO: InputKind.IMAGE}
 
 
 def _model(
@@ -90,6 +125,15 @@ def _model(
     prompt_required: tuple[Endpoint, ...] = (),
 ) -> RunwayModel:
     sizes = tuple(dict.fromkeys(size for allowed in ratios.values() for size in allowed))
+    inputs = tuple(
+        InputRules(
+            _KIND[endpoint],
+            sizes=allowed if allowed != sizes else None,
+            # text always needs a prompt; the image endpoint of gen4.5 does too
+            prompt_required=True if endpoint in prompt_required and endpoint is Endpoint.IMAGE_TO_VIDEO else None,
+        )
+        for endpoint, allowed in ratios.items()
+    )
     spec = ModelSpec(
         name=name,
         vendor=VENDOR,
@@ -101,13 +145,17 @@ def _model(
         durations=durations,
         default_duration=default_duration,
         sizes=sizes,
-        default_size="1280x720",
+        default_size="1280:720",
         typical_seconds=typical_seconds,
         precedence=PRECEDENCE,
         metadata_fields=tuple(dict.fromkeys(field for names in fields.values() for field in names)),
         description=description,
+        inputs=tuple(rules for rules in inputs if rules != InputRules(rules.kind)),
+        max_prompt_chars=MAX_PROMPT_UTF16,
+        max_images=2 if end_frame else 1,
+        image_rules=IMAGE_RULES,
     )
-    return RunwayModel(spec=spec, ratios=ratios, fields=fields, prompt_required=prompt_required)
+    return RunwayModel(spec=spec, fields=fields)
 
 
 _GEN4_FIELDS = ("seed", "contentModeration")
@@ -157,13 +205,11 @@ BY_NAME: Mapping[str, RunwayModel] = {model.name: model for model in MODELS}
 
 
 def runway_model(spec: ModelSpec) -> RunwayModel:
-    """The Runway facts for a registered spec; a spec built elsewhere gets gen4.5's rules with its own sizes."""
+    """The Runway facts for a registered spec; a spec built elsewhere gets gen4.5's fields with its own rules."""
     found = BY_NAME.get(spec.name) or BY_NAME.get(spec.upstream)
     if found is not None:
         return found
-    base = BY_NAME["gen4.5"]
-    ratios = {endpoint: spec.sizes for endpoint in base.endpoints}
-    return RunwayModel(spec=spec, ratios=ratios, fields=base.fields, prompt_required=base.prompt_required)
+    return RunwayModel(spec=spec, fields=BY_NAME["gen4.5"].fields)
 
 
 def to_ratio(size: str) -> str:

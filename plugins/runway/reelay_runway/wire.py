@@ -9,7 +9,6 @@ ignored on purpose. The core only ever sees :class:`reelay.StatusUpdate`,
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -18,7 +17,6 @@ import attrs
 import cattrs
 import structlog
 from attrs import frozen
-from yarl import URL
 
 from reelay import (
     FailureKind,
@@ -34,16 +32,13 @@ from reelay import (
     failure_for_http_status,
 )
 
-from .models import Endpoint, RunwayModel, to_ratio
+from .models import MAX_PROMPT_UTF16, Endpoint, RunwayModel, to_ratio
 
 log = structlog.get_logger(__name__)
 
 #: Pinned API version; Runway refuses requests without it.
 API_VERSION = "2024-11-06"
-MAX_PROMPT_UTF16 = 1000
-MAX_DATA_URI = 5 * 1024 * 1024  # base64 overhead included
 MAX_URL = 2048
-IMAGE_TYPES = ("image/jpeg", "image/png", "image/webp")
 MAX_SEED = 4_294_967_295
 PUBLIC_FIGURE_THRESHOLDS = ("auto", "low")
 
@@ -65,23 +60,19 @@ class RunwayPayload:
 def build_payload(request: GenerationRequest, model: RunwayModel, upstream_model: str) -> RunwayPayload:
     """The Runway request for ``request``; :class:`InvalidRequest` for what the model cannot take.
 
-    The core has already snapped the duration and size to the model's
-    declared values and placed the images as first and last frame; what is
-    left here is what differs per endpoint.
+    The core has already refused what the model's data excludes (the
+    endpoint, the ratios per kind of input, a missing prompt, the prompt's
+    length in characters, image types, sizes and URLs), snapped the duration
+    and ratio and placed the images as first and last frame; what is left
+    here is Runway's own counting (UTF-16 units, URL length) and its fields.
     """
     endpoint = Endpoint.IMAGE_TO_VIDEO if request.is_image_to_video else Endpoint.TEXT_TO_VIDEO
-    if endpoint not in model.ratios:
-        raise InvalidRequest(f"{model.name} has no {endpoint.value} on Runway", param="image")
-    _check_prompt(request.prompt, model, endpoint)
+    _check_prompt(request.prompt)
 
     body: dict[str, Any] = {"model": upstream_model}
     if request.prompt is not None:
         body["promptText"] = request.prompt
     if request.size is not None:
-        allowed = model.ratios[endpoint]
-        if request.size not in allowed:
-            # The core knows one size list per model; gen4.5 text-to-video takes fewer.
-            raise ValueNotAllowed("size", request.size, allowed, f"{model.name} ({endpoint.value})")
         body["ratio"] = to_ratio(request.size)
     if request.duration is not None:
         body["duration"] = request.duration
@@ -95,14 +86,15 @@ def utf16_length(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
-def _check_prompt(prompt: str | None, model: RunwayModel, endpoint: Endpoint) -> None:
-    if prompt is None:
-        if endpoint in model.prompt_required:
-            raise InvalidRequest(f"{model.name} needs a prompt for {endpoint.value}", param="prompt")
-        return
-    if utf16_length(prompt) > MAX_PROMPT_UTF16:
+def _check_prompt(prompt: str | None) -> None:
+    # The core counts characters (code points); Runway counts UTF-16 code
+    # units, so a prompt with emoji or other astral characters can be within
+    # the model's max_prompt_chars and still too long for Runway.
+    if prompt is not None and utf16_length(prompt) > MAX_PROMPT_UTF16:
         raise InvalidRequest(
-            f"prompt is longer than Runway's {MAX_PROMPT_UTF16} characters (UTF-16 code units)", param="prompt"
+            f"prompt is longer than Runway's {MAX_PROMPT_UTF16} characters (UTF-16 code units)",
+            param="prompt",
+            code="prompt_too_long",
         )
 
 
@@ -119,37 +111,20 @@ def _prompt_image(request: GenerationRequest) -> str | list[dict[str, str]]:
 
 
 def image_uri(image: ImageInput, param: str) -> str:
-    """An image as Runway takes it: an https URL on a domain name, a ``runway://`` URI or a data URI."""
+    """An image as Runway takes it: an https URL on a domain name, a ``runway://`` URI or a data URI.
+
+    The core has checked the type, size and URL form (the model's ``image_rules``);
+    Runway's own limit on a URL's length is checked here.
+    """
     if image.url is not None:
-        _check_url(image.url, param)
+        if not image.url.startswith("runway://") and len(image.url) > MAX_URL:
+            raise InvalidRequest(
+                f"{param}: Runway takes image URLs of at most {MAX_URL} characters",
+                param=param,
+                code="image_url_not_supported",
+            )
         return image.url
-    if image.mime_type not in IMAGE_TYPES:
-        raise InvalidRequest(
-            f"{param}: Runway takes JPEG, PNG or WebP images, not {image.mime_type or 'an unknown type'}",
-            param=param,
-        )
-    uri = image.data_uri()
-    if len(uri) > MAX_DATA_URI:
-        raise InvalidRequest(
-            f"{param}: an inline image must be under 5 MiB for Runway (base64 included); send an https URL",
-            param=param,
-        )
-    return uri
-
-
-def _check_url(url: str, param: str) -> None:
-    if url.startswith("runway://"):
-        return
-    if len(url) > MAX_URL:
-        raise InvalidRequest(f"{param}: Runway takes image URLs of at most {MAX_URL} characters", param=param)
-    parsed = URL(url)
-    if parsed.scheme != "https":
-        raise InvalidRequest(f"{param}: Runway fetches images over https only", param=param)
-    try:
-        ipaddress.ip_address((parsed.raw_host or "").strip("[]"))
-    except ValueError:
-        return
-    raise InvalidRequest(f"{param}: Runway needs a domain name in the image URL, not an IP address", param=param)
+    return image.data_uri()
 
 
 def _checked_fields(extra: Mapping[str, Any], model: RunwayModel, endpoint: Endpoint) -> dict[str, Any]:

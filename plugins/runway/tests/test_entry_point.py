@@ -5,6 +5,7 @@ from __future__ import annotations
 from importlib import metadata
 
 import reelay_runway
+from reelay import InputKind
 from reelay.plugins import Registry, make_plugin_manager
 
 RUNWAY_MODELS = {"gen4.5", "gen4_turbo", "veo3.1", "veo3.1_fast"}
@@ -39,7 +40,10 @@ def test_models_are_data():
     registry = Registry.collect(make_plugin_manager(load_entry_points=False, plugins=[reelay_runway.RunwayPlugin()]))
     gen45 = registry.models["gen4.5"]
     assert gen45.durations == tuple(range(2, 11))
-    assert gen45.sizes == ("1280x720", "720x1280", "1104x832", "960x960", "832x1104", "1584x672")
+    assert gen45.sizes == ("1280:720", "720:1280", "1104:832", "960:960", "832:1104", "1584:672")
+    assert gen45.rules_for(InputKind.TEXT).sizes == ("1280:720", "720:1280")  # text-to-video: two ratios
+    assert gen45.rules_for(InputKind.IMAGE).prompt_required and gen45.max_prompt_chars == 1000
+    assert gen45.image_rules.https_domain and gen45.image_rules.types == ("image/jpeg", "image/png", "image/webp")
     assert not registry.models["gen4_turbo"].capabilities.text_to_video
     veo = registry.models["veo3.1"]
     assert veo.durations == (4, 6, 8) and veo.capabilities.end_frame

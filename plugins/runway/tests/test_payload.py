@@ -33,9 +33,12 @@ def test_a_ratio_names_the_same_size(build):
 
 
 def test_gen45_text_to_video_takes_two_ratios_only(build):
+    # the core applies the per-input ratios: snapped by default, refused in strict mode
+    assert build("gen4.5", prompt="a fox", size="960x960").body["ratio"] in ("1280:720", "720:1280")
+    spec = BY_NAME["gen4.5"].spec
     with pytest.raises(ValueNotAllowed) as caught:
-        build("gen4.5", prompt="a fox", size="960x960")
-    assert caught.value.param == "size" and caught.value.allowed == ["1280x720", "720x1280"]
+        normalize(UnifiedRequest(model="gen4.5", prompt="a fox", size="960x960"), spec, NormalizationPolicy.STRICT)
+    assert caught.value.param == "size" and caught.value.allowed == ["1280:720", "720:1280"]
 
 
 def test_gen45_image_to_video_takes_six_ratios(build):
@@ -133,9 +136,12 @@ def test_bad_metadata_is_refused_by_name(build, model, metadata, param):
 
 def test_prompt_length_counts_utf16_units(build):
     build("gen4.5", prompt="a" * 1000)
-    with pytest.raises(InvalidRequest) as caught:
-        build("gen4.5", prompt="\U0001f98a" * 501)  # 1002 UTF-16 code units
-    assert caught.value.param == "prompt"
+    with pytest.raises(InvalidRequest) as caught:  # 1001 characters: the core's max_prompt_chars
+        build("gen4.5", prompt="a" * 1001)
+    assert (caught.value.code, caught.value.param) == ("prompt_too_long", "prompt")
+    with pytest.raises(InvalidRequest) as caught:  # 501 characters, but 1002 UTF-16 code units: the wire's check
+        build("gen4.5", prompt="\U0001f98a" * 501)
+    assert (caught.value.code, caught.value.param) == ("prompt_too_long", "prompt")
 
 
 def test_inline_image_is_a_data_uri(build):
@@ -149,10 +155,18 @@ def test_inline_image_is_a_data_uri(build):
 def test_image_urls_runway_refuses(build, url):
     with pytest.raises(InvalidRequest) as caught:
         build("gen4.5", prompt="go", image=url)
-    assert caught.value.param == "image"
+    assert (caught.value.code, caught.value.param) == ("image_url_not_supported", "image")
 
 
 def test_a_large_inline_image_is_refused(build):
     big = "data:image/png;base64," + "iVBORw0KGgo" + "A" * (5 * 1024 * 1024)
-    with pytest.raises(InvalidRequest, match="5 MiB"):
+    with pytest.raises(InvalidRequest) as caught:
         build("gen4.5", prompt="go", image=big)
+    assert (caught.value.code, caught.value.param) == ("image_too_large", "image")
+
+
+def test_an_image_type_runway_refuses(build):
+    gif = "data:image/gif;base64,R0lGODlhAQABAAAAACw="
+    with pytest.raises(InvalidRequest) as caught:
+        build("gen4.5", prompt="go", image=gif)
+    assert (caught.value.code, caught.value.param) == ("image_type_not_supported", "image")

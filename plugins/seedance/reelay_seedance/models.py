@@ -5,7 +5,11 @@ region ``intl``) sell the same models under different ids, with separate
 accounts and keys; a channel serves the catalogue of its region. Each entry is
 a :class:`reelay.ModelSpec` plus the Seedance facts the core has no field for
 (resolutions, whether ``adaptive`` ratio is taken, reference-image mode),
-which :mod:`reelay_seedance.wire` checks before anything is sent.
+which :mod:`reelay_seedance.wire` checks before anything is sent. The image
+count and image rules are ``ModelSpec`` data the core enforces: types and
+size only, since the core reads no width or height from BMP, TIFF or HEIC
+headers, which Seedance takes (sides 300..6000 px and width/height 0.4..2.5
+are left to Ark).
 
 Sources: Volcengine Ark docs 82379/1520757 (create task: models, roles,
 resolution, ratio, duration), BytePlus ModelArk create-video-generation-task
@@ -19,7 +23,7 @@ import enum
 import attrs
 from attrs import frozen
 
-from reelay import Capabilities, ImageRole, MetadataPolicy, ModelSpec, PrecedenceRules
+from reelay import Capabilities, ImageRole, ImageRules, MetadataPolicy, ModelSpec, PrecedenceRules
 
 VENDOR = "seedance"
 
@@ -58,6 +62,11 @@ METADATA_FIELDS = (
 
 #: Reference images (a mode that excludes first/last frames) come from ``metadata.reference_images``.
 REFERENCE_SOURCE = "metadata.reference_images"
+
+#: Image formats every model takes; HEIC/HEIF from 1.5 on. Each under 30 MB.
+IMAGE_TYPES = ("image/jpeg", "image/png", "image/webp", "image/bmp", "image/tiff", "image/gif")
+HEIC_TYPES = ("image/heic", "image/heif")
+MAX_IMAGE_BYTES = 30 * 1024 * 1024 - 1
 
 
 @frozen
@@ -107,6 +116,7 @@ class _Family:
     seed_and_camera: bool = True
     flex: bool = True
     adaptive_t2v: bool = True
+    heic: bool = True
 
 
 _SD = ("480p", "720p", "1080p")
@@ -126,9 +136,20 @@ _FAMILIES = {
         90,
         "Seedance 1.0 Pro: text, first frame, first+last",
         adaptive_t2v=False,
+        heic=False,
     ),
     "1.0-pro-fast": _Family(
-        True, True, False, 0, _V1, _SD, "1080p", 45, "Seedance 1.0 Pro Fast: text, first frame", adaptive_t2v=False
+        True,
+        True,
+        False,
+        0,
+        _V1,
+        _SD,
+        "1080p",
+        45,
+        "Seedance 1.0 Pro Fast: text, first frame",
+        adaptive_t2v=False,
+        heic=False,
     ),
     "1.0-lite-t2v": _Family(
         True,
@@ -142,9 +163,19 @@ _FAMILIES = {
         "Seedance 1.0 Lite: text to video",
         default_ratio="16:9",
         adaptive_t2v=False,
+        heic=False,
     ),
     "1.0-lite-i2v": _Family(
-        False, True, True, 4, _V1, _SD, "720p", 60, "Seedance 1.0 Lite: first frame, first+last or 1-4 references"
+        False,
+        True,
+        True,
+        4,
+        _V1,
+        _SD,
+        "720p",
+        60,
+        "Seedance 1.0 Lite: first frame, first+last or 1-4 references",
+        heic=False,
     ),
     "1.5-pro": _Family(
         True, True, True, 0, _V15, _SD, "720p", 90, "Seedance 1.5 Pro: text and images, with audio", audio=True
@@ -240,6 +271,9 @@ def _model(name: str, region: Region, family: _Family) -> SeedanceModel:
         precedence=_precedence(family),
         metadata_fields=METADATA_FIELDS,
         description=f"{family.description} ({'Volcengine Ark' if region is Region.CN else 'BytePlus ModelArk'})",
+        # frames (first, last) and reference images never mix: the larger of the two modes
+        max_images=max(2 if family.end_frame else 1, family.references) if family.image_to_video else None,
+        image_rules=ImageRules(types=IMAGE_TYPES + (HEIC_TYPES if family.heic else ()), max_bytes=MAX_IMAGE_BYTES),
     )
     return SeedanceModel(
         spec=spec,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 
 from reelay import Channel, InvalidRequest
@@ -111,3 +113,16 @@ def test_known_metadata_passes_and_unknown_is_dropped(pm, channel, normalized):
 def test_model_map_names_the_upstream_model(pm, normalized):
     mapped = Channel(name="m", vendor="seedance", base_url="", model_map={PRO: "ep-20250101-abcde"})
     assert build(pm, mapped, normalized(PRO, prompt="x"))["model"] == "ep-20250101-abcde"
+
+
+def test_image_count_and_types_are_the_cores(normalized):
+    three = ["https://img.example/1.png", "https://img.example/2.png", "https://img.example/3.png"]
+    with pytest.raises(InvalidRequest) as caught:  # 1.0 pro: a first and a last frame at most
+        normalized(PRO, prompt="x", images=three)
+    assert (caught.value.code, caught.value.param) == ("too_many_images", "images")
+    not_an_image = "data:image/png;base64," + base64.b64encode(b"plain text, not pixels").decode()
+    with pytest.raises(InvalidRequest) as caught:
+        normalized(PRO, prompt="x", image=not_an_image)
+    assert (caught.value.code, caught.value.param) == ("image_type_not_supported", "image")
+    assert "image/heic" not in BY_NAME[PRO].spec.image_rules.types
+    assert "image/heic" in BY_NAME["doubao-seedance-1-5-pro-251215"].spec.image_rules.types

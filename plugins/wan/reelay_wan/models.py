@@ -6,8 +6,12 @@ callers as ``WxH``; image-to-video and first-and-last-frame models take a
 tier's 16:9 size. The China (``cn``) catalogue spells the 2.1 models
 ``wanx2.1-*``, the international one ``wan2.1-*``.
 
+The prompt limit (Wan truncates silently; the gateway refuses), the image
+count and the image rules are ``ModelSpec`` data the core enforces.
+
 Sources: Model Studio text-to-video, image-to-video (first frame) and
-first-and-last-frame API references (model tables, size tiers, durations).
+first-and-last-frame API references (model tables, size tiers, durations,
+prompt and image limits).
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import enum
 
 from attrs import frozen
 
-from reelay import Capabilities, ImageRole, MetadataPolicy, ModelSpec, PrecedenceRules
+from reelay import Capabilities, ImageRole, ImageRules, MetadataPolicy, ModelSpec, PrecedenceRules
 
 VENDOR = "wan"
 
@@ -54,6 +58,18 @@ I2V_TIERS = {"832x480": "480P", "1280x720": "720P", "1920x1080": "1080P"}
 
 METADATA_FIELDS = ("negative_prompt", "prompt_extend", "watermark", "seed", "audio_url", "shot_type")
 
+#: Wan truncates longer prompts silently; the gateway refuses them instead (``prompt_too_long``).
+MAX_PROMPT = {"2.1": 800, "2.2": 800, "2.5": 1500, "2.6": 1500}
+#: Input images: JPEG, PNG, BMP or WebP, at most 10 MB (2.1, 2.2) or 20 MB (2.5, 2.6). Sides
+#: 240..8000 px are left to DashScope: the core reads no width or height from a BMP header.
+IMAGE_TYPES = ("image/jpeg", "image/png", "image/bmp", "image/webp")
+MAX_IMAGE_MB = {"2.1": 10, "2.2": 10, "2.5": 20, "2.6": 20}
+
+
+def _version(name: str) -> str:
+    """``2.6`` for ``wan2.6-t2v``, ``2.1`` for ``wanx2.1-i2v-plus``."""
+    return name.removeprefix("wanx").removeprefix("wan")[:3]
+
 
 @frozen
 class WanModel:
@@ -77,6 +93,7 @@ def _sizes(kind: Kind, tiers: tuple[str, ...]) -> tuple[str, ...]:
 def _model(name, kind, tiers, default_tier, durations, regions=(Region.CN, Region.INTL), typical=120, **facts):
     sizes = _sizes(kind, tiers)
     default = _sizes(kind, (default_tier,))[0]
+    version = _version(name)
     spec = ModelSpec(
         name=name,
         vendor=VENDOR,
@@ -96,6 +113,9 @@ def _model(name, kind, tiers, default_tier, durations, regions=(Region.CN, Regio
         ),
         metadata_fields=METADATA_FIELDS,
         description=f"Wan {kind.value}: {', '.join(tiers)}",
+        max_prompt_chars=MAX_PROMPT[version],
+        max_images={Kind.T2V: None, Kind.I2V: 1, Kind.KF2V: 2}[kind],
+        image_rules=ImageRules(types=IMAGE_TYPES, max_bytes=MAX_IMAGE_MB[version] * 1024 * 1024),
     )
     return WanModel(spec=spec, kind=kind, regions=regions, **facts)
 

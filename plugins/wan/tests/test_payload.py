@@ -64,3 +64,24 @@ def test_metadata_refusals(pm, channel, wan_request, model, metadata, param):
 def test_durations_snap_per_model(wan_request):
     assert wan_request("wan2.1-i2v-turbo", image="https://i.example/a", duration=4).duration == 4
     assert wan_request("wan2.2-t2v-plus", prompt="x", duration=9).duration == 5
+
+
+@pytest.mark.parametrize(
+    ("model", "limit"), [("wan2.6-t2v", 1500), ("wan2.2-t2v-plus", 800), ("wanx2.1-t2v-plus", 800)]
+)
+def test_a_prompt_wan_would_truncate_is_refused(wan_request, model, limit):
+    wan_request(model, prompt="x" * limit)
+    with pytest.raises(InvalidRequest) as caught:
+        wan_request(model, prompt="x" * (limit + 1))
+    assert (caught.value.code, caught.value.param) == ("prompt_too_long", "prompt")
+
+
+def test_image_rules_are_the_cores(wan_request):
+    with pytest.raises(InvalidRequest) as caught:
+        wan_request("wan2.6-i2v", image="data:image/gif;base64,R0lGODlhAQABAAAAACw=")
+    assert (caught.value.code, caught.value.param) == ("image_type_not_supported", "image")
+    two = ["https://img.example/a.png", "https://img.example/b.png"]
+    with pytest.raises(InvalidRequest) as caught:
+        wan_request("wan2.6-i2v", images=two)
+    assert (caught.value.code, caught.value.param) == ("too_many_images", "images")
+    assert BY_NAME["wan2.2-kf2v-flash"].spec.image_rules.max_bytes == 10 * 1024 * 1024
