@@ -381,6 +381,8 @@ class Token:
     name: str
     key_sha256: str = field(repr=False)
     group: str = "default"
+    webhook_url: str | None = None  # where this caller's webhooks go (issue 18)
+    webhook_secret: str | None = field(default=None, repr=False)  # whsec_ + base64: signs them
 
 
 # ---------------------------------------------------------------- requests
@@ -460,6 +462,7 @@ class UnifiedRequest:
     size: str | None = None
     metadata: Mapping[str, Any] = attrs.field(factory=dict)
     uploads: tuple[ImageInput, ...] = ()  # files sent as multipart parts
+    webhook_url: str | None = None  # this task's webhooks go here instead of the token's
 
 
 # ---------------------------------------------------------------- vendor answers

@@ -10,7 +10,9 @@ Each job lives in its own part, reachable as an attribute:
 - :class:`~reelay.engine.tracking.Tracker` (``tracker``): polling and settling tasks;
 - :class:`~reelay.engine.schedule.Schedule` (``schedule``): the poll schedule, progress estimates;
 - :class:`~reelay.engine.tasks.Tasks` (``tasks``): a caller's reads, lists, cancels, deletes;
-- :class:`~reelay.engine.results.Results` (``results``): downloads and kept copies.
+- :class:`~reelay.engine.results.Results` (``results``): downloads and kept copies;
+- :class:`~reelay.engine.webhooks.Webhooks` (``webhooks``): webhook events and their deliveries;
+- :class:`~reelay.engine.watching.Watcher` (``watcher``): following a task as it changes (the event stream).
 
 They share an :class:`~reelay.engine.context.EngineContext` (``context``);
 the dispatcher's methods hand each call to the part that does it.
@@ -37,6 +39,8 @@ from .schedule import Schedule
 from .submission import SUBMISSION_GRACE_SECONDS, Submitter, new_task_id
 from .tasks import Tasks
 from .tracking import Tracker
+from .watching import Watcher
+from .webhooks import Webhooks
 
 __all__ = ["SUBMISSION_GRACE_SECONDS", "Dispatcher", "LocalContent", "new_task_id"]
 
@@ -81,6 +85,8 @@ class Dispatcher:
         self.results = Results(context, self.tasks)
         self.submitter = Submitter(context, self.router, self.schedule, self.tasks)
         self.tracker = Tracker(context, self.schedule, self.results, self.submitter)
+        self.webhooks = Webhooks(context)
+        self.watcher = Watcher(context, self.tasks)
 
     # ------------------------------------------------------------ shared state
 
@@ -129,10 +135,14 @@ class Dispatcher:
         """Open the store and use ``http`` (default: a session of the dispatcher's own)."""
         await self.context.store.open()
         self.context.open_http(http)
+        await self.webhooks.open()
+        await self.watcher.open()
 
     async def stop(self) -> None:
         """Cancel copies in flight (the next start makes them again), close what start opened."""
         await self.results.stop()
+        await self.watcher.close()
+        await self.webhooks.close()
         await self.context.close_http()
         await self.context.store.close()
 
@@ -171,8 +181,16 @@ class Dispatcher:
     # ------------------------------------------------------------ submission
 
     def submit(self, token: Token, unified: UnifiedRequest) -> Awaitable[Task]:
-        """See :meth:`Submitter.submit`."""
+        """See :meth:`Submitter.submit`; a ``webhook_url`` is checked first (400) and recorded after."""
+        if unified.webhook_url is not None:
+            return self._submit_with_webhook(token, unified, unified.webhook_url)
         return self.submitter.submit(token, unified)
+
+    async def _submit_with_webhook(self, token: Token, unified: UnifiedRequest, url: str) -> Task:
+        await self.webhooks.check_target(token, url)
+        task = await self.submitter.submit(token, unified)
+        await self.webhooks.set_target(task, url)
+        return task
 
     def remix(self, token: Token, task_id: str, prompt: str) -> Awaitable[Task]:
         """See :meth:`Submitter.remix`."""
