@@ -123,3 +123,35 @@ async def test_changes_polled_by_another_gateway_reach_the_stream_on_postgresql(
     assert events[-1].event == "completed"
     assert len([event for event in events if event.event == "in_progress"]) >= 3
     assert took < 4.0  # notified, not waiting out the 0.5 s fallback looks
+
+
+async def test_the_client_waits_on_the_stream_and_falls_back_to_polling(acme_pm, tmp_path, monkeypatch):
+    from reelay.client import GatewayError, ReelayClient
+
+    async with (
+        acme_emulator(acme_pm, generation_seconds=0.5) as emulator,
+        notify_gateway(acme_pm, notify_config(emulator, tmp_path, None)) as gateway,
+    ):
+        client = ReelayClient(gateway.base_url, TEST_TOKEN)
+        task = await asyncio.to_thread(client.create, {"model": "acme-1", "prompt": "a fox"})
+        seen: list[dict] = []
+
+        def no_polls(task_id):
+            raise AssertionError("polled although the stream is offered")
+
+        monkeypatch.setattr(client, "_get", no_polls)
+        final = await asyncio.to_thread(client.wait, task["id"], on_update=seen.append)
+        assert final["status"] == "completed" and len(seen) >= 3
+        monkeypatch.undo()
+
+        second = await asyncio.to_thread(client.create, {"model": "acme-1", "prompt": "a fox"})
+        opened = client._open
+
+        def without_stream(method, path, **kwargs):
+            if path.endswith("/events"):
+                raise GatewayError(404, "not found", code="not_found")  # an older gateway
+            return opened(method, path, **kwargs)
+
+        monkeypatch.setattr(client, "_open", without_stream)
+        final = await asyncio.to_thread(client.wait, second["id"], min_interval=0.05, max_interval=0.1)
+    assert final["status"] == "completed"
