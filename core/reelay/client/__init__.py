@@ -266,24 +266,14 @@ class ReelayClient:
         with response:
             if not response.headers.get("Content-Type", "").startswith("text/event-stream"):
                 return None
-            data: list[str] = []
             try:
-                for raw in response:
-                    line = raw.decode("utf-8").rstrip("\r\n")
-                    if line.startswith("data:"):
-                        data.append(line[5:].removeprefix(" "))
-                    elif not line and data:
-                        task = json.loads("\n".join(data))
-                        data = []
-                        if on_update is not None:
-                            on_update(task)
-                        if task.get("status") in TERMINAL_STATUSES:
-                            return task
-                    if timeout is not None and time.monotonic() - started > timeout:
-                        raise WaitTimeout(f"task {task_id} did not end within {timeout:g}s")
+                return _final_event(
+                    response, on_update, lambda: timeout is not None and time.monotonic() - started > timeout
+                )
+            except _TooLate:
+                raise WaitTimeout(f"task {task_id} did not end within {timeout:g}s") from None
             except (OSError, ValueError, http.client.HTTPException):
                 return None
-        return None
 
     def download(
         self,
@@ -369,6 +359,34 @@ def _total_size(response: http.client.HTTPResponse, start: int) -> int | None:
         return start + int(length) if length and length.isdigit() else None
     length = response.headers.get("Content-Length")
     return int(length) if length and length.isdigit() else None
+
+
+def _final_event(
+    response: http.client.HTTPResponse,
+    on_update: Callable[[dict[str, Any]], None] | None,
+    too_late: Callable[[], bool],
+) -> dict[str, Any] | None:
+    """Read Server-Sent Events (each ``data`` a task object) until the task's final one;
+    None if the stream ends first. Raises :class:`_TooLate` once ``too_late()``."""
+    data: list[str] = []
+    for raw in response:
+        line = raw.decode("utf-8").rstrip("\r\n")
+        if line.startswith("data:"):
+            data.append(line[5:].removeprefix(" "))
+        elif not line and data:
+            task = json.loads("\n".join(data))
+            data = []
+            if on_update is not None:
+                on_update(task)
+            if task.get("status") in TERMINAL_STATUSES:
+                return task
+        if too_late():
+            raise _TooLate
+    return None
+
+
+class _TooLate(Exception):
+    """The caller's wait ran out while the stream was still open (unlike a read timeout)."""
 
 
 def _gateway_error(status: int, raw: bytes) -> GatewayError:
