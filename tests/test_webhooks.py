@@ -193,3 +193,43 @@ def test_backoff_doubles_with_jitter_up_to_the_ceiling():
         delays = [backoff_delay(attempt, 5.0, 3600.0) for _ in range(50)]
         assert all(full / 2 <= delay <= full for delay in delays)
         assert len(set(delays)) > 1
+
+
+async def test_a_claimed_delivery_waits_for_its_lease_and_records_once_sqlite(tmp_path):
+    await _claims_and_records(f"sqlite:///{tmp_path / 'reelay.db'}")
+
+
+async def test_a_claimed_delivery_waits_for_its_lease_and_records_once_postgresql(postgres_url):
+    await _claims_and_records(postgres_url)
+
+
+async def _claims_and_records(store_url):
+    from reelay.store import open_store
+    from reelay.store.deliveries import DELIVERED, Attempt, Deliveries, Delivery
+    from reelay.store.sqlite_database import SQLiteDatabase
+
+    store = open_store(store_url)
+    await store.open()
+    try:
+        deliveries = Deliveries(store, postgres=not isinstance(store, SQLiteDatabase))
+        await deliveries.open()
+        await deliveries.open()  # idempotent
+        delivery = Delivery(
+            "evt_1", "video_1", "tester", "video.completed", "http://h/x?k=1", "{}", 100.0, next_attempt_at=100.0
+        )
+        assert await deliveries.add(delivery)
+        assert not await deliveries.add(delivery)  # one event, made once
+        first, second = await asyncio.gather(
+            deliveries.claim_due(101.0, "a", 60.0, 10), deliveries.claim_due(101.0, "b", 60.0, 10)
+        )
+        assert len(first) + len(second) == 1
+        winner = "a" if first else "b"
+        assert await deliveries.claim_due(150.0, "c", 60.0, 10) == []  # the lease holds
+        attempt = Attempt("evt_1", "video_1", 1, 102.0, "http://h/x", 204)
+        assert not await deliveries.record(attempt, lease="c", state=DELIVERED)  # not the lease holder
+        assert await deliveries.record(attempt, lease=winner, state=DELIVERED)
+        assert await deliveries.claim_due(1000.0, "c", 60.0, 10) == []  # delivered: never again
+        assert [a.status_code for a in await deliveries.attempts("video_1")] == [204]
+        assert await deliveries.next_due() is None
+    finally:
+        await store.close()
