@@ -347,6 +347,7 @@ class VendorSpec:
     can_cancel: bool = False
     can_remix: bool = False
     docs_url: str = ""
+    callbacks: bool = False  # the vendor can call back (reelay_parse_callback) when given a URL
 
 
 # ---------------------------------------------------------------- configuration
@@ -442,6 +443,7 @@ class GenerationRequest:
     dropped_metadata: tuple[str, ...] = ()
     public_id: str = ""
     requested_model: str = ""  # the name the caller sent (an alias such as a dated snapshot)
+    callback_url: str | None = None  # where the vendor may call back (vendors with VendorSpec.callbacks)
 
     @property
     def is_image_to_video(self) -> bool:

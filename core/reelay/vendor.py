@@ -37,7 +37,7 @@ hook then answers None and the core tells the caller the vendor cannot.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from .hookspecs import hookimpl
@@ -61,6 +61,7 @@ HOOK_ARGUMENTS: dict[str, tuple[str, ...]] = {
     "open_content": ("task", "channel", "http", "variant"),
     "cancel": ("task", "channel", "http"),
     "remix": ("task", "prompt", "channel", "http"),
+    "parse_callback": ("body", "headers", "task", "channel"),
 }
 
 
@@ -81,7 +82,7 @@ class VendorPlugin:
     vendor's own channels): ``build_payload``, ``async submit``,
     ``async fetch_status``, ``map_status``, ``async open_content`` (all a
     vendor needs), and where the vendor has them ``async cancel``,
-    ``async remix``, ``validate_channel``, ``serves``. Each takes any of its
+    ``async remix``, ``validate_channel``, ``serves``, ``parse_callback``. Each takes any of its
     hook's arguments by name (see :data:`HOOK_ARGUMENTS`).
     """
 
@@ -191,6 +192,14 @@ class VendorPlugin:
             return None
         return self._delegate("remix", task, prompt, channel, http)
 
+    @hookimpl
+    def reelay_parse_callback(
+        self, body: bytes, headers: Mapping[str, str], task: Task, channel: Channel
+    ) -> StatusUpdate | None:
+        if not self._owns(channel) or not self._has("parse_callback"):
+            return None
+        return self._delegate("parse_callback", body, headers, task, channel)
+
     # ------------------------------------------------------------ what a subclass writes
 
     def validate_channel(self, channel: Channel, vendor: VendorSpec) -> list[str]:
@@ -231,6 +240,11 @@ class VendorPlugin:
 
     async def remix(self, task: Task, prompt: str, channel: Channel, http: aiohttp.ClientSession) -> VendorRef:
         """Start a remix (``reelay_remix``); not written when the vendor has none."""
+        raise NotImplementedError
+
+    def parse_callback(self, body: bytes, headers: Mapping[str, str], task: Task, channel: Channel) -> StatusUpdate:
+        """A vendor callback as a status update (``reelay_parse_callback``); written by vendors
+        that call back (``VendorSpec.callbacks``). Return None for a body that is not valid."""
         raise NotImplementedError
 
 

@@ -8,7 +8,7 @@ state through it rather than through the dispatcher.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import aiohttp
@@ -40,6 +40,8 @@ class EngineContext:
     channels: dict[str, Channel]
     results_dir: Path
     events: Events
+    #: A new callback URL for (task id, channel), or None; set when vendors can call back.
+    callback_url: Callable[[str, Channel], Awaitable[str | None]] | None = None
     _session: aiohttp.ClientSession | None = None
     _own_session: bool = False
     # Set when there is work sooner than the poller planned (see wake()).

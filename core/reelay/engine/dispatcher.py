@@ -12,7 +12,8 @@ Each job lives in its own part, reachable as an attribute:
 - :class:`~reelay.engine.tasks.Tasks` (``tasks``): a caller's reads, lists, cancels, deletes;
 - :class:`~reelay.engine.results.Results` (``results``): downloads and kept copies;
 - :class:`~reelay.engine.webhooks.Webhooks` (``webhooks``): webhook events and their deliveries;
-- :class:`~reelay.engine.watching.Watcher` (``watcher``): following a task as it changes (the event stream).
+- :class:`~reelay.engine.watching.Watcher` (``watcher``): following a task as it changes (the event stream);
+- :class:`~reelay.engine.callbacks.Callbacks` (``callbacks``): vendors calling back instead of waiting for polls.
 
 They share an :class:`~reelay.engine.context.EngineContext` (``context``);
 the dispatcher's methods hand each call to the part that does it.
@@ -31,6 +32,7 @@ from ..config import Config, ConfigError, validate
 from ..models import Channel, ContentSource, ModelSpec, Task, Token, UnifiedRequest
 from ..plugins import Registry, make_plugin_manager
 from ..store import Store, open_store
+from .callbacks import Callbacks
 from .context import EngineContext
 from .events import Events
 from .results import KEEP_MISSING_WITHIN, LocalContent, Results
@@ -87,6 +89,7 @@ class Dispatcher:
         self.tracker = Tracker(context, self.schedule, self.results, self.submitter)
         self.webhooks = Webhooks(context)
         self.watcher = Watcher(context, self.tasks)
+        self.callbacks = Callbacks(context, self.schedule, self.tracker)
 
     # ------------------------------------------------------------ shared state
 
@@ -137,6 +140,7 @@ class Dispatcher:
         self.context.open_http(http)
         await self.webhooks.open()
         await self.watcher.open()
+        await self.callbacks.open()
 
     async def stop(self) -> None:
         """Cancel copies in flight (the next start makes them again), close what start opened."""

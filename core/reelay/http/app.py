@@ -16,6 +16,7 @@ from ..engine import Dispatcher
 from ..engine.delivery import DeliveryWorker
 from ..engine.poller import Poller
 from . import openai, routes
+from .callbacks import setup_callback_routes
 from .common import DISPATCHER, OWNS_ALL_ROUTES, POLLER, PUBLIC_URL, ROUTE_PREFIX, Handler
 from .middleware import error_middleware
 from .notify import setup_notify_routes
@@ -95,3 +96,4 @@ def setup_routes(app: web.Application, dispatcher: Dispatcher, *, poller: bool =
             router.add_route(method, path, handler, name=ROUTE_PREFIX + name)
     openai.setup_openai_routes(app)
     setup_notify_routes(app, dispatcher)
+    setup_callback_routes(app)

@@ -378,6 +378,22 @@ OPERATIONS: dict[str, dict[str, Any]] = {
         },
         "errors": (401, 404),
     },
+    "callback": {
+        "tags": ["Service"],
+        "summary": "A vendor calls back about a task",
+        "description": (
+            "For vendors that call back: the gateway hands each task's vendor this URL with a token "
+            "unguessable per task (needs `server.public_url`). Unknown tokens are 404; bodies the "
+            "vendor's plugin does not accept are 400 and change nothing."
+        ),
+        "security": [],
+        "parameters": [
+            {"name": "vendor", "in": "path", "required": True, "schema": {"type": "string"}},
+            {"name": "token", "in": "path", "required": True, "schema": {"type": "string"}},
+        ],
+        "responses": {"200": {"description": "Taken", "content": {"application/json": {"schema": {"type": "object"}}}}},
+        "errors": (400, 404, 413),
+    },
     "models": {
         "tags": ["Unified API"],
         "summary": "The models the token can use",

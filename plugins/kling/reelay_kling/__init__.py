@@ -12,6 +12,8 @@ from reelay import (
     CredentialSpec,
     GenerationRequest,
     ModelSpec,
+    StatusUpdate,
+    Task,
     VendorPlugin,
     VendorSpec,
 )
@@ -36,6 +38,7 @@ VENDOR_SPEC = VendorSpec(
         CredentialSpec("secret_key", description="Kling SecretKey (signs the JWT)"),
     ),
     docs_url="https://app.klingai.com/global/dev/document-api",
+    callbacks=True,  # Kling posts the task object to callback_url on each change
 )
 
 
@@ -55,6 +58,9 @@ class KlingPlugin(VendorPlugin):
     fetch_status = staticmethod(client.fetch_status)
     map_status = staticmethod(wire.map_status)
     open_content = staticmethod(client.open_content)
+
+    def parse_callback(self, body: bytes, task: Task) -> StatusUpdate | None:
+        return wire.parse_callback(body, task)
 
 
 plugin = KlingPlugin()
