@@ -494,3 +494,26 @@ async def test_a_plugin_crashing_at_submission_is_a_failed_channel_not_a_500(acm
     async with acme_gateway(acme_pm, tmp_path) as gw:
         status, body = await gw.client.submit(model="acme-1", prompt="fox")
         assert status == 502 and body["error"]["code"] == "upstream_failed"
+
+
+def test_reelay_parse_callback(acme_pm):
+    from reelay import Task, VendorPlugin, VendorSpec
+
+    class CallingBack(VendorPlugin):
+        vendor = VendorSpec(name="calling", callbacks=True)
+
+        def parse_callback(self, body, task):
+            return StatusUpdate(TaskStatus.COMPLETED, progress=100) if body == f"{task.id} done".encode() else None
+
+    plugin = CallingBack()
+    acme_pm.register(plugin)
+    try:
+        task = Task(id="video_1", owner="t", model="m", vendor="calling", channel="c")
+        mine, other = Channel(name="c", vendor="calling", base_url=""), Channel(name="a", vendor="acme", base_url="")
+        hook = acme_pm.hook.reelay_parse_callback
+        update = hook(body=b"video_1 done", headers={}, task=task, channel=mine)
+        assert update.status is TaskStatus.COMPLETED
+        assert hook(body=b"forged", headers={}, task=task, channel=mine) is None
+        assert hook(body=b"video_1 done", headers={}, task=task, channel=other) is None  # not its vendor
+    finally:
+        acme_pm.unregister(plugin)

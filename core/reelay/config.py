@@ -6,6 +6,7 @@ variable is an error naming it. Every error names its key path.
 
 from __future__ import annotations
 
+import base64
 import enum
 import hashlib
 import os
@@ -19,6 +20,7 @@ import attrs
 import cattrs
 from attrs import frozen
 
+from .fetch import url_refusal
 from .models import Channel, ModelSpec, NormalizationPolicy, Token
 from .plugins import Registry, qualified_name
 from .store import open_store
@@ -73,6 +75,35 @@ class PollerConfig:
     timeout_seconds: float = 3600.0
     lease_seconds: float = 60.0
     batch: int = 256
+
+
+@frozen
+class WebhooksConfig:
+    """How webhooks reach callers (``[webhooks]``).
+
+    A failed delivery is tried again after ``backoff_seconds``, doubling up to
+    ``max_backoff_seconds`` (each wait drawn between half and all of it), for
+    ``retry_hours`` after the event; ``concurrency`` deliveries run at once,
+    each given ``timeout_seconds``. ``allow_loopback`` lets receivers on
+    127.0.0.1 through the address check (tests and demos only).
+    """
+
+    allow_loopback: bool = False
+    timeout_seconds: float = attrs.field(default=10.0, validator=attrs.validators.gt(0))
+    concurrency: int = attrs.field(default=16, validator=attrs.validators.ge(1))
+    backoff_seconds: float = attrs.field(default=5.0, validator=attrs.validators.gt(0))
+    max_backoff_seconds: float = attrs.field(default=3600.0, validator=attrs.validators.gt(0))
+    retry_hours: float = attrs.field(default=25.0, validator=attrs.validators.gt(0))
+    lease_seconds: float = attrs.field(default=60.0, validator=attrs.validators.gt(0))
+
+
+@frozen
+class EventsConfig:
+    """The live event stream (``[events]``): a heartbeat comment every
+    ``heartbeat_seconds``; on SQLite the task is looked at every ``check_seconds``."""
+
+    heartbeat_seconds: float = attrs.field(default=15.0, validator=attrs.validators.gt(0))
+    check_seconds: float = attrs.field(default=0.5, validator=attrs.validators.gt(0))
 
 
 @frozen
@@ -148,6 +179,8 @@ class Config:
     metrics: MetricsConfig = MetricsConfig()
     breaker: BreakerConfig = BreakerConfig()
     admin: AdminConfig = AdminConfig()
+    webhooks: WebhooksConfig = WebhooksConfig()
+    events: EventsConfig = EventsConfig()
     tokens: tuple[Token, ...] = ()
     channels: tuple[Channel, ...] = ()
     models: Mapping[str, str] = attrs.field(factory=dict)
@@ -213,7 +246,7 @@ _converter.register_structure_hook(bool, _strict(bool, "true or false"))
 def _token(value: Any, _: type) -> Token:
     if not isinstance(value, dict):
         raise TypeError("expected a table")
-    unknown = set(value) - {"name", "key", "key_sha256", "group", "rpm"}
+    unknown = set(value) - {"name", "key", "key_sha256", "group", "rpm", "webhook_url", "webhook_secret"}
     if unknown:
         raise ValueError(f"unknown key {sorted(unknown)[0]!r}")
     name = value.get("name")
@@ -234,7 +267,22 @@ def _token(value: Any, _: type) -> Token:
     rpm = value.get("rpm")
     if rpm is not None and (isinstance(rpm, bool) or not isinstance(rpm, int) or rpm < 1):
         raise ValueError("rpm: expected a whole number of requests a minute, at least 1")
-    return Token(name=name, key_sha256=digest, group=group, rpm=rpm)
+    webhook_url, secret = value.get("webhook_url"), value.get("webhook_secret")
+    if webhook_url is not None and not isinstance(webhook_url, str):
+        raise ValueError("webhook_url: expected a string")
+    if secret is not None and not is_webhook_secret(secret):
+        raise ValueError("webhook_secret: expected whsec_ followed by base64 (Standard Webhooks)")
+    return Token(name=name, key_sha256=digest, group=group, rpm=rpm, webhook_url=webhook_url, webhook_secret=secret)
+
+
+def is_webhook_secret(value: Any) -> bool:
+    """Whether ``value`` is a Standard Webhooks secret: ``whsec_`` and base64 of at least 16 bytes."""
+    if not isinstance(value, str) or not value.startswith("whsec_"):
+        return False
+    try:
+        return len(base64.b64decode(value.removeprefix("whsec_"), validate=True)) >= 16
+    except ValueError:
+        return False
 
 
 def _channel(value: Any, _: type) -> Channel:
@@ -453,6 +501,12 @@ def validate(config: Config, registry: Registry, pm: Any = None) -> list[str]:
         if token.key_sha256 in seen_tokens:
             problems.append(f"tokens[{index}]: the same key is configured twice")
         seen_tokens.add(token.key_sha256)
+        if token.webhook_url is not None:
+            if token.webhook_secret is None:
+                problems.append(f"tokens[{index}].webhook_secret: required with webhook_url")
+            reason = url_refusal(token.webhook_url, allow_loopback=config.webhooks.allow_loopback)
+            if reason is not None:
+                problems.append(f"tokens[{index}].webhook_url: {reason}")
     problems.extend(_secret_problems(config, seen_tokens))
     names: set[str] = set()
     for index, channel in enumerate(config.channels):

@@ -265,3 +265,79 @@ def _host_header(url: URL) -> str:
 
 def _refuse(param: str, reason: str) -> InvalidRequest:
     return InvalidRequest(f"{param}: {reason}", param=param, code="image_fetch_failed")
+
+
+# ---------------------------------------------------------------- URLs the gateway calls on its own
+# Webhook receivers are called by the gateway, so their URLs pass the same
+# guard as image URLs: at configuration, at request time and at each call.
+
+
+class UnsafeURL(ValueError):
+    """A URL the gateway will not call; ``str()`` says why."""
+
+
+def _parse_plain(url: str) -> URL:
+    try:
+        parsed = URL(url)
+    except (ValueError, TypeError):
+        raise UnsafeURL("not a valid URL") from None
+    if parsed.scheme not in ("http", "https"):
+        raise UnsafeURL(f"must use http or https, not {parsed.scheme or 'no scheme'}")
+    if not parsed.raw_host:
+        raise UnsafeURL("has no host")
+    if parsed.user is not None or parsed.password is not None:
+        raise UnsafeURL("must not carry credentials")
+    return parsed
+
+
+def _judge(host: str, addresses: list[IPAddress], allow_loopback: bool) -> IPAddress:
+    for address in addresses:
+        reason = refusal_reason(address, allow_loopback=allow_loopback)
+        if reason is not None:
+            shown = host if host == str(address) else f"{host} ({address})"
+            raise UnsafeURL(f"host {shown} is {reason}; only public addresses are called")
+    return addresses[0]
+
+
+def url_refusal(url: str, *, allow_loopback: bool = False) -> str | None:
+    """Why the gateway must not call ``url``, or None (blocking: for configuration checks).
+
+    A host that does not resolve now is not refused here: DNS may be down at
+    start-up, and each call checks again.
+    """
+    try:
+        parsed = _parse_plain(url)
+        host = parsed.raw_host or ""
+        try:
+            addresses = [ipaddress.ip_address(host.strip("[]"))]
+        except ValueError:
+            try:
+                infos = socket.getaddrinfo(host, parsed.port or 80, type=socket.SOCK_STREAM)
+            except (OSError, UnicodeError):
+                return None
+            addresses = [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
+        if addresses:
+            _judge(host, addresses, allow_loopback)
+    except UnsafeURL as error:
+        return f"{url.split('?', 1)[0]}: {error}"
+    return None
+
+
+async def public_address(url: str, *, allow_loopback: bool = False) -> tuple[URL, IPAddress]:
+    """The parsed ``url`` and the checked address to connect to (its host resolved once).
+
+    :raises UnsafeURL: not http(s), unresolvable, or any address not public.
+    """
+    parsed = _parse_plain(url)
+    host = parsed.raw_host or ""
+    try:
+        addresses = await _resolve(host, parsed.port, "url")
+    except InvalidRequest:
+        raise UnsafeURL(f"host {host} could not be resolved") from None
+    return parsed, _judge(host, addresses, allow_loopback)
+
+
+def pinned(url: URL, address: IPAddress) -> tuple[URL, dict[str, str], str | None]:
+    """What to call instead of ``url``: the URL with the checked address, the Host
+    header, and the name for TLS (SNI and certificate checks)."""
+    return url.with_host(str(address)), {"Host": _host_header(url)}, url.raw_host if url.scheme == "https" else None

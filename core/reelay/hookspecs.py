@@ -13,7 +13,7 @@ plugin answers only for channels of its own vendor (``channel.vendor``).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import pluggy
@@ -251,6 +251,30 @@ def reelay_map_status(payload: Any, task: Task, channel: Channel) -> StatusUpdat
     :return: the update; stops at the first non-None result.
 
     .. versionadded:: 0.1
+    """
+
+
+@hookspec(firstresult=True)
+def reelay_parse_callback(body: bytes, headers: Mapping[str, str], task: Task, channel: Channel) -> StatusUpdate | None:
+    """Read a vendor's callback about ``task`` as the status update a poll would give.
+
+    Called for vendors whose :class:`reelay.VendorSpec` says ``callbacks``:
+    the core passed them ``GenerationRequest.callback_url`` (a route of the
+    gateway's own, with a token unguessable per task) and the vendor posted
+    ``body`` there. Check what the vendor lets you check (its signature, that
+    the body names ``task.vendor_ref``); the core applies the update as a
+    poll's (statuses only move forward, progress never decreases), so a
+    replayed callback changes nothing.
+
+    :param body: the request body as received.
+    :param headers: the request headers.
+    :param task: the task the callback's token belongs to.
+    :param channel: the channel the task runs on.
+    :return: the update; None for channels of other vendors, or a body that is
+        not a valid callback for this task (it changes nothing). Stops at the
+        first non-None result.
+
+    .. versionadded:: 0.2
     """
 
 

@@ -375,6 +375,7 @@ class VendorSpec:
     docs_url: str = ""
     resubmit_safe: bool = False
     search_authoritative: bool = False
+    callbacks: bool = False  # the vendor can call back (reelay_parse_callback) when given a URL
 
 
 # ---------------------------------------------------------------- configuration
@@ -410,6 +411,8 @@ class Token:
     key_sha256: str = field(repr=False)
     group: str = "default"
     rpm: int | None = None  # create requests a minute (per process); None: unlimited
+    webhook_url: str | None = None  # where this caller's webhooks go (issue 18)
+    webhook_secret: str | None = field(default=None, repr=False)  # whsec_ + base64: signs them
 
 
 # ---------------------------------------------------------------- requests
@@ -471,6 +474,7 @@ class GenerationRequest:
     requested_model: str = ""  # the name the caller sent (an alias such as a dated snapshot)
     #: The vendor's ids of the characters the request uses (resolved from the caller's public ids).
     characters: tuple[str, ...] = ()
+    callback_url: str | None = None  # where the vendor may call back (vendors with VendorSpec.callbacks)
 
     @property
     def is_image_to_video(self) -> bool:
@@ -492,6 +496,7 @@ class UnifiedRequest:
     metadata: Mapping[str, Any] = attrs.field(factory=dict)
     uploads: tuple[ImageInput, ...] = ()  # files sent as multipart parts
     characters: tuple[str, ...] = ()  # public ids of characters (POST /v1/videos/characters)
+    webhook_url: str | None = None  # this task's webhooks go here instead of the token's
 
 
 # ---------------------------------------------------------------- vendor answers

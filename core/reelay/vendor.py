@@ -37,7 +37,7 @@ hook then answers None and the core tells the caller the vendor cannot.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from .hookspecs import hookimpl
@@ -76,6 +76,7 @@ HOOK_ARGUMENTS: dict[str, tuple[str, ...]] = {
     "edit": ("source", "prompt", "channel", "http"),
     "create_character": ("name", "video", "channel", "http"),
     "get_character": ("character", "channel", "http"),
+    "parse_callback": ("body", "headers", "task", "channel"),
 }
 
 
@@ -97,7 +98,7 @@ class VendorPlugin:
     ``async fetch_status``, ``map_status``, ``async open_content`` (all a
     vendor needs), and where the vendor has them ``async cancel``,
     ``async remix``, ``async extend``, ``async edit``, ``async create_character``,
-    ``async get_character``, ``validate_channel``, ``serves``. Each takes any of its
+    ``async get_character``, ``validate_channel``, ``serves``, ``parse_callback``. Each takes any of its
     hook's arguments by name (see :data:`HOOK_ARGUMENTS`).
     """
 
@@ -247,6 +248,14 @@ class VendorPlugin:
             return None
         return self._delegate("get_character", character, channel, http)
 
+    @hookimpl
+    def reelay_parse_callback(
+        self, body: bytes, headers: Mapping[str, str], task: Task, channel: Channel
+    ) -> StatusUpdate | None:
+        if not self._owns(channel) or not self._has("parse_callback"):
+            return None
+        return self._delegate("parse_callback", body, headers, task, channel)
+
     # ------------------------------------------------------------ what a subclass writes
 
     def validate_channel(self, channel: Channel, vendor: VendorSpec) -> list[str]:
@@ -312,6 +321,10 @@ class VendorPlugin:
 
     async def get_character(self, character: Character, channel: Channel, http: aiohttp.ClientSession) -> Any:
         """Check a character upstream (``reelay_get_character``); optional."""
+
+    def parse_callback(self, body: bytes, headers: Mapping[str, str], task: Task, channel: Channel) -> StatusUpdate:
+        """A vendor callback as a status update (``reelay_parse_callback``); written by vendors
+        that call back (``VendorSpec.callbacks``). Return None for a body that is not valid."""
         raise NotImplementedError
 
 

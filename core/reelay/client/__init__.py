@@ -229,14 +229,21 @@ class ReelayClient:
         min_interval: float = 0.2,
         max_interval: float = 2.0,
         sleep: Callable[[float], None] = time.sleep,
+        stream: bool = True,
     ) -> dict[str, Any]:
-        """Poll until the task ends and return its final object.
+        """Follow the task until it ends and return its final object.
 
-        Polls as often as the gateway's ``openai-poll-after-ms`` hint says,
-        kept between ``min_interval`` and ``max_interval`` seconds so a
+        Reads the gateway's event stream (``GET /v1/videos/{id}/events``)
+        when it offers one (and ``stream``); otherwise, or when the stream
+        breaks, polls as often as the gateway's ``openai-poll-after-ms`` hint
+        says, kept between ``min_interval`` and ``max_interval`` seconds so a
         progress display stays live.
         """
         started = time.monotonic()
+        if stream:
+            final = _follow_stream(self, task_id, on_update, timeout, started)
+            if final is not None:
+                return final
         while True:
             task, hint = self._get(task_id)
             if on_update is not None:
@@ -333,6 +340,34 @@ def _total_size(response: http.client.HTTPResponse, start: int) -> int | None:
     return int(length) if length and length.isdigit() else None
 
 
+def _final_event(
+    response: http.client.HTTPResponse,
+    on_update: Callable[[dict[str, Any]], None] | None,
+    too_late: Callable[[], bool],
+) -> dict[str, Any] | None:
+    """Read Server-Sent Events (each ``data`` a task object) until the task's final one;
+    None if the stream ends first. Raises :class:`_TooLate` once ``too_late()``."""
+    data: list[str] = []
+    for raw in response:
+        line = raw.decode("utf-8").rstrip("\r\n")
+        if line.startswith("data:"):
+            data.append(line[5:].removeprefix(" "))
+        elif not line and data:
+            task = json.loads("\n".join(data))
+            data = []
+            if on_update is not None:
+                on_update(task)
+            if task.get("status") in TERMINAL_STATUSES:
+                return task
+        if too_late():
+            raise _TooLate
+    return None
+
+
+class _TooLate(Exception):
+    """The caller's wait ran out while the stream was still open (unlike a read timeout)."""
+
+
 def _gateway_error(status: int, raw: bytes) -> GatewayError:
     try:
         error = json.loads(raw)["error"]
@@ -350,3 +385,33 @@ def _gateway_error(status: int, raw: bytes) -> GatewayError:
 
 def _quote(task_id: str) -> str:
     return urllib.parse.quote(task_id, safe="")
+
+
+def _follow_stream(
+    client: ReelayClient,
+    task_id: str,
+    on_update: Callable[[dict[str, Any]], None] | None,
+    timeout: float | None,
+    started: float,
+) -> dict[str, Any] | None:
+    """The final task object from the event stream; None when there is no usable stream
+    (an older gateway, a proxy in the way, a broken connection): the caller polls instead."""
+    try:
+        response = client._open("GET", f"/v1/videos/{_quote(task_id)}/events", headers={"Accept": "text/event-stream"})
+    except GatewayError as error:
+        if error.status in (401, 403) or error.code == "task_not_found":
+            raise  # polling would hear the same
+        return None
+    except ClientError:
+        return None
+    with response:
+        if not response.headers.get("Content-Type", "").startswith("text/event-stream"):
+            return None
+        try:
+            return _final_event(
+                response, on_update, lambda: timeout is not None and time.monotonic() - started > timeout
+            )
+        except _TooLate:
+            raise WaitTimeout(f"task {task_id} did not end within {timeout:g}s") from None
+        except (OSError, ValueError, http.client.HTTPException):
+            return None

@@ -61,6 +61,8 @@ class EngineContext:
     scrubber: Scrubber = attrs.field(factory=Scrubber)
     #: The gateway's metrics, or None with ``[metrics] enabled = false``.
     metrics: Metrics | None = None
+    #: A new callback URL for (task id, channel), or None; set when vendors can call back.
+    callback_url: Callable[[str, Channel], Awaitable[str | None]] | None = None
     _session: aiohttp.ClientSession | None = None
     _own_session: bool = False
     # Set when there is work sooner than the poller planned (see wake()).

@@ -13,7 +13,10 @@ Each job lives in its own part, reachable as an attribute:
 - :class:`~reelay.engine.recovery.Recovery` (``recovery``): interrupted submissions, found, resent or failed;
 - :class:`~reelay.engine.schedule.Schedule` (``schedule``): the poll schedule, progress estimates;
 - :class:`~reelay.engine.tasks.Tasks` (``tasks``): a caller's reads, lists, cancels, deletes;
-- :class:`~reelay.engine.results.Results` (``results``): downloads and kept copies.
+- :class:`~reelay.engine.results.Results` (``results``): downloads and kept copies;
+- :class:`~reelay.engine.webhooks.Webhooks` (``webhooks``): webhook events and their deliveries;
+- :class:`~reelay.engine.watching.Watcher` (``watcher``): following a task as it changes (the event stream);
+- :class:`~reelay.engine.callbacks.Callbacks` (``callbacks``): vendors calling back instead of waiting for polls.
 
 They share an :class:`~reelay.engine.context.EngineContext` (``context``);
 the dispatcher's methods hand each call to the part that does it.
@@ -24,6 +27,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Generic, TypeVar, overload
 
 import aiohttp
 import pluggy
@@ -33,6 +37,7 @@ from ..models import Channel, Character, ContentSource, ModelSpec, SourceVideo, 
 from ..plugins import Registry, make_plugin_manager
 from ..store import Store, open_store
 from .breakers import Breakers
+from .callbacks import Callbacks
 from .calls import UpstreamCalls
 from .characters import Characters
 from .context import EngineContext
@@ -47,8 +52,30 @@ from .schedule import Schedule
 from .submission import SUBMISSION_GRACE_SECONDS, Submitter, new_task_id
 from .tasks import Tasks
 from .tracking import Tracker
+from .watching import Watcher
+from .webhooks import Webhooks
 
 __all__ = ["SUBMISSION_GRACE_SECONDS", "Dispatcher", "LocalContent", "new_task_id"]
+
+
+T = TypeVar("T")
+
+
+class _Shared(Generic[T]):
+    """A read-only attribute of the dispatcher that is its context's attribute of the same name."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, instance: None, owner: type) -> _Shared[T]: ...
+    @overload
+    def __get__(self, instance: object, owner: type) -> T: ...
+    def __get__(self, instance: object | None, owner: type) -> T | _Shared[T]:
+        return self if instance is None else getattr(instance.context, self.name)  # type: ignore[attr-defined]
+
+    def __set__(self, instance: object, value: T) -> None:
+        raise AttributeError(f"{self.name} is shared by the engine's parts; it cannot be replaced")
 
 
 class Dispatcher:
@@ -82,47 +109,27 @@ class Dispatcher:
         self.tracker = Tracker(context, self.schedule, self.results, self.recovery)
         self.derived = DerivedTasks(context, self.router, self.schedule, self.tasks)
         self.characters = Characters(context, self.router)
+        self.webhooks = Webhooks(context)
+        self.watcher = Watcher(context, self.tasks)
+        self.callbacks = Callbacks(context, self.schedule, self.tracker)
 
-    # ------------------------------------------------------------ shared state
+    # ------------------------------------------------------------ shared state (read-only views of the context)
 
-    @property
-    def config(self) -> Config:
-        return self.context.config
-
-    @property
-    def pm(self) -> pluggy.PluginManager:
-        return self.context.pm
-
-    @property
-    def registry(self) -> Registry:
-        return self.context.registry
-
-    @property
-    def store(self) -> Store:
-        return self.context.store
-
-    @property
-    def clock(self) -> Callable[[], float]:
-        return self.context.clock
-
-    @property
-    def channels(self) -> dict[str, Channel]:
-        """Channels by name; replacing one here is seen by every part."""
-        return self.context.channels
+    config: _Shared[Config] = _Shared()
+    pm: _Shared[pluggy.PluginManager] = _Shared()
+    registry: _Shared[Registry] = _Shared()
+    store: _Shared[Store] = _Shared()
+    clock: _Shared[Callable[[], float]] = _Shared()
+    #: Channels by name; replacing one here is seen by every part.
+    channels: _Shared[dict[str, Channel]] = _Shared()
+    results_dir: _Shared[Path] = _Shared()
+    #: The client session vendor calls go through; RuntimeError before :meth:`start`.
+    http: _Shared[aiohttp.ClientSession] = _Shared()
 
     @property
     def tokens(self) -> dict[str, Token]:
         """Tokens by the SHA-256 of their key."""
         return self.router.tokens
-
-    @property
-    def results_dir(self) -> Path:
-        return self.context.results_dir
-
-    @property
-    def http(self) -> aiohttp.ClientSession:
-        """The client session vendor calls go through; RuntimeError before :meth:`start`."""
-        return self.context.http
 
     # ------------------------------------------------------------ lifecycle
 
@@ -132,12 +139,17 @@ class Dispatcher:
         self.context.open_http(http)
         if self.metrics is not None and not self.pm.is_registered(self.metrics):
             self.pm.register(self.metrics)
+        await self.webhooks.open()
+        await self.watcher.open()
+        await self.callbacks.open()
 
     async def stop(self) -> None:
         """Cancel copies in flight (the next start makes them again), close what start opened."""
         if self.metrics is not None and self.pm.is_registered(self.metrics):
             self.pm.unregister(self.metrics)
         await self.results.stop()
+        await self.watcher.close()
+        await self.webhooks.close()
         await self.context.close_http()
         await self.context.store.close()
 
@@ -176,16 +188,23 @@ class Dispatcher:
     # ------------------------------------------------------------ submission
 
     def submit(self, token: Token, unified: UnifiedRequest) -> Awaitable[Task]:
-        """See :meth:`Submitter.submit`; a request using characters is pinned to their channel;
-        :class:`RateLimitExceeded` past the token's ``rpm``."""
+        """See :meth:`Submitter.submit`: a request using characters is pinned to their channel,
+        a ``webhook_url`` is checked first (400) and recorded after; :class:`RateLimitExceeded`
+        past the token's ``rpm``."""
         self._count(token)
-        if unified.characters:
-            return self._submit_pinned(token, unified)
+        if unified.characters or unified.webhook_url is not None:
+            return self._submit_with_extras(token, unified)
         return self.submitter.submit(token, unified)
 
-    async def _submit_pinned(self, token: Token, unified: UnifiedRequest) -> Task:
-        pinned = await self.characters.pin(token, unified)
-        return await self.submitter.submit(token, unified, pinned)
+    async def _submit_with_extras(self, token: Token, unified: UnifiedRequest) -> Task:
+        url = unified.webhook_url
+        if url is not None:
+            await self.webhooks.check_target(token, url)
+        pinned = await self.characters.pin(token, unified) if unified.characters else None
+        task = await self.submitter.submit(token, unified, pinned)
+        if url is not None:
+            await self.webhooks.set_target(task, url)
+        return task
 
     def remix(self, token: Token, task_id: str, prompt: str) -> Awaitable[Task]:
         """See :meth:`DerivedTasks.remix`; :class:`RateLimitExceeded` past the token's ``rpm``."""

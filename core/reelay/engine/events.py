@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pluggy
@@ -21,10 +22,21 @@ class Events:
 
     def __init__(self, pm: pluggy.PluginManager):
         self._hook = pm.hook
+        self._listeners: list[Callable[[Task, TaskStatus], None]] = []
+
+    def add_listener(self, listener: Callable[[Task, TaskStatus], None]) -> None:
+        """Call ``listener(task, previous)`` with the hook: the engine's own observers
+        (webhooks, the event stream), each this dispatcher's alone, unlike plugins."""
+        self._listeners.append(listener)
 
     def task_changed(self, task: Task, previous: TaskStatus) -> None:
         """A task's status changed from ``previous`` (not on progress-only updates)."""
         _notify(self._hook.reelay_task_changed, task=task, previous=previous)
+        for listener in self._listeners:
+            try:
+                listener(task, previous)
+            except Exception:  # as with a plugin's observer: the task goes on
+                log.exception("task listener raised", listener=getattr(listener, "__qualname__", repr(listener)))
 
     def request_accepted(self, task: Task, request: GenerationRequest) -> None:
         """A task was accepted upstream and recorded."""

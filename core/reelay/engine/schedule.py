@@ -33,6 +33,8 @@ class Schedule:
         self.registry = registry
         self.channels = channels
         self.clock = clock
+        #: Vendor -> how much slower its tasks are polled (they call back; polls are a backstop).
+        self.backstop: dict[str, float] = {}
 
     def typical_seconds(self, model: ModelSpec | None, channel: Channel | None) -> float:
         """How long a generation usually takes (seconds): the channel's figure, else the model's."""
@@ -51,7 +53,7 @@ class Schedule:
         typical = self.typical_seconds(self.registry.spec_of(task), self.channels.get(task.channel))
         elapsed = now - task.created_at
         base = typical * (0.1 if elapsed < 2 * typical else 0.25)
-        delay = _clamp(base, poller.min_interval, poller.max_interval)
+        delay = _clamp(base, poller.min_interval, poller.max_interval) * self.backstop.get(task.vendor, 1.0)
         if task.poll_failures:
             delay = min(delay * 2 ** min(task.poll_failures, 6), poller.max_interval * 4)
         return delay

@@ -99,6 +99,8 @@ class Submitter:
                 continue
             if alias:
                 request = _served_by_alias(request, unified.model, model)
+            if context.callback_url is not None and (callback := await context.callback_url(public_id, channel)):
+                request = attrs.evolve(request, callback_url=callback)  # the vendor may call back (issue 18)
             payload = context.pm.hook.reelay_build_payload(request=request, model=model, channel=channel)
             if payload is None:
                 log.error("no plugin builds payloads for vendor", vendor=channel.vendor, channel=channel.name)

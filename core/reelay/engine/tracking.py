@@ -84,6 +84,10 @@ class Tracker:
             update = None
         return await self._settle(task, lease, previous, update)
 
+    async def apply(self, task: Task, lease: str, update: StatusUpdate) -> Task:
+        """Record ``update`` (a vendor's callback) on a task leased to ``lease``, as a poll's would be."""
+        return await self._settle(task, lease, task.status, update)
+
     async def _settle(
         self, task: Task, lease: str, previous: TaskStatus, update: StatusUpdate | None, now: float | None = None
     ) -> Task:

@@ -13,11 +13,14 @@ from aiohttp import web
 
 from ..config import Config
 from ..engine import Dispatcher
+from ..engine.delivery import DeliveryWorker
 from ..engine.poller import Poller
 from . import admin, model_info, openai, openai_derived, routes
+from .callbacks import setup_callback_routes
 from .common import DISPATCHER, OWNS_ALL_ROUTES, POLLER, PUBLIC_URL, ROUTE_PREFIX, Handler
 from .metrics import kept_file_counter, metrics_middleware, metrics_page
 from .middleware import error_middleware
+from .notify import setup_notify_routes
 from .openapi import docs_page, openapi_json
 
 __all__ = ["DISPATCHER", "POLLER", "PUBLIC_URL", "create_app", "error_middleware", "setup_routes"]
@@ -57,13 +60,19 @@ def setup_routes(app: web.Application, dispatcher: Dispatcher, *, poller: bool =
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         await dispatcher.start()
         running = None
+        delivering = None
         if poller:
             running = Poller(dispatcher)
             app[POLLER] = running
             running.start()
+            if dispatcher.webhooks.enabled:  # webhooks go out with the poller, on their own worker
+                delivering = DeliveryWorker(dispatcher.webhooks)
+                delivering.start()
         try:
             yield
         finally:
+            if delivering is not None:
+                await delivering.stop()
             if running is not None:
                 await running.stop()
             await dispatcher.stop()
@@ -96,3 +105,5 @@ def setup_routes(app: web.Application, dispatcher: Dispatcher, *, poller: bool =
     openai.setup_openai_routes(app)
     admin.setup_admin_routes(app, dispatcher.config.admin.key)
     openai_derived.setup_derived_routes(app)
+    setup_notify_routes(app, dispatcher)
+    setup_callback_routes(app)

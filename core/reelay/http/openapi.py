@@ -47,6 +47,7 @@ _REQUEST_DESCRIPTIONS = {
     "seconds": "Length in seconds, OpenAI style; which of duration/seconds wins is the model's precedence rule.",
     "size": "`1280x720`, `720x1280` or a ratio like `16:9`; snapped to the model's sizes unless strict.",
     "metadata": "Vendor-specific extras passed into the vendor payload (never the routed model).",
+    "webhook_url": "This task's webhooks go here instead of the token's (signed with the token's secret).",
 }
 
 
@@ -359,6 +360,52 @@ OPERATIONS: dict[str, dict[str, Any]] = {
         "parameters": [_TASK_ID],
         "responses": {"200": _ok("Task", "The cancelled task")},
         "errors": (400, 401, 404, 409, 502, 503),
+    },
+    "events": {
+        "tags": ["Unified API"],
+        "summary": "Follow a task live (Server-Sent Events)",
+        "description": (
+            "An event per change of status or progress, named by the status, `data` the task object, "
+            "`id` a growing number (`Last-Event-ID` resumes after it); a `: ping` comment every "
+            "`[events] heartbeat_seconds`; ends after the final event."
+        ),
+        "parameters": [
+            _TASK_ID,
+            {"name": "Last-Event-ID", "in": "header", "required": False, "schema": {"type": "string"}},
+        ],
+        "responses": {
+            "200": {"description": "The event stream", "content": {"text/event-stream": {"schema": {"type": "string"}}}}
+        },
+        "errors": (401, 404),
+    },
+    "deliveries": {
+        "tags": ["Unified API"],
+        "summary": "The task's webhook delivery attempts",
+        "description": (
+            "`data`: each attempt's `event_id`, `attempt`, `attempted_at`, `url` (without its query string), "
+            "`status_code` or `error`, `next_retry_at`; `deliveries`: each event's `state`."
+        ),
+        "parameters": [_TASK_ID],
+        "responses": {
+            "200": {"description": "The attempts", "content": {"application/json": {"schema": {"type": "object"}}}}
+        },
+        "errors": (401, 404),
+    },
+    "callback": {
+        "tags": ["Service"],
+        "summary": "A vendor calls back about a task",
+        "description": (
+            "For vendors that call back: the gateway hands each task's vendor this URL with a token "
+            "unguessable per task (needs `server.public_url`). Unknown tokens are 404; bodies the "
+            "vendor's plugin does not accept are 400 and change nothing."
+        ),
+        "security": [],
+        "parameters": [
+            {"name": "vendor", "in": "path", "required": True, "schema": {"type": "string"}},
+            {"name": "token", "in": "path", "required": True, "schema": {"type": "string"}},
+        ],
+        "responses": {"200": {"description": "Taken", "content": {"application/json": {"schema": {"type": "object"}}}}},
+        "errors": (400, 404, 413),
     },
     "models": {
         "tags": ["Unified API"],

@@ -229,6 +229,10 @@ class PostgresStore:
         except TimeoutError:
             pool.terminate()
 
+    async def connect(self) -> asyncpg.Connection:
+        """A connection of its own, outside the pool, for LISTEN (:mod:`reelay.store.changes`); the caller closes it."""
+        return await self._guard(asyncpg.connect(self._dsn.geturl(), timeout=CONNECT_TIMEOUT))
+
     async def _fetch(self, sql: str, *args: Any) -> list[Any]:
         return await self._guard(self._ready().fetch(sql, *args))
 

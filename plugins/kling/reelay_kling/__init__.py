@@ -12,6 +12,8 @@ from reelay import (
     CredentialSpec,
     GenerationRequest,
     ModelSpec,
+    StatusUpdate,
+    Task,
     VendorPlugin,
     VendorSpec,
 )
@@ -37,6 +39,7 @@ VENDOR_SPEC = VendorSpec(
     ),
     docs_url="https://app.klingai.com/global/dev/document-api",
     search_authoritative=True,  # interrupted submissions are found by external_task_id
+    callbacks=True,  # Kling posts the task object to callback_url on each change
 )
 
 
@@ -57,6 +60,9 @@ class KlingPlugin(VendorPlugin):
     map_status = staticmethod(wire.map_status)
     open_content = staticmethod(client.open_content)
     find_submission = staticmethod(client.find_submission)
+
+    def parse_callback(self, body: bytes, task: Task) -> StatusUpdate | None:
+        return wire.parse_callback(body, task)
 
 
 plugin = KlingPlugin()

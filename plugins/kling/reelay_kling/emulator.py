@@ -15,17 +15,23 @@ Failures are injected with markers in the prompt (see
 ``[emulate:invalid]`` -> 400 code 1201, ``[emulate:fail]`` -> task failed,
 ``[emulate:block]`` -> task failed by risk control; the first
 ``settings.fail_submissions`` submissions answer 500 code 5000.
+
+A request with ``callback_url`` gets the task object posted there when the
+task starts and when it ends, as Kling does (``state.callbacks`` records them).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import secrets
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+import aiohttp
 import attrs
 from aiohttp import web
 
@@ -62,6 +68,10 @@ class EmulatorState:
     jobs: dict[str, EmulatedJob] = attrs.field(factory=dict)
     external_ids: dict[str, str] = attrs.field(factory=dict)
     submissions: int = 0
+    queries: int = 0  # task queries answered (the gateway's polls)
+    #: Callbacks posted: (Kling task id, task_status, time sent).
+    callbacks: list[tuple[str, str, float]] = attrs.field(factory=list)
+    _senders: set[asyncio.Task[None]] = attrs.field(factory=set)
 
     def keys(self) -> tuple[str, str]:
         credentials = self.settings.credentials or DEMO_CREDENTIALS
@@ -80,6 +90,7 @@ def create_app(settings: EmulatorSettings) -> web.Application:
         app.router.add_get(family.path, _list_handler(family))
         app.router.add_get(family.path + "/{task_id}", _query_handler(family))
     app.router.add_get("/cdn/videos/{name}", _video)
+    app.on_cleanup.append(_stop_callbacks)
     return app
 
 
@@ -165,6 +176,11 @@ def _create_handler(family: Family) -> Handler:
         state.jobs[task_id] = job
         if fields["external_task_id"]:
             state.external_ids[fields["external_task_id"]] = task_id
+        callback_url = body.get("callback_url")
+        if isinstance(callback_url, str) and callback_url.startswith(("http://", "https://")):
+            sender = asyncio.ensure_future(_call_back(state, job, callback_url, _origin(request)))
+            state._senders.add(sender)
+            sender.add_done_callback(state._senders.discard)
         created = _ms(job.created)
         data = {
             "task_id": task_id,
@@ -289,6 +305,7 @@ def _new_task_id(state: EmulatorState) -> str:
 def _query_handler(family: Family) -> Handler:
     async def query(request: web.Request) -> web.Response:
         state = _authenticate(request)
+        state.queries += 1
         key = request.match_info["task_id"]
         job = state.jobs.get(key) or state.jobs.get(state.external_ids.get(key, ""))
         if job is None or job.data["family"] != family.value:
@@ -369,6 +386,30 @@ def _ms(seconds: float) -> int:
 
 def _origin(request: web.Request) -> str:
     return f"{request.scheme}://{request.host}"
+
+
+# ---------------------------------------------------------------- callbacks
+
+
+async def _call_back(state: EmulatorState, job: EmulatedJob, url: str, origin: str) -> None:
+    """Post the task object to ``callback_url`` as Kling does: when the task starts and when it ends."""
+    async with aiohttp.ClientSession() as http:
+        for at in (job.duration * 0.1, job.duration):
+            await asyncio.sleep(max(0.0, job.created + at - time.time()) + 0.001)
+            data = _task_object(job, origin)
+            state.callbacks.append((job.id, data["task_status"], time.time()))
+            try:
+                async with http.post(url, json=data, timeout=aiohttp.ClientTimeout(total=5)) as response:
+                    await response.read()
+            except (aiohttp.ClientError, TimeoutError):
+                pass  # Kling does not retry either; the gateway's polls are the backstop
+
+
+async def _stop_callbacks(app: web.Application) -> None:
+    senders = list(app[STATE]._senders)
+    for sender in senders:
+        sender.cancel()
+    await asyncio.gather(*senders, return_exceptions=True)
 
 
 # ---------------------------------------------------------------- CDN

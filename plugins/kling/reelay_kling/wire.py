@@ -10,6 +10,7 @@ JSON-free.
 from __future__ import annotations
 
 import enum
+import json
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -25,6 +26,7 @@ from reelay import (
     InvalidRequest,
     StatusTable,
     StatusUpdate,
+    Task,
     TaskError,
     TaskStatus,
     UpstreamError,
@@ -108,6 +110,8 @@ def build_payload(request: GenerationRequest, model: KlingModel, upstream_model:
             body["image"] = raw_image(request.first_frame)
         if request.last_frame is not None:
             body["image_tail"] = raw_image(request.last_frame)
+    if request.callback_url is not None:  # the gateway's own, ahead of a caller's metadata.callback_url
+        body["callback_url"] = request.callback_url
     for key, value in extra.items():
         body.setdefault(key, value)
     if request.public_id:
@@ -452,3 +456,30 @@ def _seconds(value: str | None) -> float | None:
         return float(value) if value is not None else None
     except ValueError:
         return None
+
+
+# ---------------------------------------------------------------- callbacks
+
+
+def parse_callback(body: bytes, task: Task) -> StatusUpdate | None:
+    """A Kling callback (the task object, as a query's ``data``) about ``task``, as a status update.
+
+    Kling does not sign callbacks: the URL's token is the credential, and the
+    body must name this task (Kling's ``task_id`` as recorded, else our
+    ``external_task_id``). None for anything else: it changes nothing.
+    """
+    try:
+        data = json.loads(body)
+        parsed = parse_task(data)
+        update = map_status(data)
+    except (ValueError, UpstreamError):
+        return None
+    external = parsed.task_info.external_task_id if parsed.task_info else None
+    if task.vendor_ref is not None:
+        if parsed.task_id != task.vendor_ref.id:
+            return None
+    elif external != task.id:
+        return None
+    if external is not None and external != task.id:
+        return None
+    return update
