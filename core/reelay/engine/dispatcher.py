@@ -408,7 +408,8 @@ class Dispatcher:
         awaitable = self.pm.hook.reelay_cancel(task=task, channel=channel, http=self.http)
         if awaitable is None:
             raise InvalidRequest(
-                f"{task.vendor} tasks cannot be cancelled; the task keeps running", code="cancel_not_supported"
+                f"task {task_id} cannot be cancelled: vendor {task.vendor} offers no cancel, so it keeps running",
+                code="cancel_not_supported",
             )
         try:
             await awaitable

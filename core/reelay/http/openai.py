@@ -98,8 +98,8 @@ async def list_videos(request: web.Request) -> web.Response:
         limit = int(request.query.get("limit", "20"))
     except ValueError:
         raise InvalidRequest("limit must be an integer", param="limit") from None
-    if not 0 <= limit <= _MAX_LIST:
-        raise InvalidRequest(f"limit must be between 0 and {_MAX_LIST}", param="limit")
+    if not 1 <= limit <= _MAX_LIST:
+        raise InvalidRequest(f"limit must be between 1 and {_MAX_LIST}", param="limit")
     order = request.query.get("order", "desc")
     if order not in ("asc", "desc"):
         raise InvalidRequest("order must be asc or desc", param="order")
