@@ -530,3 +530,16 @@ async def content(gw, task_id: str, headers: dict[str, str], method: str = "GET"
     url = f"{gw.base_url}/v1/videos/{task_id}/content"
     async with gw.client.http.request(method, url, headers={**gw.client.headers, **headers}) as response:
         return response.status, CIMultiDict(response.headers), await response.read()
+
+
+async def test_a_kept_download_leaves_its_keep_alive_connection_usable(acme_pm, tmp_path, cdn, caplog):
+    async with gateway_with_cdn(acme_pm, tmp_path, cdn) as gw:
+        task_id = await completed(gw)
+        url = f"{gw.base_url}/v1/videos/{task_id}/content"
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1)) as http:
+            for extra in ({}, {"Range": "bytes=4-11"}, {}):
+                async with http.get(url, headers={**gw.client.headers, **extra}) as response:
+                    assert response.status in (200, 206) and len(await response.read()) in (8, len(VIDEO))
+            async with http.get(f"{gw.base_url}/healthz") as response:  # the same connection, still whole
+                assert response.status == 200
+    assert not [record for record in caplog.records if record.name == "aiohttp.server"]  # sent once, closed cleanly

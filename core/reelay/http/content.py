@@ -17,6 +17,7 @@ from email.utils import formatdate
 
 import aiohttp
 from aiohttp import web
+from aiohttp.abc import AbstractStreamWriter
 
 from ..engine.keeping import open_upstream
 from ..errors import ReelayError, UpstreamUnavailable
@@ -141,6 +142,16 @@ async def kept_response(request: web.Request, path: str, mime_type: str) -> web.
     headers = {name: value for name, value in request.headers.items() if name.lower() not in ("range", "if-range")}
     if span is not None:
         headers["Range"] = f"bytes={span[0]}-{span[1]}"
-    response = web.FileResponse(path, headers={"Content-Type": mime_type, "Accept-Ranges": "bytes"})
+    response = _KeptFile(path, headers={"Content-Type": mime_type, "Accept-Ranges": "bytes"})
     await start_stream(request, response, prepare_as=request.clone(headers=headers))
     return response
+
+
+class _KeptFile(web.FileResponse):
+    """A FileResponse sent from the handler: aiohttp's second ``prepare`` of
+    the returned response must not send the file again (as a StreamResponse's would not)."""
+
+    async def prepare(self, request: web.BaseRequest) -> AbstractStreamWriter | None:
+        if self.prepared:
+            return None
+        return await super().prepare(request)

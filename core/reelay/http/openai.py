@@ -16,7 +16,16 @@ from aiohttp import BodyPartReader, web
 from ..errors import InvalidRequest, PayloadTooLarge
 from ..models import ImageInput, UnifiedRequest
 from ..normalize import sniff_mime
-from .common import ROUTE_PREFIX, authenticate, content_url, dispatcher_of, json_response, read_json, task_response
+from .common import (
+    ROUTE_PREFIX,
+    authenticate,
+    body_deadline,
+    content_url,
+    dispatcher_of,
+    json_response,
+    read_json,
+    task_response,
+)
 from .wire import parse_unified_request, task_to_json
 
 _MAX_LIST = 100
@@ -33,7 +42,8 @@ def setup_openai_routes(app: web.Application) -> None:
 async def create_video(request: web.Request) -> web.Response:
     token = authenticate(request)
     if request.content_type.startswith("multipart/"):
-        unified = await _read_multipart(request)
+        async with body_deadline(request):
+            unified = await _read_multipart(request)
     else:
         body = await read_json(request)
         if isinstance(body, dict) and isinstance(body.get("input_reference"), dict):
@@ -128,7 +138,8 @@ async def delete_video(request: web.Request) -> web.Response:
 async def remix_video(request: web.Request) -> web.Response:
     token = authenticate(request)
     if request.content_type.startswith("multipart/"):
-        form = await request.post()
+        async with body_deadline(request):
+            form = await request.post()
         prompt = form.get("prompt")
     else:
         body = await read_json(request)
