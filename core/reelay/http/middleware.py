@@ -64,8 +64,9 @@ async def _handle(request: web.Request, handler: Handler) -> web.StreamResponse:
         started = started_stream(request)
         if started is None:
             raise
-        # Its status and headers are out: no error response can follow them.
-        break_stream(request, f"{type(error).__name__}: {error}")
+        # Its status and headers are out: no error response can follow them. Only
+        # the error's type is logged: a client error's text may name a signed URL.
+        break_stream(request, type(error).__name__)
         return started
 
 
