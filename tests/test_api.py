@@ -189,3 +189,38 @@ async def test_cancel_route(gateway):
     assert status == 200 and body["status"] == "cancelled"
     status, body = await gateway.client.request("POST", f"/v1/videos/{task['id']}/cancel")
     assert_error(status, body, 409, code="task_ended")
+
+
+# ---------------------------------------------------------------- issue 14: API details
+
+
+@pytest.mark.parametrize("limit", ["0", "-1", "101"])
+async def test_a_list_limit_outside_1_to_100_is_a_400_naming_limit(gateway, limit):
+    status, body, _ = await raw(gateway, "GET", f"/v1/videos?limit={limit}")
+    assert_error(status, body, 400, code="invalid_value", param="limit")
+    assert body["error"]["type"] == "invalid_request_error"
+
+
+async def test_a_405_is_the_callers_error_and_says_what_is_allowed(gateway):
+    status, body, headers = await raw(gateway, "PUT", "/v1/video/generations")
+    assert_error(status, body, 405, code="method_not_allowed")
+    assert body["error"]["type"] == "invalid_request_error"
+    assert headers["Allow"] == "POST"
+
+
+async def test_cancel_not_supported_says_it_once(gateway, monkeypatch):
+    monkeypatch.setattr(gateway.dispatcher.pm.hook, "reelay_cancel", lambda **kwargs: None)
+    _, task = await gateway.client.submit(model="acme-1", prompt="a fox")
+    status, body = await gateway.client.request("POST", f"/v1/videos/{task['id']}/cancel")
+    assert_error(status, body, 400, code="cancel_not_supported")
+    expected = f"task {task['id']} cannot be cancelled: vendor acme offers no cancel, so it keeps running"
+    assert body["error"]["message"] == expected
+
+
+def test_the_readme_error_table_lists_every_error_code_the_routes_answer():
+    from pathlib import Path
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    table = readme.split("Errors\nare always", 1)[1].split("### ", 1)[0]
+    for needle in ("`task_ended`", "| 405 |", "| 408 |", "`method_not_allowed`", "`request_timeout`"):
+        assert needle in table, needle

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import attrs
 import pytest
 from acme_gateway import acme_gateway
 from aiohttp import web
+from multidict import CIMultiDict
 
 from reelay import ContentSource, hookimpl
 from reelay.config import StoreConfig
@@ -34,9 +36,10 @@ class Cdn:
 
     url: str = ""
     hits: list[str] = attrs.field(factory=list)
-    mode: str = "ok"  # ok | fail | stall | chunked | ignore-range
+    mode: str = "ok"  # ok | fail | stall | chunked | ignore-range | break | ignore-if-range | bare-416
     release: asyncio.Event = attrs.field(factory=asyncio.Event)
     credentials_seen: list[str | None] = attrs.field(factory=list)
+    validators: dict[str, str] = attrs.field(factory=dict)  # ETag, Last-Modified: none unless a test sets them
 
     def app(self) -> web.Application:
         async def video(request: web.Request) -> web.StreamResponse:
@@ -55,8 +58,20 @@ class Cdn:
                 await response.write_eof()
                 return response
             if self.mode == "ignore-range":
-                return web.Response(body=VIDEO, content_type="video/mp4")
-            return bytes_response(request, VIDEO, "video/mp4")
+                return web.Response(body=VIDEO, content_type="video/mp4", headers=self.validators)
+            if self.mode == "ignore-if-range":
+                request = request.clone(headers={k: v for k, v in request.headers.items() if k != "If-Range"})
+            if self.mode == "bare-416" and "Range" in request.headers:  # refuses every range, sizeless
+                return web.Response(status=416)
+            if self.mode == "break":  # declares the whole length, then closes halfway
+                response = web.StreamResponse(headers={"Content-Type": "video/mp4"})
+                response.content_length = len(VIDEO)
+                await response.prepare(request)
+                await response.write(VIDEO[: len(VIDEO) // 2])
+                assert request.transport is not None
+                request.transport.close()
+                return response
+            return bytes_response(request, VIDEO, "video/mp4", validators=self.validators)
 
         async def hop(request: web.Request) -> web.Response:
             self.credentials_seen.append(request.headers.get("X-Cdn-Key"))
@@ -386,3 +401,145 @@ async def test_a_copy_the_store_cannot_record_is_logged_not_lost(acme_pm, tmp_pa
         assert await gw.dispatcher.keep_missing() == 1  # what the next start does
         await gw.dispatcher.drain_copies()
         assert (await store.get(task_id)).result.path is not None
+
+
+# ---------------------------------------------------------------- broken downloads (issue 14)
+
+
+async def raw_get(base_url: str, path: str, headers: dict[str, str], timeout: float = 5.0) -> tuple[bytes, float]:
+    """Everything the server sends for one keep-alive GET, until it closes; and how long that took."""
+    host, port = base_url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    lines = [f"GET {path} HTTP/1.1", f"Host: {host}", "Connection: keep-alive"]
+    lines += [f"{name}: {value}" for name, value in headers.items()]
+    writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
+    started = time.monotonic()
+    try:
+        async with asyncio.timeout(timeout):
+            data = await reader.read(-1)  # until the server closes
+    finally:
+        writer.close()
+    return data, time.monotonic() - started
+
+
+async def test_a_vendor_download_broken_off_midway_ends_the_relay_with_a_short_body(acme_pm, tmp_path, cdn, capsys):
+    async with gateway_with_cdn(acme_pm, tmp_path, cdn, keep_results=False) as gw:
+        task_id = await completed(gw)
+        cdn.mode = "break"
+        with pytest.raises(aiohttp.ClientPayloadError):
+            await gw.client.content(task_id)
+        data, took = await raw_get(gw.base_url, f"/v1/videos/{task_id}/content", gw.client.headers)
+        head, _, body = data.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200 ") and f"Content-Length: {len(VIDEO)}".encode() in head
+        assert len(body) < len(VIDEO) and b"HTTP/1.1" not in body  # never a second response in the body
+        assert took < 3, "the connection is closed at once, not kept alive"
+    assert "response broken off" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------- resuming: Range, If-Range, validators (issue 14)
+
+VENDOR_VALIDATORS = {"ETag": '"vendor-v1"', "Last-Modified": "Tue, 04 Nov 2025 10:00:00 GMT"}
+STALE = ['"vendor-v0"', 'W/"vendor-v1"', "Mon, 03 Nov 2025 10:00:00 GMT", "not a validator"]
+
+
+async def test_a_kept_copy_sends_validators_and_honours_if_range(acme_pm, tmp_path, cdn):
+    async with gateway_with_cdn(acme_pm, tmp_path, cdn) as gw:
+        task_id = await completed(gw)
+        code, headers, _ = await content(gw, task_id, {}, method="HEAD")
+        etag, last_modified = headers["ETag"], headers["Last-Modified"]
+        assert code == 200 and etag.startswith('"')  # strong: good for If-Range
+        for current in (etag, last_modified):
+            code, headers, data = await content(gw, task_id, {"Range": "bytes=4-11", "If-Range": current})
+            assert code == 206 and data == b"ftypmp42" and headers["ETag"] == etag
+        for stale in (*STALE, f"W/{etag}"):
+            code, headers, data = await content(gw, task_id, {"Range": "bytes=4-11", "If-Range": stale})
+            assert code == 200 and data == VIDEO and "Content-Range" not in headers, stale
+        beyond = {"Range": f"bytes={len(VIDEO)}-", "If-Range": '"stale"'}  # If-Range first: no 416
+        code, _, data = await content(gw, task_id, beyond)
+        assert code == 200 and data == VIDEO
+
+
+@pytest.mark.parametrize("vendor", ["ok", "ignore-range", "ignore-if-range"])
+async def test_the_relay_passes_the_vendors_validators_and_honours_if_range(acme_pm, tmp_path, cdn, vendor):
+    """Whether the vendor applies Range and If-Range itself or not, the caller gets RFC 9110's answer."""
+    cdn.validators = dict(VENDOR_VALIDATORS)
+    async with gateway_with_cdn(acme_pm, tmp_path, cdn, keep_results=False) as gw:
+        task_id = await completed(gw)
+        cdn.mode = vendor
+        code, headers, data = await content(gw, task_id, {})
+        assert code == 200 and data == VIDEO
+        assert {name: headers[name] for name in VENDOR_VALIDATORS} == VENDOR_VALIDATORS
+        for current in VENDOR_VALIDATORS.values():
+            code, headers, data = await content(gw, task_id, {"Range": "bytes=4-11", "If-Range": current})
+            assert code == 206 and data == b"ftypmp42" and headers["Content-Range"] == f"bytes 4-11/{len(VIDEO)}"
+        for stale in STALE:
+            code, headers, data = await content(gw, task_id, {"Range": "bytes=4-11", "If-Range": stale})
+            assert code == 200 and data == VIDEO and "Content-Range" not in headers, stale
+
+
+async def test_the_relay_cannot_validate_an_if_range_without_vendor_validators(acme_pm, tmp_path, cdn):
+    async with gateway_with_cdn(acme_pm, tmp_path, cdn, keep_results=False) as gw:
+        task_id = await completed(gw)
+        code, headers, data = await content(gw, task_id, {"Range": "bytes=4-11", "If-Range": '"anything"'})
+        assert code == 200 and data == VIDEO and "ETag" not in headers
+
+
+@pytest.mark.parametrize("vendor", ["ok", "bare-416"])
+async def test_the_relays_416_says_how_large_the_video_is(acme_pm, tmp_path, cdn, vendor):
+    async with gateway_with_cdn(acme_pm, tmp_path, cdn, keep_results=False) as gw:
+        task_id = await completed(gw)
+        cdn.mode = vendor
+        code, headers, body = await content(gw, task_id, {"Range": f"bytes={len(VIDEO)}-"})
+        assert code == 416 and headers["Content-Range"] == f"bytes */{len(VIDEO)}"
+        assert json.loads(body)["error"]["code"] == "range_not_satisfiable"
+
+
+@pytest.mark.parametrize("keep_results", [True, False], ids=["kept", "relayed"])
+async def test_curl_resumes_a_download(acme_pm, tmp_path, cdn, keep_results):
+    curl = shutil.which("curl")
+    if curl is None:
+        pytest.skip("curl is not installed")
+    cdn.validators = dict(VENDOR_VALIDATORS)
+    async with gateway_with_cdn(acme_pm, tmp_path, cdn, keep_results=keep_results) as gw:
+        task_id = await completed(gw)
+        out = tmp_path / "fox.mp4"
+        out.write_bytes(VIDEO[:12345])  # what an interrupted download left
+        command = [curl, "-sS", "-f", "-C", "-", "-o", str(out), "-H", f"Authorization: Bearer {gw.client.token}"]
+        process = await asyncio.create_subprocess_exec(*command, f"{gw.base_url}/v1/videos/{task_id}/content")
+        assert await process.wait() == 0
+        assert out.read_bytes() == VIDEO
+
+
+@pytest.mark.parametrize("keep_results", [True, False], ids=["kept", "relayed"])
+async def test_an_http_client_resumes_with_if_range(acme_pm, tmp_path, cdn, keep_results):
+    cdn.validators = dict(VENDOR_VALIDATORS)
+    async with gateway_with_cdn(acme_pm, tmp_path, cdn, keep_results=keep_results) as gw:
+        task_id = await completed(gw)
+        url = f"{gw.base_url}/v1/videos/{task_id}/content"
+        async with gw.client.http.get(url, headers=gw.client.headers) as response:
+            first = await response.content.readexactly(12345)  # then the connection drops
+            etag = response.headers["ETag"]
+        resume = {"Range": f"bytes={len(first)}-", "If-Range": etag}
+        code, headers, rest = await content(gw, task_id, resume)
+        assert code == 206 and headers["Content-Range"] == f"bytes {len(first)}-{len(VIDEO) - 1}/{len(VIDEO)}"
+        assert first + rest == VIDEO
+
+
+async def content(gw, task_id: str, headers: dict[str, str], method: str = "GET") -> tuple[int, CIMultiDict, bytes]:
+    """A download with these request headers; the response's headers are case-insensitive (ETag, Etag)."""
+    url = f"{gw.base_url}/v1/videos/{task_id}/content"
+    async with gw.client.http.request(method, url, headers={**gw.client.headers, **headers}) as response:
+        return response.status, CIMultiDict(response.headers), await response.read()
+
+
+async def test_a_kept_download_leaves_its_keep_alive_connection_usable(acme_pm, tmp_path, cdn, caplog):
+    async with gateway_with_cdn(acme_pm, tmp_path, cdn) as gw:
+        task_id = await completed(gw)
+        url = f"{gw.base_url}/v1/videos/{task_id}/content"
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1)) as http:
+            for extra in ({}, {"Range": "bytes=4-11"}, {}):
+                async with http.get(url, headers={**gw.client.headers, **extra}) as response:
+                    assert response.status in (200, 206) and len(await response.read()) in (8, len(VIDEO))
+            async with http.get(f"{gw.base_url}/healthz") as response:  # the same connection, still whole
+                assert response.status == 200
+    assert not [record for record in caplog.records if record.name == "aiohttp.server"]  # sent once, closed cleanly

@@ -58,11 +58,11 @@ def serve(config_path: str, host: str | None, port: int | None) -> None:
     because vendors' download links expire.
     """
     import attrs
-    from aiohttp import web
 
     from .config import ConfigError, load_config
     from .engine import Dispatcher
     from .http.app import create_app
+    from .http.serving import run
     from .logs import configure_logging
 
     try:
@@ -80,7 +80,7 @@ def serve(config_path: str, host: str | None, port: int | None) -> None:
     # up as millisecond pauses in the latency tail.
     gc.freeze()
     click.echo(f"reelay {__version__} listening on http://{config.server.host}:{config.server.port}", err=True)
-    web.run_app(app, host=config.server.host, port=config.server.port, print=None, access_log=None)
+    run(app, config.server)  # with [server]'s timeouts for slow clients
 
 
 @cli.command()

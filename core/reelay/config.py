@@ -36,10 +36,21 @@ class ConfigError(Exception):
 
 @frozen
 class ServerConfig:
+    """Where the gateway listens, and how long it waits for slow clients.
+
+    A new connection must send its request headers within ``header_timeout``
+    seconds, a request's body must arrive within ``body_timeout``, and an
+    idle keep-alive connection (or one slow to send its next request) is
+    closed after ``keepalive_timeout``.
+    """
+
     host: str = "127.0.0.1"
     port: int = 8080
     public_url: str | None = None
     max_body_mb: float = 32.0
+    header_timeout: float = attrs.field(default=10.0, validator=attrs.validators.gt(0))
+    body_timeout: float = attrs.field(default=60.0, validator=attrs.validators.gt(0))
+    keepalive_timeout: float = attrs.field(default=15.0, validator=attrs.validators.gt(0))
 
 
 @frozen

@@ -72,6 +72,14 @@ class Conflict(ReelayError):
     code = "task_not_ready"
 
 
+class RequestTimeout(ReelayError):
+    """The request's body did not arrive in time (``server.body_timeout``)."""
+
+    status = 408
+    type = "invalid_request_error"
+    code = "request_timeout"
+
+
 class PayloadTooLarge(ReelayError):
     status = 413
     type = "invalid_request_error"

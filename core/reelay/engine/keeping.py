@@ -43,6 +43,7 @@ async def open_upstream(
     *,
     method: str = "GET",
     range_header: str | None = None,
+    if_range: str | None = None,
     timeout: aiohttp.ClientTimeout | None = None,
 ) -> aiohttp.ClientResponse:
     """Start reading ``source``; the caller releases the response.
@@ -50,10 +51,15 @@ async def open_upstream(
     Redirects are followed by hand so the source's credentials are dropped
     when a redirect leaves the source's origin (signed download URLs).
     Raises :class:`UpstreamUnavailable` (never naming the URL: it may be signed).
+
+    :param range_header: the caller's ``Range``, forwarded.
+    :param if_range: the caller's ``If-Range``, forwarded with the range.
     """
-    url, headers = source.url, dict(source.headers)
-    if range_header:
-        headers["Range"] = range_header
+    url = source.url
+    conditions = {"Range": range_header} if range_header else {}
+    if range_header and if_range:
+        conditions["If-Range"] = if_range
+    headers = {**source.headers, **conditions}
     origin = _origin(url)
     extra = {"timeout": timeout} if timeout is not None else {}
     try:
@@ -66,7 +72,7 @@ async def open_upstream(
             url = urljoin(url, upstream.headers["Location"])
             upstream.release()
             if _origin(url) != origin:
-                headers = {"Range": range_header} if range_header else {}
+                headers = dict(conditions)
     except (TimeoutError, aiohttp.ClientError):
         raise UpstreamUnavailable("could not reach the vendor for the content") from None
     raise UpstreamUnavailable("the vendor's download redirected too many times")

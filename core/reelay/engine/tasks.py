@@ -59,7 +59,8 @@ class Tasks:
         awaitable = context.pm.hook.reelay_cancel(task=task, channel=channel, http=context.http)
         if awaitable is None:
             raise InvalidRequest(
-                f"{task.vendor} tasks cannot be cancelled; the task keeps running", code="cancel_not_supported"
+                f"task {task_id} cannot be cancelled: vendor {task.vendor} offers no cancel, so it keeps running",
+                code="cancel_not_supported",
             )
         try:
             await context.calls.timed(channel, "cancel", context.from_vendor(awaitable), task.model)

@@ -6,7 +6,9 @@ Route modules (:mod:`reelay.http.routes`, :mod:`reelay.http.openai`,
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -15,7 +17,7 @@ from aiohttp import web
 
 from ..engine import Dispatcher
 from ..engine.poller import Poller
-from ..errors import InvalidRequest, PayloadTooLarge
+from ..errors import InvalidRequest, PayloadTooLarge, RequestTimeout
 from ..models import Task, Token
 from .wire import task_to_json
 
@@ -71,7 +73,8 @@ async def read_json(request: web.Request) -> Any:
     if request.content_length is not None and request.content_length > limit:
         raise PayloadTooLarge("request body too large (limit: server.max_body_mb)")
     try:
-        raw = await request.read()
+        async with body_deadline(request):
+            raw = await request.read()
     except web.HTTPRequestEntityTooLarge:
         raise PayloadTooLarge("request body too large (limit: server.max_body_mb)") from None
     if not raw:
@@ -80,3 +83,17 @@ async def read_json(request: web.Request) -> Any:
         return orjson.loads(raw)
     except orjson.JSONDecodeError:  # also invalid UTF-8 and lone surrogates
         raise InvalidRequest("the request body is not valid JSON") from None
+
+
+@contextlib.asynccontextmanager
+async def body_deadline(request: web.Request) -> AsyncIterator[None]:
+    """Bound reading the request's body by ``server.body_timeout`` (aiohttp has no such limit).
+
+    :raises RequestTimeout: when the body did not all arrive in time.
+    """
+    seconds = request.app[DISPATCHER].config.server.body_timeout
+    try:
+        async with asyncio.timeout(seconds):
+            yield
+    except TimeoutError:
+        raise RequestTimeout(f"the request body did not arrive within {seconds:g} seconds") from None

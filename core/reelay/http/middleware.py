@@ -8,8 +8,9 @@ import secrets
 import structlog
 from aiohttp import web
 
-from ..errors import NotFound, PayloadTooLarge, ReelayError
+from ..errors import InvalidRequest, NotFound, PayloadTooLarge, ReelayError
 from .common import OWNS_ALL_ROUTES, ROUTE_PREFIX, Handler, json_response
+from .streaming import break_stream, started_stream
 
 log = structlog.get_logger("reelay.http")
 
@@ -35,15 +36,16 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     # overwrite what the previous request bound (the token is bound once known).
     structlog.contextvars.bind_contextvars(request_id=request_id, token=None)
     try:
-        response = await handler(request)
+        response = await _handle(request, handler)
     except ReelayError as error:
         response = _error_response(error)
     except web.HTTPException as error:
         if not _is_ours(request) or error.status < 400:
             raise
         response = _error_response(_from_http_exception(error))
-        if "Content-Range" in error.headers:  # 416 says how large the file is
-            response.headers["Content-Range"] = error.headers["Content-Range"]
+        for name in ("Content-Range", "Allow"):  # 416 says how large the file is, 405 what to use
+            if name in error.headers:
+                response.headers[name] = error.headers[name]
     except Exception:
         if not _is_ours(request):
             raise
@@ -54,13 +56,27 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     return response
 
 
+async def _handle(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """The handler's response; an error after it started streaming breaks the connection instead."""
+    try:
+        return await handler(request)
+    except Exception as error:
+        started = started_stream(request)
+        if started is None:
+            raise
+        # Its status and headers are out: no error response can follow them. Only
+        # the error's type is logged: a client error's text may name a signed URL.
+        break_stream(request, type(error).__name__)
+        return started
+
+
 def _from_http_exception(error: web.HTTPException) -> ReelayError:
     if error.status == 413:
         return PayloadTooLarge("request body too large (limit: server.max_body_mb)")
     if error.status == 404:
         return NotFound("no such route", code="route_not_found")
     if error.status == 405:
-        return ReelayError("method not allowed on this route", code="method_not_allowed", status=405)
+        return InvalidRequest("method not allowed on this route", code="method_not_allowed", status=405)
     if error.status == 416:
         failed = ReelayError("requested range not satisfiable", code="range_not_satisfiable", status=416)
         failed.type = "invalid_request_error"

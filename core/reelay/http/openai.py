@@ -16,7 +16,16 @@ from aiohttp import BodyPartReader, web
 from ..errors import InvalidRequest, PayloadTooLarge
 from ..images import sniff_image
 from ..models import ImageInput, UnifiedRequest
-from .common import ROUTE_PREFIX, authenticate, content_url, dispatcher_of, json_response, read_json, task_response
+from .common import (
+    ROUTE_PREFIX,
+    authenticate,
+    body_deadline,
+    content_url,
+    dispatcher_of,
+    json_response,
+    read_json,
+    task_response,
+)
 from .wire import parse_unified_request, task_to_json
 
 _MAX_LIST = 100
@@ -33,7 +42,8 @@ def setup_openai_routes(app: web.Application) -> None:
 async def create_video(request: web.Request) -> web.Response:
     token = authenticate(request)
     if request.content_type.startswith("multipart/"):
-        unified = await _read_multipart(request)
+        async with body_deadline(request):
+            unified = await _read_multipart(request)
     else:
         body = await read_json(request)
         if isinstance(body, dict) and isinstance(body.get("input_reference"), dict):
@@ -100,8 +110,8 @@ async def list_videos(request: web.Request) -> web.Response:
         limit = int(request.query.get("limit", "20"))
     except ValueError:
         raise InvalidRequest("limit must be an integer", param="limit") from None
-    if not 0 <= limit <= _MAX_LIST:
-        raise InvalidRequest(f"limit must be between 0 and {_MAX_LIST}", param="limit")
+    if not 1 <= limit <= _MAX_LIST:
+        raise InvalidRequest(f"limit must be between 1 and {_MAX_LIST}", param="limit")
     order = request.query.get("order", "desc")
     if order not in ("asc", "desc"):
         raise InvalidRequest("order must be asc or desc", param="order")
@@ -130,7 +140,8 @@ async def delete_video(request: web.Request) -> web.Response:
 async def remix_video(request: web.Request) -> web.Response:
     token = authenticate(request)
     if request.content_type.startswith("multipart/"):
-        form = await request.post()
+        async with body_deadline(request):
+            form = await request.post()
         prompt = form.get("prompt")
     else:
         body = await read_json(request)

@@ -51,6 +51,7 @@ from ..emulation import EmulatorSettings, EmulatorSpec, Scenario, sample_asset, 
 from ..engine import Dispatcher
 from ..errors import UpstreamError
 from ..http.app import create_app
+from ..http.serving import serving
 from ..models import Channel, ModelSpec, NormalizationPolicy, StatusUpdate, TaskStatus, Token, UnifiedRequest
 from ..normalize import normalize
 from ..plugins import Registry, make_plugin_manager
@@ -188,7 +189,7 @@ async def running_gateway(
     """Run a real gateway on loopback for the duration of the block."""
     dispatcher = Dispatcher(config, pm=pm)
     app = create_app(config, dispatcher=dispatcher, poller=poller)
-    async with serve_app(app) as base_url, aiohttp.ClientSession() as http:
+    async with serving(app, config.server) as base_url, aiohttp.ClientSession() as http:
         yield RunningGateway(base_url, dispatcher, GatewayClient(base_url, token, http), {})
 
 
