@@ -6,6 +6,7 @@ from aiohttp import web
 
 from .. import __version__
 from ..engine import LocalContent
+from ..models import ModelSpec
 from .common import authenticate, dispatcher_of, json_response, read_json, task_response
 from .content import kept_response, proxy_content
 from .wire import parse_unified_request
@@ -34,10 +35,26 @@ async def list_models(request: web.Request) -> web.Response:
     token = authenticate(request)
     dispatcher = dispatcher_of(request)
     data = [
-        {"id": model.name, "object": "model", "created": 0, "owned_by": model.vendor}
+        {
+            "id": model.name,
+            "object": "model",
+            "created": 0,
+            "owned_by": model.vendor,
+            "x_reelay": {"modes": model_modes(model)},
+        }
         for model in dispatcher.models_for(token)
     ]
     return json_response({"object": "list", "data": data})
+
+
+def model_modes(model: ModelSpec) -> list[str]:
+    """What a model generates from: ``text-to-video`` and/or ``image-to-video`` (which needs an image)."""
+    modes = []
+    if model.capabilities.text_to_video:
+        modes.append("text-to-video")
+    if model.capabilities.image_to_video:
+        modes.append("image-to-video")
+    return modes
 
 
 async def healthz(request: web.Request) -> web.Response:
