@@ -22,11 +22,11 @@ from click.testing import CliRunner
 from reelay.cli import cli
 from reelay.client import DownloadInterrupted, ReelayClient, partial_path
 from reelay.demo import DEMO_TOKEN, demo_banner, demo_environment
-from reelay.emulation import sample_asset, sample_mp4, serve_app
+from reelay.emulation import sample_asset, sample_clip, serve_app
 from reelay.plugins import Registry, make_plugin_manager
 from reelay.testing import TEST_TOKEN, running_gateway
 
-VIDEO = sample_mp4()
+VIDEO = sample_clip(4, 1280, 720)  # what acme-1 makes by default: 4 s, landscape
 
 
 @pytest.fixture(autouse=True)
