@@ -13,12 +13,14 @@ import io
 import json
 import socket
 
+import acme
 import pytest
 import structlog
-from acme_gateway import OTHER_TOKEN
+from acme_gateway import OTHER_TOKEN, acme_gateway
 from aiohttp import ClientSession, web
 from click.testing import CliRunner
 
+from reelay import hookimpl
 from reelay.cli import cli
 from reelay.client import DownloadInterrupted, ReelayClient, partial_path
 from reelay.demo import DEMO_TOKEN, demo_banner, demo_environment
@@ -57,7 +59,10 @@ async def submit(gw, **fields):
     return task
 
 
-@pytest.mark.parametrize("command", [["generate"], ["tasks"], *[["tasks", c] for c in ("list", "show", "wait")]])
+@pytest.mark.parametrize(
+    "command",
+    [["generate"], ["tasks"], *[["tasks", c] for c in ("list", "show", "wait", "download", "delete", "remix")]],
+)
 def test_help(command):
     result = CliRunner().invoke(cli, [*command, "--help"])
     assert result.exit_code == 0 and "Usage:" in result.output
@@ -200,6 +205,78 @@ async def test_download_before_completion_is_a_409_line(gateway, tmp_path):
     task = await submit(gateway)
     result = await run(["tasks", "download", task["id"], "-o", str(tmp_path / "x.mp4")], gateway.base_url)
     assert result.exit_code == 1 and "(code task_not_ready, HTTP 409)" in result.stderr
+
+
+async def test_download_of_an_unfinished_task_is_one_line_before_any_progress_bar(gateway, tmp_path):
+    task = await submit(gateway)
+    out = tmp_path / "x.mp4"
+    result = await run(["tasks", "download", task["id"], "-o", str(out)], gateway.base_url)
+    assert result.exit_code == 1
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("Error: ") and "task_not_ready" in line and f"reelay tasks wait {task['id']}" in line
+    assert "downloading" not in result.stderr and not out.exists()
+
+
+@pytest.mark.parametrize("command", ["download", "wait"])
+async def test_output_into_a_missing_folder_is_one_line_before_any_request(gateway, tmp_path, command):
+    task = await submit(gateway)
+    await gateway.client.wait(task["id"])
+    out = tmp_path / "no-such-folder" / "x.mp4"
+    result = await run(["tasks", command, task["id"], "-o", str(out)], gateway.base_url)
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines() == [
+        f"Error: cannot save to {out}: the folder {out.parent} does not exist"
+    ]
+    result = await run(["generate", "-m", "acme-1", "-p", "fox", "-o", str(out)], gateway.base_url)
+    assert result.exit_code == 1 and "does not exist" in result.stderr
+    assert len(await gateway.dispatcher.list_tasks(gateway.dispatcher.config.tokens[0])) == 1  # nothing submitted
+
+
+async def test_tasks_delete(gateway):
+    task = await submit(gateway)
+    await gateway.client.wait(task["id"])
+    result = await run(["tasks", "delete", task["id"]], gateway.base_url)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == f"Deleted {task['id']}"
+    result = await run(["tasks", "show", task["id"]], gateway.base_url)
+    assert result.exit_code == 1 and "(code task_not_found, HTTP 404)" in result.stderr
+    other = await submit(gateway)
+    result = await run(["tasks", "delete", other["id"], "--json"], gateway.base_url)
+    assert json.loads(result.stdout) == {"id": other["id"], "object": "video.deleted", "deleted": True}
+
+
+class AcmeRemix:
+    """A remix for the test vendor, which has none: a new acme job with the new prompt."""
+
+    @hookimpl
+    def reelay_remix(self, task, prompt, channel, http):
+        return acme._submit({"model": task.model, "text": prompt, "length": 4, "frame": "1280x720"}, channel, http)
+
+
+async def test_tasks_remix(acme_pm, tmp_path):
+    pm = make_plugin_manager(load_entry_points=False, plugins=[acme, AcmeRemix()])
+    async with acme_gateway(pm, tmp_path) as gateway:
+        task = await submit(gateway)
+        result = await run(["tasks", "remix", task["id"], "--prompt", "by night"], gateway.base_url)
+        assert result.exit_code == 1 and "only completed videos can be remixed" in result.stderr
+        await gateway.client.wait(task["id"])
+        result = await run(["tasks", "remix", task["id"], "--prompt", "by night", "--json"], gateway.base_url)
+        assert result.exit_code == 0, result.output
+        remix = json.loads(result.stdout)
+        assert remix["id"] != task["id"] and remix["prompt"] == "by night"
+        out = tmp_path / "night.mp4"
+        result = await run(["tasks", "remix", task["id"], "-p", "by night", "-o", str(out)], gateway.base_url)
+        assert result.exit_code == 0, result.output
+        assert_playable(out)
+
+
+async def test_tasks_remix_where_the_vendor_has_none_is_one_line(gateway):
+    task = await submit(gateway)
+    await gateway.client.wait(task["id"])
+    result = await run(["tasks", "remix", task["id"], "--prompt", "by night"], gateway.base_url)
+    assert result.exit_code == 1
+    [line] = result.stderr.strip().splitlines()
+    assert f"task {task['id']} cannot be remixed" in line and "(code remix_not_supported, HTTP 400)" in line
 
 
 async def test_tasks_cancel(gateway, monkeypatch):

@@ -88,7 +88,7 @@ def test_a_plugin_that_fails_to_import_is_named(monkeypatch):
         raise ModuleNotFoundError("No module named 'reelay_broken'")
 
     monkeypatch.setattr("pluggy.PluginManager.load_setuptools_entrypoints", load)
-    with pytest.raises(PluginError, match="^plugin 'broken' failed to load: ModuleNotFoundError: No module named"):
+    with pytest.raises(PluginError, match=r"^plugin 'broken' failed to load: ModuleNotFoundError: No module named"):
         make_plugin_manager()
 
 
