@@ -375,29 +375,22 @@ async def test_a_download_that_keeps_breaking_keeps_the_part(gateway, tmp_path):
     assert_playable(out)
 
 
-# ---------------------------------------------------------------- every installed family, as in `reelay demo`
-
-FAMILIES = {"kling": "kling-v1", "sora": "sora-2", "veo": "veo-3"}
+# ---------------------------------------------------------------- the demo, whatever plugins are installed
 
 
-@pytest.mark.parametrize("vendor", sorted(FAMILIES))
-async def test_demo_generate_ends_with_a_playable_mp4(vendor, tmp_path):
-    pm = make_plugin_manager()
-    registry = Registry.collect(pm)
-    model = FAMILIES[vendor]
-    if vendor not in registry.vendors or model not in registry.models:
-        pytest.skip(f"the {vendor} plugin is not installed")
+async def test_demo_generate_ends_with_a_playable_mp4(acme_pm, tmp_path):
+    """The demo's path from the banner to a file, on the test vendor: no installed plugin changes it."""
+    registry = Registry.collect(acme_pm)
     async with contextlib.AsyncExitStack() as stack:
         setup = await stack.enter_async_context(
-            demo_environment(port=0, generation_seconds=0.3, pm=pm, results_dir=str(tmp_path / "r"))
+            demo_environment(port=0, generation_seconds=0.3, pm=acme_pm, results_dir=str(tmp_path / "r"))
         )
-        gw = await stack.enter_async_context(running_gateway(setup.config, pm=pm, token=DEMO_TOKEN))
+        gw = await stack.enter_async_context(running_gateway(setup.config, pm=acme_pm, token=DEMO_TOKEN))
         banner = demo_banner(setup, DEMO_TOKEN, registry)
         assert f"export REELAY_API_KEY={DEMO_TOKEN}" in banner and "export REELAY_BASE_URL=" in banner
-        assert f"reelay generate --model {FAMILIES['kling']}" in banner or vendor != "kling"
+        assert "reelay generate --model acme-1 " in banner  # the only text-to-video model
         out = tmp_path / "fox.mp4"
-        args = ["generate", "--model", model, "--prompt", "a red fox", "--wait", "-o", str(out)]
+        args = ["generate", "--model", "acme-1", "--prompt", "a red fox", "--wait", "-o", str(out)]
         result = await run(args, gw.base_url, token=DEMO_TOKEN)
         assert result.exit_code == 0, result.output
-        data = out.read_bytes()
-        assert data[4:8] == b"ftyp" and len(data) > 1000
+        assert_playable(out)
