@@ -83,7 +83,7 @@ def serve(config_path: str, host: str | None, port: int | None) -> None:
     from .engine import Dispatcher
     from .http.app import create_app
     from .logs import configure_logging
-    from .plugins import PluginError
+    from .plugins import PluginError, Registry, make_plugin_manager
     from .startup import StartupError, check_port, check_store
 
     try:
@@ -93,8 +93,10 @@ def serve(config_path: str, host: str | None, port: int | None) -> None:
             config = attrs.evolve(config, server=server)
         check_port(config.server.host, config.server.port, "pass --port or set server.port")
         check_store(config.store.url, config.store.results_dir if config.store.keep_results else None)
+        pm = make_plugin_manager()
+        Registry.collect(pm)
+        dispatcher = Dispatcher(config, pm=pm)  # checks the configuration against the plugins
         configure_logging(config.logging.format, config.logging.level, cache=True)
-        dispatcher = Dispatcher(config)
     except ConfigError as error:
         raise _config_failed(error) from None
     except (PluginError, StartupError) as error:
