@@ -75,7 +75,7 @@ def test_allow_list_naming_an_uninstalled_plugin_is_an_error_naming_the_installe
     with pytest.raises(PluginError) as caught:
         make_plugin_manager()
     assert str(caught.value) == (
-        "REELAY_PLUGINS names 'none-such', 'also-not', which is not installed"
+        "REELAY_PLUGINS names 'none-such', 'also-not', which are not installed"
         " (installed: alpha, beta; unset REELAY_PLUGINS to load them all)"
     )
 

@@ -55,7 +55,7 @@ def allowed_plugin_names(installed: Iterable[str]) -> list[str]:
     if unknown:
         listed = ", ".join(repr(name) for name in unknown)
         raise PluginError(
-            f"REELAY_PLUGINS names {listed}, which is not installed"
+            f"REELAY_PLUGINS names {listed}, which {'is' if len(unknown) == 1 else 'are'} not installed"
             f" (installed: {', '.join(installed) or 'none'}; unset REELAY_PLUGINS to load them all)"
         )
     return names
