@@ -67,6 +67,13 @@ async def test_models_lists_what_the_group_can_use(gateway):
     assert {m["id"] for m in body["data"]} == {"acme-still"}
 
 
+async def test_models_say_which_need_an_image(gateway):
+    status, body = await gateway.client.request("GET", "/v1/models")
+    assert status == 200
+    modes = {m["id"]: m["x_reelay"]["modes"] for m in body["data"]}
+    assert modes == {"acme-1": ["text-to-video", "image-to-video"], "acme-still": ["image-to-video"]}
+
+
 async def test_healthz_needs_no_token(gateway):
     status, body, _ = await raw(gateway, "GET", "/healthz", token=None)
     assert status == 200 and body["status"] == "ok"

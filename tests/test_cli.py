@@ -12,9 +12,9 @@ import pytest
 from click.testing import CliRunner
 
 from reelay.cli import cli, describe_plugins
-from reelay.config import hash_key
-from reelay.demo import demo_banner, demo_environment
-from reelay.plugins import Registry
+from reelay.config import Config, hash_key
+from reelay.demo import DemoSetup, DemoStoreBusy, demo_banner, demo_environment, demo_store_lock
+from reelay.plugins import PluginError, Registry, installed_plugin_names
 from reelay.testing import running_gateway
 
 
@@ -136,3 +136,179 @@ async def test_demo_environment_serves_every_emulator(acme_pm, tmp_path):
             assert status == 200
             final, _ = await gw.client.wait(task["id"])
             assert final["status"] == "completed"
+
+
+# ---------------------------------------------------------------- start-up errors: one line, exit 2
+
+
+def _reelay(*args, env=None, timeout=60):
+    """``reelay ARGS`` as a real process; the completed process (text output)."""
+    environment = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "reelay.cli", *args], env=environment, capture_output=True, text=True, timeout=timeout
+    )
+
+
+@pytest.fixture
+def busy_port():
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        yield holder.getsockname()[1]
+
+
+def _serve_config(tmp_path, port, store=None):
+    config = tmp_path / "reelay.toml"
+    config.write_text(f'[server]\nport = {port}\n[store]\nurl = "sqlite:///{store or tmp_path / "r.db"}"\n')
+    return config
+
+
+def test_serve_on_a_busy_port_is_one_line_and_exit_2(tmp_path, busy_port):
+    result = _reelay("serve", "--config", str(_serve_config(tmp_path, busy_port)), env={"REELAY_PLUGINS": ""})
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines() == [f"Error: port {busy_port} is in use: pass --port or set server.port"]
+    assert result.stdout == ""
+
+
+def test_demo_on_a_busy_port_says_so_before_the_banner(busy_port):
+    result = _reelay("demo", "--port", str(busy_port))
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines() == [f"Error: port {busy_port} is in use: pass --port"]
+    assert "export" not in result.stdout and result.stdout == ""
+
+
+@pytest.mark.parametrize(
+    ("config_text", "expected"),
+    [
+        ("[server]\nport = 'x'\n", "Error: server.port: expected an integer"),
+        ("[server\n", "not valid TOML"),
+        ("[[tokens]]\nname = 'a'\nkey = '${REELAY_TEST_UNSET_VAR}'\n", "REELAY_TEST_UNSET_VAR is not set"),
+        ('[store]\nurl = "sqlite:////no/such/folder/r.db"\n', "store.url: cannot open /no/such/folder/r.db"),
+        ('[store]\nurl = "mysql://db/reelay"\n', "store.url: unsupported store URL scheme 'mysql'"),
+    ],
+)
+def test_serve_start_up_errors_are_one_line_and_exit_2(tmp_path, config_text, expected):
+    config = tmp_path / "reelay.toml"
+    config.write_text(config_text)
+    result = CliRunner().invoke(cli, ["serve", "--config", str(config)], env={"REELAY_PLUGINS": ""})
+    assert result.exit_code == 2, result.output
+    [line] = result.output.strip().splitlines()
+    assert line.startswith("Error: ") and expected in line
+
+
+def test_serve_with_a_missing_config_file_is_one_line_and_exit_2(tmp_path):
+    result = CliRunner().invoke(cli, ["serve", "--config", str(tmp_path / "nope.toml")])
+    assert result.exit_code == 2
+    [line] = result.output.strip().splitlines()
+    assert line.startswith("Error: ") and "nope.toml: cannot read" in line
+
+
+def test_serve_with_an_uncreatable_results_dir_is_one_line(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    config = tmp_path / "reelay.toml"
+    config.write_text(f'[store]\nurl = "sqlite:///{tmp_path / "r.db"}"\nresults_dir = "{blocker / "results"}"\n')
+    result = CliRunner().invoke(cli, ["serve", "--config", str(config)], env={"REELAY_PLUGINS": ""})
+    assert result.exit_code == 2
+    assert result.output.strip() == f"Error: store.results_dir: cannot create {blocker / 'results'}: Not a directory"
+
+
+@pytest.mark.parametrize("command", [["serve", "--config", "CONFIG"], ["demo", "--port", "0"], ["plugins"]])
+def test_an_unknown_plugin_in_reelay_plugins_is_one_line_naming_the_installed(tmp_path, command):
+    config = _serve_config(tmp_path, 0)
+    args = [str(config) if arg == "CONFIG" else arg for arg in command]
+    result = CliRunner().invoke(cli, args, env={"REELAY_PLUGINS": "no-such-plugin-x"})
+    assert result.exit_code == 2, result.output
+    [line] = result.output.strip().splitlines()
+    installed = ", ".join(installed_plugin_names()) or "none"
+    assert line == (
+        f"Error: REELAY_PLUGINS names 'no-such-plugin-x', which is not installed"
+        f" (installed: {installed}; unset REELAY_PLUGINS to load them all)"
+    )
+
+
+def test_a_plugin_that_fails_to_load_is_one_line_naming_it(monkeypatch):
+    def broken():
+        raise PluginError("plugin 'broken' failed to load: ModuleNotFoundError: No module named 'reelay_broken'")
+
+    monkeypatch.setattr("reelay.plugins.make_plugin_manager", broken)
+    for args in (["plugins"], ["demo", "--port", "0"]):
+        result = CliRunner().invoke(cli, args)
+        assert result.exit_code == 2
+        assert result.output.strip().splitlines() == [
+            "Error: plugin 'broken' failed to load: ModuleNotFoundError: No module named 'reelay_broken'"
+        ]
+
+
+# ---------------------------------------------------------------- check-config reports everything at once
+
+
+def test_check_config_reports_every_missing_variable_and_every_problem(tmp_path):
+    path = tmp_path / "many.toml"
+    path.write_text(
+        "[server]\nport = 'eighty'\n"
+        "[[tokens]]\nname = 'a'\nkey = '${REELAY_TEST_UNSET_A}'\n"
+        "[[tokens]]\nname = 'b'\nkey = '${REELAY_TEST_UNSET_B}'\n"
+    )
+    result = CliRunner().invoke(cli, ["check-config", str(path)])
+    assert result.exit_code == 2
+    assert "tokens[0].key: environment variable REELAY_TEST_UNSET_A is not set" in result.output
+    assert "tokens[1].key: environment variable REELAY_TEST_UNSET_B is not set" in result.output
+    assert "server.port: expected an integer" in result.output
+
+
+def test_check_config_with_missing_variables_still_checks_channels(tmp_path):
+    path = tmp_path / "env.toml"
+    path.write_text(
+        "[[channels]]\nname = 'x'\nvendor = 'no-such-vendor'\n"
+        "[channels.credentials]\napi_key = '${REELAY_TEST_UNSET_KEY}'\n"
+    )
+    result = CliRunner().invoke(cli, ["check-config", str(path)], env={"REELAY_PLUGINS": ""})
+    assert result.exit_code == 2
+    assert "channels[0].credentials.api_key: environment variable REELAY_TEST_UNSET_KEY is not set" in result.output
+    assert "channels[0].vendor: no installed plugin provides 'no-such-vendor'" in result.output
+
+
+# ---------------------------------------------------------------- the demo
+
+
+def test_a_second_demo_on_the_same_sqlite_store_refuses_to_start(tmp_path):
+    store = f"sqlite:///{tmp_path / 'shared.db'}"
+    port = _free_port()
+    first = subprocess.Popen(
+        [sys.executable, "-m", "reelay.cli", "demo", "--port", str(port), "--store", store],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        _wait_healthy(port, first)
+        second = _reelay("demo", "--port", str(_free_port()), "--store", store)
+        assert second.returncode == 2, second.stderr
+        assert second.stderr.splitlines() == [
+            f"Error: another reelay demo (pid {first.pid}) is using the store {tmp_path / 'shared.db'}:"
+            " stop it, or pass another --store"
+        ]
+    finally:
+        first.terminate()
+        first.communicate(timeout=10)
+    with demo_store_lock(store) as lock:  # the lock went with the first demo
+        assert lock == tmp_path / "shared.db.demo-lock"
+
+
+def test_demo_store_lock_is_held_for_the_block(tmp_path):
+    store = f"sqlite:///{tmp_path / 'd.db'}"
+    with demo_store_lock(store), pytest.raises(DemoStoreBusy, match="another reelay demo"), demo_store_lock(store):
+        pass
+    with demo_store_lock(store):
+        pass
+    with demo_store_lock(None) as nothing:
+        assert nothing is None
+
+
+def test_demo_banner_marks_image_to_video_only_models(acme_pm):
+    registry = Registry.collect(acme_pm)
+    setup = DemoSetup(Config(), {"acme": "http://127.0.0.1:1"})
+    banner = demo_banner(setup, "sk-demo", registry)
+    [models] = [line for line in banner.splitlines() if line.startswith("Models: ")]
+    assert models == "Models: acme-1, acme-still (image-to-video only)"
+    assert "image-to-video only: send an image" in banner

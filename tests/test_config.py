@@ -75,6 +75,27 @@ def test_missing_environment_variable_is_named(tmp_path):
     assert caught.value.problems == ["channels[0].credentials.api_key: environment variable ACME_KEY is not set"]
 
 
+def test_every_missing_variable_and_every_invalid_key_are_reported_at_once(tmp_path):
+    text = GOOD.replace("port = 9000", "port = 'ninety'")
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(tmp_path, text), {})
+    assert caught.value.problems == [
+        "tokens[0].key: environment variable TEAM_A_KEY is not set",
+        "channels[0].credentials.api_key: environment variable ACME_KEY is not set",
+        "server.port: expected an integer",
+    ]
+    assert caught.value.partial is None  # not readable as a whole: nothing more to check
+
+
+def test_a_file_missing_only_variables_can_still_be_validated(tmp_path, acme_pm):
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(tmp_path, GOOD.replace('vendor = "acme"', 'vendor = "acme"\nzone = "eu"')), {})
+    assert len(caught.value.problems) == 2
+    partial = caught.value.partial
+    assert partial is not None and partial.channels[0].credentials["api_key"] == "${ACME_KEY}"
+    assert any(p.startswith("channels[0].zone: unknown key") for p in validate(partial, Registry.collect(acme_pm)))
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [

@@ -29,7 +29,7 @@ from reelay import (
 )
 from reelay.emulation import serve_app
 from reelay.normalize import normalize
-from reelay.plugins import Registry, RegistryError, make_plugin_manager
+from reelay.plugins import PluginError, Registry, RegistryError, make_plugin_manager
 
 ROOT = Path(__file__).resolve().parent.parent
 HOOK_NAMES = sorted(name for name, _ in inspect.getmembers(hookspecs, inspect.isfunction) if name.startswith("reelay_"))
@@ -66,9 +66,32 @@ def test_misspelled_hook_fails_loudly():
 
 
 def test_allow_list_limits_entry_point_plugins(monkeypatch):
-    monkeypatch.setenv("REELAY_PLUGINS", "none-such")
+    monkeypatch.setenv("REELAY_PLUGINS", "")
     pm = make_plugin_manager()
     assert Registry.collect(pm).vendors == {}
+
+
+def test_allow_list_naming_an_uninstalled_plugin_is_an_error_naming_the_installed(monkeypatch):
+    monkeypatch.setenv("REELAY_PLUGINS", "none-such, also-not")
+    monkeypatch.setattr("reelay.plugins.installed_plugin_names", lambda: ["alpha", "beta"])
+    with pytest.raises(PluginError) as caught:
+        make_plugin_manager()
+    assert str(caught.value) == (
+        "REELAY_PLUGINS names 'none-such', 'also-not', which are not installed"
+        " (installed: alpha, beta; unset REELAY_PLUGINS to load them all)"
+    )
+
+
+def test_a_plugin_that_fails_to_import_is_named(monkeypatch):
+    monkeypatch.setenv("REELAY_PLUGINS", "broken")
+    monkeypatch.setattr("reelay.plugins.installed_plugin_names", lambda: ["broken"])
+
+    def load(self, group, name=None):
+        raise ModuleNotFoundError("No module named 'reelay_broken'")
+
+    monkeypatch.setattr("pluggy.PluginManager.load_setuptools_entrypoints", load)
+    with pytest.raises(PluginError, match=r"^plugin 'broken' failed to load: ModuleNotFoundError: No module named"):
+        make_plugin_manager()
 
 
 # ---------------------------------------------------------------- registration

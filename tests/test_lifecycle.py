@@ -8,7 +8,7 @@ import attrs
 from acme_gateway import acme_gateway
 
 from reelay.config import PollerConfig
-from reelay.emulation import serve_app
+from reelay.emulation import sample_clip, serve_app
 from reelay.engine import SUBMISSION_GRACE_SECONDS, Dispatcher
 from reelay.models import UnifiedRequest
 from reelay.normalize import normalize
@@ -33,7 +33,7 @@ async def test_restart_with_tasks_in_flight_completes_every_task(acme_pm, acme_s
                 final, _ = await second.client.wait(task_id)
                 assert final["status"] == "completed"
                 code, _, data = await second.client.content(task_id)
-                assert code == 200 and data == settings.video
+                assert code == 200 and data == sample_clip(4, 1280, 720)  # acme-1: 4 s, 1280x720 by default
 
 
 async def test_crash_between_recording_and_submitting_waits_for_the_grace_time(acme_pm, acme_spec, tmp_path):

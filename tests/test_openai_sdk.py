@@ -3,7 +3,7 @@
 import pytest
 from acme_gateway import acme_gateway
 
-from reelay.emulation import sample_asset
+from reelay.emulation import sample_asset, sample_clip
 from reelay.testing import TEST_TOKEN
 
 openai = pytest.importorskip("openai")
@@ -25,7 +25,7 @@ async def test_create_poll_download_list_delete(acme_pm, tmp_path):
         done = await client.videos.poll(video.id, poll_interval_ms=50)
         assert done.status == "completed" and done.progress == 100 and done.seconds == "4"
         content = await client.videos.download_content(video.id)
-        assert content.content == gw.dispatcher.registry.emulators[0].settings().video
+        assert content.content == sample_clip(4, 1280, 720)
         page = await client.videos.list(limit=10)
         assert [v.id for v in page.data] == [video.id]
         deleted = await client.videos.delete(video.id)

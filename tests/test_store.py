@@ -12,6 +12,7 @@ import structlog
 from acme_gateway import acme_gateway
 
 from reelay.config import StoreConfig
+from reelay.emulation import sample_clip
 from reelay.models import (
     Adjustment,
     GenerationRequest,
@@ -269,7 +270,7 @@ async def test_a_gateway_on_postgresql_serves_a_task_submitted_to_another(acme_p
             final, _ = await second.client.wait(task["id"])
             assert final["status"] == "completed"
             code, _, data = await second.client.content(task["id"])
-            assert code == 200 and data == acme_spec.settings().video
+            assert code == 200 and data == sample_clip(4, 1280, 720)  # acme-1 by default
             assert (await first.client.get(task["id"]))["status"] == "completed"
 
 

@@ -1,4 +1,10 @@
-"""The ``reelay`` command: run the gateway, the demo, and inspect plugins."""
+"""The ``reelay`` command: run the gateway, the demo, and inspect plugins.
+
+A start-up problem a user can cause (a bad or missing configuration, an
+unset environment variable, a busy port, an unusable store, a plugin that
+does not load) is said in one line without a traceback, and the command
+exits with :data:`EXIT_STARTUP`.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +18,21 @@ from typing import Any
 import click
 
 from . import __version__
+
+#: The exit code of a command that could not start (the same as for wrong usage).
+EXIT_STARTUP = 2
+
+
+class StartupFailed(click.ClickException):
+    """A start-up problem, printed as ``Error: <one line>`` with exit code 2."""
+
+    exit_code = EXIT_STARTUP
+
+
+def _config_failed(error: Exception) -> StartupFailed:
+    """One line per configuration problem (one line in all for a single one)."""
+    problems = getattr(error, "problems", None) or [str(error)]
+    return StartupFailed("\n".join(problems) if len(problems) > 1 else problems[0])
 
 
 class _Commands(click.Group):
@@ -62,25 +83,43 @@ def serve(config_path: str, host: str | None, port: int | None) -> None:
     from .config import ConfigError, load_config
     from .engine import Dispatcher
     from .http.app import create_app
-    from .http.serving import run
     from .logs import configure_logging
+    from .plugins import PluginError, Registry, make_plugin_manager
+    from .startup import StartupError, check_port, check_store
 
     try:
         config = load_config(config_path)
         if host or port:
             server = attrs.evolve(config.server, host=host or config.server.host, port=port or config.server.port)
             config = attrs.evolve(config, server=server)
+        check_port(config.server.host, config.server.port, "pass --port or set server.port")
+        check_store(config.store.url, config.store.results_dir if config.store.keep_results else None)
+        pm = make_plugin_manager()
+        Registry.collect(pm)
+        dispatcher = Dispatcher(config, pm=pm)  # checks the configuration against the plugins
         configure_logging(config.logging.format, config.logging.level, cache=True)
-        dispatcher = Dispatcher(config)
     except ConfigError as error:
-        raise click.ClickException(str(error)) from None
+        raise _config_failed(error) from None
+    except (PluginError, StartupError) as error:
+        raise StartupFailed(str(error)) from None
     app = create_app(config, dispatcher=dispatcher)
     # Everything loaded so far (modules, plugins, config) lives as long as
     # the process: keep it out of the collector's scans, which otherwise show
     # up as millisecond pauses in the latency tail.
     gc.freeze()
     click.echo(f"reelay {__version__} listening on http://{config.server.host}:{config.server.port}", err=True)
-    run(app, config.server)  # with [server]'s timeouts for slow clients
+    _run(app, config.server)
+
+
+def _run(app: Any, server: Any) -> None:
+    """Serve with ``[server]``'s timeouts for slow clients; a failure to start (the port
+    taken meanwhile, the store unreachable) is one line."""
+    from .http.serving import run
+
+    try:
+        run(app, server)
+    except OSError as error:
+        raise StartupFailed(f"cannot start on {server.host}:{server.port}: {error.strerror or error}") from None
 
 
 @cli.command()
@@ -90,22 +129,42 @@ def serve(config_path: str, host: str | None, port: int | None) -> None:
 @click.option("--token", default=None, help="The demo API token (default: sk-reelay-demo).")
 @click.option("--store", "store_url", default=None, help="Store URL (default: a fresh SQLite file).")
 def demo(host: str, port: int, generation_seconds: float, token: str | None, store_url: str | None) -> None:
-    """Run the gateway against every installed plugin's emulator (no keys, no network)."""
-    from .demo import DEMO_TOKEN, run_demo
-    from .logs import configure_logging
+    """Run the gateway against every installed plugin's emulator (no keys, no network).
 
-    configure_logging("console", os.environ.get("REELAY_LOG_LEVEL", "info"))
-    run_demo(host, port, generation_seconds, token or DEMO_TOKEN, store_url)
+    One demo at a time may use a SQLite --store: a second one on the same
+    file refuses to start.
+    """
+    from .demo import DEMO_TOKEN, DemoStoreBusy, demo_store_lock, run_demo
+    from .logs import configure_logging
+    from .plugins import PluginError, Registry, make_plugin_manager
+    from .startup import StartupError, check_port, check_store
+
+    try:
+        check_port(host, port, "pass --port")
+        if store_url is not None:
+            check_store(store_url)
+        pm = make_plugin_manager()
+        Registry.collect(pm)
+        with demo_store_lock(store_url):
+            configure_logging("console", os.environ.get("REELAY_LOG_LEVEL", "info"))
+            run_demo(host, port, generation_seconds, token or DEMO_TOKEN, store_url, pm=pm)
+    except (PluginError, StartupError, DemoStoreBusy) as error:
+        raise StartupFailed(str(error)) from None
+    except OSError as error:
+        raise StartupFailed(f"cannot start on {host}:{port}: {error.strerror or error}") from None
 
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def plugins(as_json: bool) -> None:
     """List installed plugins, their vendors, models and precedence rules."""
-    from .plugins import Registry, make_plugin_manager, plugin_distributions
+    from .plugins import PluginError, Registry, make_plugin_manager, plugin_distributions
 
-    pm = make_plugin_manager()
-    registry = Registry.collect(pm)
+    try:
+        pm = make_plugin_manager()
+        registry = Registry.collect(pm)
+    except PluginError as error:
+        raise StartupFailed(str(error)) from None
     listing = describe_plugins(pm, registry, plugin_distributions(pm))
     if as_json:
         click.echo(json.dumps(listing, indent=2))
@@ -180,18 +239,25 @@ def describe_plugins(pm: Any, registry: Any, distributions: list[tuple[str, str,
 @cli.command("check-config")
 @click.argument("config_path", type=click.Path(dir_okay=False), envvar="REELAY_CONFIG")
 def check_config(config_path: str) -> None:
-    """Check a configuration file against the installed plugins."""
+    """Check a configuration file against the installed plugins; every problem is reported in one run."""
     from .config import ConfigError, load_config, validate
-    from .plugins import Registry, make_plugin_manager
+    from .plugins import PluginError, Registry, make_plugin_manager
 
+    try:
+        pm = make_plugin_manager()
+        registry = Registry.collect(pm)
+    except PluginError as error:
+        raise StartupFailed(str(error)) from None
+    problems: list[str] = []
     try:
         config = load_config(config_path)
     except ConfigError as error:
-        raise click.ClickException(str(error)) from None
-    pm = make_plugin_manager()
-    problems = validate(config, Registry.collect(pm), pm)
+        problems += error.problems
+        config = error.partial  # unset variables left as ${NAME}: the rest can still be checked
+    if config is not None:
+        problems += validate(config, registry, pm)
     if problems:
-        raise click.ClickException("invalid configuration:\n  " + "\n  ".join(problems))
+        raise StartupFailed("invalid configuration:\n  " + "\n  ".join(problems))
     click.echo(f"{config_path}: ok ({len(config.tokens)} tokens, {len(config.channels)} channels)")
 
 

@@ -1,7 +1,9 @@
 """The gateway's configuration: one TOML file, checked before the server starts.
 
 ``${NAME}`` in any string is replaced from the environment; a missing
-variable is an error naming it. Every error names its key path.
+variable is an error naming it. Every error names its key path, and every
+problem of a file is reported at once: each unset variable, then each
+invalid key.
 """
 
 from __future__ import annotations
@@ -27,11 +29,17 @@ from .store import open_store
 
 
 class ConfigError(Exception):
-    """The configuration is unusable; ``problems`` are ``key.path: reason`` lines."""
+    """The configuration is unusable; ``problems`` are ``key.path: reason`` lines.
 
-    def __init__(self, problems: list[str]):
+    ``partial`` is the configuration read with unset variables left as
+    ``${NAME}`` when only variables were missing, so later checks
+    (:func:`validate`) can still report the file's other problems; else None.
+    """
+
+    def __init__(self, problems: list[str], partial: Config | None = None):
         super().__init__("invalid configuration:\n  " + "\n  ".join(problems))
         self.problems = problems
+        self.partial = partial
 
 
 @frozen
@@ -355,32 +363,50 @@ _converter.register_structure_hook(Token, _token)
 _converter.register_structure_hook(Channel, _channel)
 
 
-def substitute_env(value: Any, environ: Mapping[str, str], path: str = "") -> Any:
-    """Replace ``${NAME}`` in every string of a parsed TOML document."""
+def substitute_env(value: Any, environ: Mapping[str, str], path: str = "", missing: list[str] | None = None) -> Any:
+    """Replace ``${NAME}`` in every string of a parsed TOML document.
+
+    An unset variable raises :class:`ConfigError`; with a ``missing`` list
+    it is appended there instead (``key.path: ...`` lines, every one of the
+    document) and ``${NAME}`` is left in place.
+    """
     if isinstance(value, str):
 
         def replace(match: re.Match[str]) -> str:
             name = match.group(1)
-            if name not in environ:
-                raise ConfigError([f"{path or 'config'}: environment variable {name} is not set"])
-            return environ[name]
+            if name in environ:
+                return environ[name]
+            problem = f"{path or 'config'}: environment variable {name} is not set"
+            if missing is None:
+                raise ConfigError([problem])
+            missing.append(problem)
+            return match.group(0)
 
         return _VARIABLE.sub(replace, value)
     if isinstance(value, dict):
-        return {key: substitute_env(item, environ, f"{path}.{key}" if path else key) for key, item in value.items()}
+        return {
+            key: substitute_env(item, environ, f"{path}.{key}" if path else key, missing) for key, item in value.items()
+        }
     if isinstance(value, list):
-        return [substitute_env(item, environ, f"{path}[{index}]") for index, item in enumerate(value)]
+        return [substitute_env(item, environ, f"{path}[{index}]", missing) for index, item in enumerate(value)]
     return value
 
 
 def parse_config(document: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> Config:
-    """A :class:`Config` from a parsed TOML document."""
-    data = substitute_env(dict(document), os.environ if environ is None else environ)
+    """A :class:`Config` from a parsed TOML document.
+
+    :raises ConfigError: with every unset variable and every invalid key.
+    """
+    missing: list[str] = []
+    data = substitute_env(dict(document), os.environ if environ is None else environ, missing=missing)
     try:
-        return _converter.structure(data, Config)
+        config = _converter.structure(data, Config)
     except cattrs.ClassValidationError as error:
         lines = cattrs.transform_error(error, path="", format_exception=_describe)
-        raise ConfigError([_readable(line) for line in lines]) from None
+        raise ConfigError([*missing, *(_readable(line) for line in lines)]) from None
+    if missing:
+        raise ConfigError(missing, partial=config)
+    return config
 
 
 def _describe(exc: BaseException, type_: Any) -> str:

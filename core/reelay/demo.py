@@ -3,13 +3,18 @@
 Every installed plugin's emulator is started on loopback and configured as a
 channel; the store is SQLite; a demo token is printed with ready-to-paste
 commands.
+
+A demo's poller polls its tasks against its own emulators, so two demos on
+one store would fail each other's tasks: a demo holds an advisory lock next
+to its SQLite file for as long as it runs (:func:`demo_store_lock`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import attrs
@@ -20,10 +25,62 @@ from .config import Config, PollerConfig, ServerConfig, StoreConfig, hash_key
 from .emulation import serve_app
 from .engine import Dispatcher
 from .http.app import create_app
-from .models import Channel, Token
+from .models import Channel, ModelSpec, Token
 from .plugins import Registry, make_plugin_manager
+from .store import open_store
+from .store.sqlite import SQLiteStore
 
 DEMO_TOKEN = "sk-reelay-demo"
+
+
+class DemoStoreBusy(Exception):
+    """Another live demo uses the store; the message says which process and what to do."""
+
+
+@contextlib.contextmanager
+def demo_store_lock(store_url: str | None) -> Iterator[Path | None]:
+    """Hold ``<store file>.demo-lock`` for the block; yields its path (None when there is nothing to lock).
+
+    The lock is an ``flock`` on the file: the system lets it go when the
+    process ends, however it ends, so a stale file never blocks a new demo.
+
+    :raises DemoStoreBusy: another process holds it.
+    """
+    path = _sqlite_file(store_url)
+    try:
+        import fcntl
+    except ImportError:  # not a POSIX system: no advisory locks
+        path = None
+    if path is None:
+        yield None
+        return
+    lock_path = path.with_name(path.name + ".demo-lock")
+    with open(lock_path, "a+") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            holder = lock.read().strip() or "?"
+            raise DemoStoreBusy(
+                f"another reelay demo (pid {holder}) is using the store {path}: stop it, or pass another --store"
+            ) from None
+        lock.seek(0)
+        lock.truncate()
+        lock.write(f"{os.getpid()}\n")
+        lock.flush()
+        try:
+            yield lock_path
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _sqlite_file(store_url: str | None) -> Path | None:
+    if store_url is None:
+        return None  # a fresh file of its own
+    store = open_store(store_url)
+    if isinstance(store, SQLiteStore) and store.path != ":memory:":
+        return Path(store.path).resolve()
+    return None
 
 
 @attrs.frozen
@@ -105,8 +162,16 @@ def demo_banner(setup: DemoSetup, token: str, registry: Registry) -> str:
             f"  reelay generate --model {example} --prompt 'a red fox' --wait -o fox.mp4",
             "",
         ]
-    lines.append("Models: " + ", ".join(sorted(registry.models)))
+    lines.append("Models: " + ", ".join(_model_label(registry.models[name]) for name in sorted(registry.models)))
+    if any(not model.capabilities.text_to_video for model in registry.models.values()):
+        lines.append("  (image-to-video only: send an image with --image, or image / input_reference)")
     return "\n".join(lines)
+
+
+def _model_label(model: ModelSpec) -> str:
+    if model.capabilities.text_to_video:
+        return model.name
+    return f"{model.name} (image-to-video only)"
 
 
 def _example_model(registry: Registry) -> str | None:
@@ -115,17 +180,24 @@ def _example_model(registry: Registry) -> str | None:
     return text_models[0] if text_models else None
 
 
-def run_demo(host: str, port: int, generation_seconds: float, token: str, store_url: str | None) -> None:
+def run_demo(
+    host: str,
+    port: int,
+    generation_seconds: float,
+    token: str,
+    store_url: str | None,
+    pm: pluggy.PluginManager | None = None,
+) -> None:
     """Run the demo gateway until interrupted."""
 
     async def make_app() -> web.Application:
         stack = contextlib.AsyncExitStack()
         setup = await stack.enter_async_context(
             demo_environment(
-                host=host, port=port, generation_seconds=generation_seconds, token=token, store_url=store_url
+                host=host, port=port, generation_seconds=generation_seconds, token=token, store_url=store_url, pm=pm
             )
         )
-        dispatcher = Dispatcher(setup.config)
+        dispatcher = Dispatcher(setup.config, pm=pm)
         app = create_app(setup.config, dispatcher=dispatcher)
 
         async def close_emulators(_: web.Application) -> None:

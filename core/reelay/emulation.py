@@ -3,7 +3,8 @@
 An emulator is a real :class:`aiohttp.web.Application` that speaks one
 vendor's wire protocol. Plugins build theirs from these pieces: a job clock
 that advances statuses over a configurable time, failure scenarios chosen by
-markers in the prompt, a small real MP4 and a loopback server runner.
+markers in the prompt, small real MP4s matching a job's duration and
+orientation, and a loopback server runner.
 """
 
 from __future__ import annotations
@@ -30,6 +31,46 @@ def sample_asset(name: str) -> bytes:
 def sample_mp4() -> bytes:
     """A small, real, playable MP4 (2 s, 160x90)."""
     return sample_asset("sample.mp4")
+
+
+#: The durations (seconds) of the clips in ``reelay/assets``, one set per orientation.
+#: They are ``clip-<orientation>-<seconds>s.mp4``: 1 frame a second, H.264, made with
+#: ``ffmpeg -f lavfi -i testsrc2=size=160x90:rate=1:duration=5 -c:v libx264 -preset veryslow
+#: -crf 38 -pix_fmt yuv420p -bf 0 -movflags +faststart -an -map_metadata -1 clip-landscape-5s.mp4``
+#: (160x90 landscape, 90x160 portrait, 96x96 square).
+CLIP_SECONDS: tuple[int, ...] = (4, 5, 6, 7, 8, 10, 12)
+
+
+def orientation(width: float, height: float) -> str:
+    """``landscape``, ``portrait`` or ``square`` for a frame of ``width`` by ``height``."""
+    if width > height:
+        return "landscape"
+    if height > width:
+        return "portrait"
+    return "square"
+
+
+def size_dimensions(size: str | None) -> tuple[int, int]:
+    """Width and height of a size written ``1280x720`` or ``16:9``; 16:9 when absent or unreadable."""
+    if size:
+        for separator in ("x", ":"):
+            width, found, height = size.lower().partition(separator)
+            if found and width.strip().isdigit() and height.strip().isdigit():
+                return int(width), int(height)
+    return 16, 9
+
+
+def sample_clip(seconds: float | None, width: float = 16, height: float = 9) -> bytes:
+    """A small, real, playable MP4 whose duration and orientation match a job.
+
+    The duration is the nearest of :data:`CLIP_SECONDS` (the longer one on a
+    tie; 5 s when ``seconds`` is None); the orientation follows ``width`` and
+    ``height`` (pixels or a ratio). Emulators serve it as a finished job's
+    video, so a demo's result looks like what was asked.
+    """
+    wanted = 5.0 if seconds is None else float(seconds)
+    nearest = min(CLIP_SECONDS, key=lambda clip: (abs(clip - wanted), -clip))
+    return sample_asset(f"clip-{orientation(width, height)}-{nearest}s.mp4")
 
 
 class Scenario(enum.StrEnum):
@@ -107,7 +148,10 @@ class EmulatorSettings:
 
     :param credentials: the credentials it accepts (and a demo channel sends).
     :param generation_seconds: how long each job takes to finish.
-    :param video: the bytes served as every result.
+    :param video: the bytes served as every result when given; by default
+        :meth:`video_for` answers each job a :func:`sample_clip` matching its
+        duration and size (and ``video`` is the 2-second :func:`sample_mp4`,
+        for emulators that serve it directly).
     :param fail_submissions: the first N submissions answer a transient
         server error, to exercise fail-over.
     :param options: vendor-specific switches (for example which API form).
@@ -118,6 +162,12 @@ class EmulatorSettings:
     video: bytes = attrs.field(factory=sample_mp4, repr=False)
     fail_submissions: int = 0
     options: Mapping[str, Any] = attrs.field(factory=dict)
+
+    def video_for(self, seconds: float | None, size: str | None) -> bytes:
+        """The video of a finished job that asked for ``seconds`` and ``size`` (``1280x720`` or ``16:9``)."""
+        if self.video is not sample_mp4():  # given: the same bytes for every job (sample_asset is cached)
+            return self.video
+        return sample_clip(seconds, *size_dimensions(size))
 
 
 @frozen

@@ -1,14 +1,18 @@
 """Plugin loading and the registry of vendors, models and emulators.
 
 Third-party plugins come through the ``reelay`` entry-point group.
-``REELAY_PLUGINS`` (comma-separated entry-point names) is an allow-list;
+``REELAY_PLUGINS`` (comma-separated entry-point names) is an allow-list: a
+name no installed package provides is an error naming the installed ones.
 ``REELAY_TRACE_HOOKS=1`` prints every hook call with its arguments and result.
+A plugin that fails to import, or implements a hook that does not exist,
+is a :class:`PluginError` naming it.
 """
 
 from __future__ import annotations
 
 import functools
 import importlib
+import importlib.metadata
 import inspect
 import os
 import sys
@@ -28,19 +32,52 @@ DEFAULT_PLUGINS: tuple[str, ...] = ()
 ENTRY_POINT_GROUP = "reelay"
 
 
+class PluginError(Exception):
+    """A plugin cannot be loaded, or ``REELAY_PLUGINS`` names one that is not installed."""
+
+
+def installed_plugin_names() -> list[str]:
+    """The entry-point names of the installed plugins (what ``REELAY_PLUGINS`` may list), sorted."""
+    return sorted({entry.name for entry in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)})
+
+
+def allowed_plugin_names(installed: Iterable[str]) -> list[str]:
+    """The plugins ``REELAY_PLUGINS`` lets load (all of ``installed`` when it is unset).
+
+    :raises PluginError: it names a plugin that is not installed.
+    """
+    installed = sorted(installed)
+    allowed = os.environ.get("REELAY_PLUGINS")
+    if allowed is None:
+        return installed
+    names = list(dict.fromkeys(name.strip() for name in allowed.split(",") if name.strip()))
+    unknown = [name for name in names if name not in installed]
+    if unknown:
+        listed = ", ".join(repr(name) for name in unknown)
+        raise PluginError(
+            f"REELAY_PLUGINS names {listed}, which {'is' if len(unknown) == 1 else 'are'} not installed"
+            f" (installed: {', '.join(installed) or 'none'}; unset REELAY_PLUGINS to load them all)"
+        )
+    return names
+
+
 def make_plugin_manager(*, load_entry_points: bool = True, plugins: Iterable[object] = ()) -> pluggy.PluginManager:
-    """A plugin manager with the hookspecs and the installed plugins."""
+    """A plugin manager with the hookspecs and the installed plugins.
+
+    :raises PluginError: a plugin fails to load or implements an unknown hook,
+        or ``REELAY_PLUGINS`` names a plugin that is not installed.
+    """
     pm = pluggy.PluginManager(hookspecs.PROJECT)
     pm.add_hookspecs(hookspecs)
     for name in DEFAULT_PLUGINS:
         pm.register(importlib.import_module(name), name)
     if load_entry_points:
-        allowed = os.environ.get("REELAY_PLUGINS")
-        if allowed is None:
-            pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
-        else:
-            for name in {name.strip() for name in allowed.split(",") if name.strip()}:
+        for name in allowed_plugin_names(installed_plugin_names()):
+            try:
                 pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP, name=name)
+            except Exception as error:  # an import error, a bad hook signature...: whatever the plugin raised
+                raise PluginError(f"plugin {name!r} failed to load: {type(error).__name__}: {error}") from error
+            _check_pending(pm, name)
     for plugin in plugins:
         pm.register(plugin)
     pm.check_pending()
@@ -48,6 +85,13 @@ def make_plugin_manager(*, load_entry_points: bool = True, plugins: Iterable[obj
         pm.trace.root.setwriter(sys.stderr.write)
         pm.enable_tracing()
     return pm
+
+
+def _check_pending(pm: pluggy.PluginManager, name: str) -> None:
+    try:
+        pm.check_pending()
+    except pluggy.PluginValidationError as error:
+        raise PluginError(f"plugin {name!r} is invalid: {error}") from error
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -83,8 +127,8 @@ def for_vendor(vendor: str) -> Callable[[F], F]:
     return decorate
 
 
-class RegistryError(Exception):
-    """A plugin registered a name twice, or a model names an unknown vendor."""
+class RegistryError(PluginError):
+    """Two plugins registered the same name, or a model names an unknown vendor."""
 
 
 def qualified_name(model: ModelSpec) -> str:

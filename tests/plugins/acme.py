@@ -222,6 +222,7 @@ def create_emulator(settings: EmulatorSettings) -> web.Application:
             return web.json_response({"message": "length is out of range"}, status=422)
         job = EmulatedJob(id=secrets.token_hex(8), duration=settings.generation_seconds, scenario=scenario)
         job.data["payload"] = body
+        job.data["video"] = settings.video_for(body.get("length"), body.get("frame"))
         jobs[job.id] = job
         return web.json_response({"job": job.id})
 
@@ -256,9 +257,10 @@ def create_emulator(settings: EmulatorSettings) -> web.Application:
     async def download(request: web.Request) -> web.Response:
         if not authorized(request):
             return web.json_response({"message": "bad key"}, status=401)
-        if request.match_info["job"] not in jobs:
+        job = jobs.get(request.match_info["job"])
+        if job is None:
             return web.json_response({"message": "no such file"}, status=404)
-        return bytes_response(request, settings.video, "video/mp4")
+        return bytes_response(request, job.data["video"], "video/mp4")
 
     app = web.Application(client_max_size=64 * 1024**2)
     app.router.add_post("/v2/jobs", create)

@@ -220,6 +220,16 @@ class ReelayClient:
         task, _ = self.request("POST", f"/v1/videos/{_quote(task_id)}/cancel")
         return task
 
+    def delete(self, task_id: str) -> dict[str, Any]:
+        """Delete a task and its kept video (``DELETE /v1/videos/{id}``); ``{id, object, deleted}``."""
+        answer, _ = self.request("DELETE", f"/v1/videos/{_quote(task_id)}")
+        return answer
+
+    def remix(self, task_id: str, prompt: str) -> dict[str, Any]:
+        """A new task from a finished one with another prompt (``POST /v1/videos/{id}/remix``)."""
+        task, _ = self.request("POST", f"/v1/videos/{_quote(task_id)}/remix", json_body={"prompt": prompt})
+        return task
+
     def wait(
         self,
         task_id: str,

@@ -7,6 +7,7 @@ one line with the gateway's error code, and the exit code is non-zero.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import sys
@@ -118,6 +119,12 @@ def _when(timestamp: Any, form: str = "%Y-%m-%d %H:%M:%S") -> str:
     return datetime.fromtimestamp(timestamp).strftime(form)
 
 
+def _check_output(output: Path | None) -> None:
+    """Fail before any request when ``output`` cannot be written: its folder is missing."""
+    if output is not None and not output.parent.is_dir():
+        raise ClientError(f"cannot save to {output}: the folder {output.parent} does not exist")
+
+
 def _resume_command(task_id: str, output: Path | None) -> str:
     return f"reelay tasks wait {task_id}" + (f" -o {output}" if output is not None else "")
 
@@ -156,7 +163,11 @@ def _wait(session: Session, task_id: str, output: Path | None, timeout: float | 
 
 
 def _download(session: Session, task_id: str, output: Path) -> Path:
-    """Fetch the content with a byte bar; Ctrl-C keeps the partial file for a resume."""
+    """Fetch the content with a byte bar; Ctrl-C keeps the partial file for a resume.
+
+    The bar is drawn once the first bytes come: a task not finished yet, a
+    missing folder or an unknown id is one error line, with no bar before it.
+    """
     try:
         if session.as_json:
             return session.client.download(task_id, output)
@@ -166,10 +177,15 @@ def _download(session: Session, task_id: str, output: Path) -> Path:
             DownloadColumn(),
             TransferSpeedColumn(),
         )
-        with Progress(*columns, console=session.err) as bar:
-            row = bar.add_task("download", total=None)
+        with contextlib.ExitStack() as stack:
+            bar: Progress | None = None
+            row = None
 
             def progress(done: int, total: int | None) -> None:
+                nonlocal bar, row
+                if bar is None:
+                    bar = stack.enter_context(Progress(*columns, console=session.err))
+                    row = bar.add_task("download", total=None)
                 bar.update(row, completed=done, total=total)
 
             return session.client.download(task_id, output, on_progress=progress)
@@ -181,6 +197,10 @@ def _download(session: Session, task_id: str, output: Path) -> Path:
     except DownloadInterrupted as error:
         _fail(session, error)
         raise  # unreachable: _fail exits
+    except GatewayError as error:
+        if error.code == "task_not_ready":
+            error.message = f"{error.message}; wait for it with: {_resume_command(task_id, output)}"
+        raise
 
 
 def _finish(session: Session, task: dict[str, Any], output: Path | None) -> None:
@@ -269,6 +289,7 @@ def generate(
     """
     if duration is not None and seconds is not None:
         raise click.UsageError("give --duration or --seconds, not both")
+    _check_output(output)
     body: dict[str, Any] = {"model": model}
     if prompt is not None:
         body["prompt"] = prompt
@@ -305,7 +326,7 @@ def generate(
 
 @click.group()
 def tasks() -> None:
-    """List, inspect, wait for, download and cancel tasks on a running gateway."""
+    """List, inspect, wait for, download, cancel, remix and delete tasks on a running gateway."""
 
 
 @tasks.command("list")
@@ -380,6 +401,7 @@ def show_task(session: Session, task_id: str) -> None:
 @client_options
 def wait_task(session: Session, task_id: str, output: Path | None, timeout: float | None) -> None:
     """Follow a task with a progress bar until it ends; with -o, download the video."""
+    _check_output(output)
     started = time.monotonic()
     final = _wait(session, task_id, output, timeout)
     if not session.as_json and output is None and final.get("status") == "completed":
@@ -400,6 +422,7 @@ def wait_task(session: Session, task_id: str, output: Path | None, timeout: floa
 def download_task(session: Session, task_id: str, output: Path | None) -> None:
     """Download a finished video (GET /v1/videos/{id}/content), resuming with Range."""
     output = output or Path(f"{task_id}.mp4")
+    _check_output(output)
     saved = _download(session, task_id, output)
     if session.as_json:
         session.emit_json({"id": task_id, "file": str(saved.resolve()), "bytes": saved.stat().st_size})
@@ -425,3 +448,53 @@ def cancel_task(session: Session, task_id: str) -> None:
         session.emit_json(task)
     else:
         session.out.print(f"Cancelled {_task_line(task)}")
+
+
+@tasks.command("delete")
+@click.argument("task_id")
+@client_options
+def delete_task(session: Session, task_id: str) -> None:
+    """Delete a task and its kept video (DELETE /v1/videos/{id}); a running one is cancelled first where it can be."""
+    answer = session.client.delete(task_id)
+    if session.as_json:
+        session.emit_json(answer)
+    else:
+        session.out.print(f"Deleted [bold]{answer.get('id', task_id)}[/]")
+
+
+@tasks.command("remix")
+@click.argument("task_id")
+@click.option("--prompt", "-p", required=True, help="The new prompt.")
+@click.option("--wait", "-w", is_flag=True, help="Follow the new task with a progress bar, then download the video.")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Where to save the video (implies --wait; default with --wait: <new task id>.mp4).",
+)
+@click.option("--timeout", type=float, default=None, help="Give up waiting after this many seconds.")
+@client_options
+def remix_task(
+    session: Session, task_id: str, prompt: str, wait: bool, output: Path | None, timeout: float | None
+) -> None:
+    """A new task from a finished one with another prompt (POST /v1/videos/{id}/remix), where its vendor can."""
+    _check_output(output)
+    try:
+        task = session.client.remix(task_id, prompt)
+    except GatewayError as error:
+        if error.code == "remix_not_supported":
+            error.message = (
+                f"task {task_id} cannot be remixed: its vendor offers no remix (the gateway said: {error.message})"
+            )
+        raise
+    if not (wait or output is not None):
+        if session.as_json:
+            session.emit_json(task)
+        else:
+            session.out.print(f"Remixed {task_id} as {_task_line(task)}")
+            session.out.print(f"Follow it with: {_resume_command(task['id'], Path(task['id'] + '.mp4'))}")
+        return
+    output = output or Path(f"{task['id']}.mp4")
+    final = _wait(session, task["id"], output, timeout)
+    _finish(session, final, output)

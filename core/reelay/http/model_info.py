@@ -26,6 +26,16 @@ def price_per_second(dispatcher: Dispatcher, model: ModelSpec) -> float | None:
     return None
 
 
+def model_modes(model: ModelSpec) -> list[str]:
+    """What a model generates from: ``text-to-video`` and/or ``image-to-video`` (which needs an image)."""
+    modes = []
+    if model.capabilities.text_to_video:
+        modes.append("text-to-video")
+    if model.capabilities.image_to_video:
+        modes.append("image-to-video")
+    return modes
+
+
 def describe_model(model: ModelSpec, dispatcher: Dispatcher) -> dict[str, Any]:
     """The ``x_reelay`` object of one model."""
     vendor = dispatcher.registry.vendors.get(model.vendor)
@@ -33,6 +43,7 @@ def describe_model(model: ModelSpec, dispatcher: Dispatcher) -> dict[str, Any]:
     precedence = model.precedence
     info: dict[str, Any] = {
         "vendor": model.vendor,
+        "modes": model_modes(model),
         "description": model.description,
         "aliases": list(model.aliases),
         "capabilities": {

@@ -267,6 +267,18 @@ def component_schemas() -> dict[str, Any]:
                             "object": {"const": "model"},
                             "created": {"type": "integer"},
                             "owned_by": {"type": "string"},
+                            "x_reelay": {
+                                "type": "object",
+                                "description": "Reelay's additions to the OpenAI model object.",
+                                "properties": {
+                                    "modes": {
+                                        "type": "array",
+                                        "items": {"enum": ["text-to-video", "image-to-video"]},
+                                        "description": "What the model generates from; a model without "
+                                        "text-to-video needs an image.",
+                                    }
+                                },
+                            },
                         },
                         "required": ["id", "object", "created", "owned_by"],
                     },

@@ -237,6 +237,7 @@ def _validate(family: Family, body: Mapping[str, Any], state: EmulatorState) -> 
     if camera is not None and (not isinstance(camera, dict) or camera.get("type") not in CAMERA_TYPES):
         raise _invalid("camera_control.type is invalid")
 
+    aspect_ratio = None  # image2video follows the image; the emulated result is landscape
     if family is Family.TEXT2VIDEO:
         aspect_ratio = body.get("aspect_ratio", "16:9")
         if aspect_ratio not in ASPECT_RATIOS:
@@ -276,6 +277,7 @@ def _validate(family: Family, body: Mapping[str, Any], state: EmulatorState) -> 
         "model_name": model,
         "prompt": prompt,
         "duration": duration,
+        "aspect_ratio": aspect_ratio,
         "mode": mode,
         "external_task_id": external_id,
     }
@@ -421,4 +423,5 @@ async def _video(request: web.Request) -> web.Response:
     job = state.jobs.get(name.removesuffix(".mp4")) if name.endswith(".mp4") else None
     if job is None or job.phase() is not JobPhase.DONE or not job.succeeds:
         raise web.HTTPNotFound()
-    return bytes_response(request, state.settings.video, "video/mp4")
+    video = state.settings.video_for(int(job.data["duration"]), job.data.get("aspect_ratio"))
+    return bytes_response(request, video, "video/mp4")

@@ -11,7 +11,7 @@ import pytest
 
 import reelay_kling
 from reelay import Channel, FailureKind, Task, TaskStatus, UpstreamError
-from reelay.emulation import EmulatorSpec, sample_asset, sample_mp4, serve_app
+from reelay.emulation import EmulatorSpec, sample_asset, sample_clip, serve_app
 from reelay_kling.auth import make_token
 from reelay_kling.emulator import create_app
 from reelay_kling.models import BY_NAME
@@ -121,10 +121,10 @@ async def test_text_to_video_end_to_end(serve, gateway):
         assert task.result.url.startswith(channel.base_url + "/cdn/videos/")
         status, body = await gateway.content(channel, task)
         assert status == 200
-        assert body == sample_mp4()
+        assert body == sample_clip(10, 720, 1280)  # the asked duration and orientation
         status, head = await gateway.content(channel, task, headers={"Range": "bytes=0-99"})
         assert status == 206
-        assert head == sample_mp4()[:100]
+        assert head == body[:100]
 
 
 async def test_image_to_video_with_data_uri_and_tail(serve, gateway):
@@ -139,7 +139,7 @@ async def test_image_to_video_with_data_uri_and_tail(serve, gateway):
         assert task.vendor_ref.data == {"family": "image2video"}
         await gateway.poll(channel, task)
         assert task.status is TaskStatus.COMPLETED
-        assert (await gateway.content(channel, task))[1] == sample_mp4()
+        assert (await gateway.content(channel, task))[1] == sample_clip(5, 16, 9)  # the output follows the image
 
 
 async def test_statuses_advance_over_generation_time(serve, gateway):
@@ -327,7 +327,7 @@ async def test_cdn_serves_only_finished_videos(client):
     await asyncio.sleep(0.25)
     response = await client.get(path, headers={"Range": "bytes=10-"})
     assert response.status == 206
-    assert await response.read() == sample_mp4()[10:]
+    assert await response.read() == sample_clip(5, 16, 9)[10:]
     assert response.headers["Content-Type"] == "video/mp4"
     assert (await client.get("/cdn/videos/unknown.mp4")).status == 404
 

@@ -559,10 +559,10 @@ async def get_character(request: web.Request) -> web.Response:
     return web.json_response(character)
 
 
-_VARIANTS: dict[str, tuple[str, Callable[[EmulatorSettings], bytes]]] = {
-    "video": ("video/mp4", lambda settings: settings.video),
-    "thumbnail": ("image/webp", lambda _: sample_asset("sample.webp")),
-    "spritesheet": ("image/jpeg", lambda _: sample_asset("sample.jpg")),
+_VARIANTS: dict[str, tuple[str, Callable[[EmulatorSettings, EmulatedJob], bytes]]] = {
+    "video": ("video/mp4", lambda settings, job: settings.video_for(int(job.data["seconds"]), job.data["size"])),
+    "thumbnail": ("image/webp", lambda *_: sample_asset("sample.webp")),
+    "spritesheet": ("image/jpeg", lambda *_: sample_asset("sample.jpg")),
 }
 
 
@@ -577,4 +577,4 @@ async def video_content(request: web.Request) -> web.Response:
             409, f"Video '{job.id}' is {status}; its content is available once it is completed.", code="video_not_ready"
         )
     mime_type, read = _VARIANTS[variant]
-    return bytes_response(request, read(request.app[SETTINGS]), mime_type)
+    return bytes_response(request, read(request.app[SETTINGS], job), mime_type)

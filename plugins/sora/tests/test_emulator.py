@@ -7,7 +7,7 @@ import asyncio
 import aiohttp
 import pytest
 
-from reelay.emulation import EmulatorSettings, sample_asset, sample_mp4
+from reelay.emulation import EmulatorSettings, sample_asset, sample_clip
 from reelay_sora.emulator import create_app
 
 KEY = "sk-demo-sora"
@@ -241,11 +241,12 @@ async def test_content_variants_with_range(client):
     assert (await _error(response, 409))["code"] == "video_not_ready"
     await _wait(client, video["id"])
     response = await client.get(f"/v1/videos/{video['id']}/content", headers=AUTH)
-    assert response.content_type == "video/mp4" and await response.read() == sample_mp4()
+    expected = sample_clip(4, 720, 1280)  # the default seconds and size
+    assert response.content_type == "video/mp4" and await response.read() == expected
     response = await client.get(
         f"/v1/videos/{video['id']}/content?variant=video", headers={**AUTH, "Range": "bytes=0-9"}
     )
-    assert response.status == 206 and await response.read() == sample_mp4()[:10]
+    assert response.status == 206 and await response.read() == expected[:10]
     response = await client.get(f"/v1/videos/{video['id']}/content?variant=thumbnail", headers=AUTH)
     assert response.content_type == "image/webp" and await response.read() == sample_asset("sample.webp")
     response = await client.get(f"/v1/videos/{video['id']}/content?variant=spritesheet", headers=AUTH)

@@ -19,7 +19,7 @@ from reelay import (
     UpstreamError,
     VendorRef,
 )
-from reelay.emulation import sample_asset, sample_mp4, serve_app
+from reelay.emulation import sample_asset, sample_clip, serve_app
 from reelay.normalize import normalize
 from reelay.plugins import Registry, make_plugin_manager
 
@@ -99,8 +99,9 @@ async def test_submit_poll_complete_and_read_the_content(pm, registry, channel, 
 
     source = await pm.hook.reelay_open_content(task=task, channel=channel, http=http, variant="video")
     assert source.mime_type == "video/mp4"
-    assert await _read(http, source) == (200, sample_mp4())
-    assert await _read(http, source, {"Range": "bytes=4-11"}) == (206, sample_mp4()[4:12])
+    video = sample_clip(8, 1280, 720)  # seconds="8" wins over duration; 16:9 is 1280x720
+    assert await _read(http, source) == (200, video)
+    assert await _read(http, source, {"Range": "bytes=4-11"}) == (206, video[4:12])
     thumbnail = await pm.hook.reelay_open_content(task=task, channel=channel, http=http, variant="thumbnail")
     assert await _read(http, thumbnail) == (200, sample_asset("sample.webp"))
     spritesheet = await pm.hook.reelay_open_content(task=task, channel=channel, http=http, variant="spritesheet")

@@ -10,7 +10,7 @@ import pytest
 
 import reelay_sora
 from reelay import Channel, GenerationRequest, Task, TaskStatus
-from reelay.emulation import EmulatorSpec, sample_asset, sample_mp4, serve_app
+from reelay.emulation import EmulatorSpec, sample_asset, sample_clip, serve_app
 from reelay.plugins import Registry, make_plugin_manager
 from reelay.testing import TEST_TOKEN, RunningGateway, channel_for, gateway_config, running_gateway
 from reelay_sora.models import MODELS
@@ -57,7 +57,7 @@ async def test_variants_remix_and_cancel(gateway, emulator_url):
     assert status == 200, remix
     final, _ = await client.wait(remix["id"])
     assert final["status"] == "completed"
-    assert (await client.content(remix["id"]))[2] == sample_mp4()
+    assert (await client.content(remix["id"]))[2] == sample_clip(8, 1280, 720)  # a remix keeps seconds and size
 
     status, running = await client.submit(model="sora-2", prompt="a slow fox")
     assert status == 200, running
@@ -89,7 +89,7 @@ async def test_another_reelay_gateway_as_the_upstream(gateway):
     assert update.status is TaskStatus.COMPLETED
     source = await reelay_sora.plugin.reelay_open_content(task=task, channel=channel, http=http, variant="video")
     async with http.get(source.url, headers=source.headers) as response:
-        assert response.status == 200 and await response.read() == sample_mp4()
+        assert response.status == 200 and await response.read() == sample_clip(4, 720, 1280)
 
 
 async def test_a_task_cancelled_on_an_upstream_reelay_is_cancelled_downstream(pm, spec, emulator_url, tmp_path):

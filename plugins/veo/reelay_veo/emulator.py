@@ -81,7 +81,8 @@ class EmulatorState:
     jobs: dict[str, EmulatedJob] = attrs.field(factory=dict)
     submissions: int = 0
     files: dict[str, str] = attrs.field(factory=dict)  # file id -> download signature
-    objects: set[str] = attrs.field(factory=set)  # "bucket/object" written by jobs
+    objects: dict[str, str] = attrs.field(factory=dict)  # "bucket/object" written by jobs -> file id
+    videos: dict[str, bytes] = attrs.field(factory=dict)  # file id -> the video its job made
     tokens: dict[str, float] = attrs.field(factory=dict)  # issued access token -> expiry
     bodies: list[dict[str, Any]] = attrs.field(factory=list)  # every accepted submission, for tests
 
@@ -186,7 +187,7 @@ async def gemini_download(request: web.Request) -> web.Response:
     signature = state.files.get(request.match_info["file"])
     if signature is None or not secrets.compare_digest(request.query.get("sig", ""), signature):
         raise GoogleError(403, "PERMISSION_DENIED", "The download link is not valid.")
-    return bytes_response(request, state.settings.video, "video/mp4")
+    return bytes_response(request, state.videos[request.match_info["file"]], "video/mp4")
 
 
 def _check_api_key(request: web.Request, state: EmulatorState) -> None:
@@ -300,7 +301,7 @@ async def storage_object(request: web.Request) -> web.Response:
         raise GoogleError(404, "NOT_FOUND", f"No such object: {key}")
     if request.query.get("alt") != "media":
         return web.json_response({"bucket": request.match_info["bucket"], "name": request.match_info["object"]})
-    return bytes_response(request, state.settings.video, "video/mp4")
+    return bytes_response(request, state.videos[state.objects[key]], "video/mp4")
 
 
 # ---------------------------------------------------------------- both forms
@@ -332,6 +333,8 @@ def _accept(state: EmulatorState, model: VeoModel, body: Any, name: str) -> web.
         raise invalid("Request contains an invalid argument. [emulated]")
     job = EmulatedJob(id=name, duration=state.settings.generation_seconds, scenario=scenario)
     job.data.update(storage_uri=parameters.get("storageUri"), file_id=secrets.token_hex(8))
+    seconds = parameters.get("durationSeconds", model.spec.default_duration)
+    state.videos[job.data["file_id"]] = state.settings.video_for(seconds, parameters.get("aspectRatio", "16:9"))
     state.jobs[name] = job
     state.bodies.append(body)
     return web.json_response({"name": name})
@@ -353,13 +356,13 @@ def _operation(state: EmulatorState, job: EmulatedJob, request: web.Request) -> 
         video_response = {"generatedSamples": [{"video": {"uri": uri}}]}
     elif job.data.get("storage_uri"):
         prefix = job.data["storage_uri"].removeprefix("gs://").rstrip("/")
-        state.objects.add(f"{prefix}/{job.data['file_id']}/sample_0.mp4")
+        state.objects[f"{prefix}/{job.data['file_id']}/sample_0.mp4"] = job.data["file_id"]
         video_response = {
             "raiMediaFilteredCount": 0,
             "videos": [{"gcsUri": f"gs://{prefix}/{job.data['file_id']}/sample_0.mp4", "mimeType": "video/mp4"}],
         }
     else:
-        encoded = base64.b64encode(state.settings.video).decode()
+        encoded = base64.b64encode(state.videos[job.data["file_id"]]).decode()
         video_response = {
             "raiMediaFilteredCount": 0,
             "videos": [{"bytesBase64Encoded": encoded, "mimeType": "video/mp4"}],

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 import reelay_veo
 from reelay import FailureKind, TaskStatus, UnifiedRequest, UpstreamError
-from reelay.emulation import EmulatorSettings, serve_app
+from reelay.emulation import EmulatorSettings, sample_clip, serve_app
 from reelay.normalize import normalize
 from reelay_veo import auth
 from reelay_veo.emulator import STATE, create_app
@@ -88,7 +88,7 @@ async def test_a_service_account_channel_generates_through_the_emulator(
     task = Task(id="t", owner="o", model=spec.name, vendor="veo", channel=channel.name, vendor_ref=ref)
     status = await pm.hook.reelay_fetch_status(task=task, channel=channel, http=http)
     update = pm.hook.reelay_map_status(payload=status, task=task, channel=channel)
-    assert update.status is TaskStatus.COMPLETED and update.result.data == app[STATE].settings.video
+    assert update.status is TaskStatus.COMPLETED and update.result.data == sample_clip(8, 720, 1280)
     assert len(app[STATE].tokens) == 1  # the cached token served the poll too
 
 

@@ -19,7 +19,7 @@ from reelay import (
     UnifiedRequest,
     UpstreamError,
 )
-from reelay.emulation import Scenario, sample_asset, serve_app
+from reelay.emulation import Scenario, sample_asset, sample_clip, serve_app
 from reelay.normalize import normalize
 from reelay.plugins import Registry
 from reelay_veo.emulator import STATE
@@ -122,9 +122,9 @@ async def test_text_to_video_completes_and_downloads(emulate, label):
         if label == "veo-gemini":
             assert update.result.url.startswith(running.url)
             task.result = update.result
-            assert await running.download(task) == running.state.settings.video
+            assert await running.download(task) == sample_clip(8, 1920, 1080)
         else:
-            assert update.result.data == running.state.settings.video
+            assert update.result.data == sample_clip(8, 1920, 1080)
             assert body["parameters"]["generateAudio"] is True
 
 
@@ -140,7 +140,7 @@ async def test_gemini_downloads_need_the_key_until_the_redirect(emulate, http):
             location = response.headers["Location"]
         async with http.get(URL(running.url).join(URL(location)), headers={"Range": "bytes=0-9"}) as response:
             assert response.status == 206
-            assert await response.read() == running.state.settings.video[:10]
+            assert await response.read() == sample_clip(8, 16, 9)[:10]
 
 
 async def test_vertex_storage_uri_results_are_read_from_cloud_storage(emulate):
@@ -149,7 +149,7 @@ async def test_vertex_storage_uri_results_are_read_from_cloud_storage(emulate):
         update = await running.finish(task)
         assert update.result.url.startswith("gs://demo-bucket/veo/") and update.result.url.endswith("sample_0.mp4")
         task.result = update.result
-        assert await running.download(task) == running.state.settings.video
+        assert await running.download(task) == sample_clip(8, 16, 9)
 
 
 @pytest.mark.parametrize("label", FORMS)

@@ -1,0 +1,106 @@
+"""The emulators' videos look like what was asked: the task's duration and orientation."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import struct
+import subprocess
+
+import pytest
+
+from reelay.demo import DEMO_TOKEN, demo_environment
+from reelay.emulation import CLIP_SECONDS, EmulatorSettings, orientation, sample_clip, sample_mp4, size_dimensions
+from reelay.testing import running_gateway
+
+
+def mp4_facts(data: bytes) -> tuple[float, int, int]:
+    """Duration (from ``mvhd``) and the video track's width and height (from ``tkhd``) of an MP4."""
+
+    def boxes(start: int, end: int):
+        while start + 8 <= end:
+            size, kind = struct.unpack(">I4s", data[start : start + 8])
+            yield kind, start + 8, start + size
+            start += size
+
+    duration = width = height = None
+    for kind, body, end in boxes(0, len(data)):
+        if kind != b"moov":
+            continue
+        for inner, inner_body, inner_end in boxes(body, end):
+            if inner == b"mvhd":
+                timescale, length = struct.unpack(">II", data[inner_body + 12 : inner_body + 20])  # version 0
+                duration = length / timescale
+            elif inner == b"trak":
+                for leaf, leaf_body, _ in boxes(inner_body, inner_end):
+                    if leaf == b"tkhd":
+                        w, h = struct.unpack(">II", data[leaf_body + 76 : leaf_body + 84])  # 16.16 fixed point
+                        if w and h:
+                            width, height = w >> 16, h >> 16
+    assert duration is not None and width is not None and height is not None
+    return duration, width, height
+
+
+def ffprobe(data: bytes, tmp_path) -> tuple[float, int, int]:
+    path = tmp_path / "probe.mp4"
+    path.write_bytes(data)
+    answer = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_entries", "format=duration:stream=width,height", "-of", "json", str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    facts = json.loads(answer.stdout)
+    [stream] = facts["streams"]
+    return float(facts["format"]["duration"]), stream["width"], stream["height"]
+
+
+@pytest.mark.parametrize("seconds", CLIP_SECONDS)
+@pytest.mark.parametrize(("width", "height"), [(1280, 720), (720, 1280), (1, 1)])
+def test_sample_clip_has_the_asked_duration_and_orientation(seconds, width, height):
+    duration, clip_width, clip_height = mp4_facts(sample_clip(seconds, width, height))
+    assert duration == pytest.approx(seconds, abs=0.05)
+    assert orientation(clip_width, clip_height) == orientation(width, height)
+
+
+@pytest.mark.parametrize(("asked", "given"), [(None, 5), (3, 4), (9, 10), (11, 12), (30, 12), (7.4, 7)])
+def test_sample_clip_takes_the_nearest_duration(asked, given):
+    assert sample_clip(asked, 16, 9) == sample_clip(given, 16, 9)
+
+
+def test_size_dimensions_reads_pixels_and_ratios():
+    assert size_dimensions("1280x720") == (1280, 720)
+    assert size_dimensions("9:16") == (9, 16)
+    assert size_dimensions(None) == size_dimensions("auto") == (16, 9)
+
+
+def test_a_fixed_video_is_served_for_every_job():
+    assert EmulatorSettings(video=b"fixed").video_for(8, "720x1280") == b"fixed"
+    assert EmulatorSettings().video == sample_mp4()  # for emulators that serve settings.video directly
+    assert EmulatorSettings().video_for(8, "720x1280") == sample_clip(8, 9, 16)
+
+
+@pytest.mark.parametrize(
+    ("fields", "seconds", "shape"),
+    [
+        ({}, 4, "landscape"),
+        ({"duration": 6, "size": "720x1280"}, 6, "portrait"),
+        ({"seconds": "8", "size": "1920x1080"}, 8, "landscape"),
+    ],
+)
+async def test_demo_video_matches_the_tasks_duration_and_orientation(acme_pm, tmp_path, fields, seconds, shape):
+    if shutil.which("ffprobe") is None:
+        pytest.skip("ffprobe is not installed (apt-get install ffmpeg); test_sample_clip_* check the clips' headers")
+    async with (
+        demo_environment(port=0, generation_seconds=0.2, pm=acme_pm, results_dir=str(tmp_path / "r")) as setup,
+        running_gateway(setup.config, pm=acme_pm, token=DEMO_TOKEN) as gw,
+    ):
+        status, task = await gw.client.submit(model="acme-1", prompt="a red fox", **fields)
+        assert status == 200, task
+        final, _ = await gw.client.wait(task["id"])
+        assert final["status"] == "completed" and final["seconds"] == str(seconds)
+        code, _, video = await gw.client.content(task["id"])
+        assert code == 200
+    duration, width, height = ffprobe(video, tmp_path)
+    assert duration == pytest.approx(float(final["seconds"]), abs=0.05)
+    assert orientation(width, height) == orientation(*size_dimensions(final["size"])) == shape
