@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 import attrs
@@ -381,6 +382,10 @@ class Token:
     name: str
     key_sha256: str = field(repr=False)
     group: str = "default"
+    #: The token's starting credit (applied once as a ``credit`` ledger entry); None: unlimited.
+    quota: Decimal | None = None
+    #: Unfinished tasks the token may have at once; None: no limit.
+    max_in_flight: int | None = None
 
 
 # ---------------------------------------------------------------- requests
@@ -533,6 +538,23 @@ class ContentSource:
 # ---------------------------------------------------------------- tasks
 
 
+class CostState(enum.StrEnum):
+    """Where a task's price is in the ledger: held at submission, then settled or refunded once."""
+
+    HELD = "held"
+    SETTLED = "settled"
+    REFUNDED = "refunded"
+
+
+@frozen
+class Cost:
+    """What a task costs the caller: the amount held, then the amount settled (or refunded)."""
+
+    amount: Decimal
+    currency: str
+    state: CostState = CostState.HELD
+
+
 @attrs.define
 class Task:
     """A generation task as the gateway tracks it."""
@@ -558,6 +580,8 @@ class Task:
     next_poll_at: float = 0.0
     poll_failures: int = 0
     remixed_from: str | None = None
+    #: None when the model has no price.
+    cost: Cost | None = None
 
     @property
     def is_terminal(self) -> bool:

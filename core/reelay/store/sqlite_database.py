@@ -26,7 +26,7 @@ import asyncio
 import sqlite3
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -62,6 +62,22 @@ def _settle(batch: list[_Pending], outcomes: Sequence[_Outcome]) -> None:
             future.set_exception(outcome)
         else:
             future.set_result(outcome)
+
+
+#: The statement that stands for a transact() callable in a batch.
+_TRANSACT = "-- reelay: transact"
+
+
+def _savepoint(connection: sqlite3.Connection, work: Callable[[sqlite3.Connection], Any]) -> _Outcome:
+    connection.execute("SAVEPOINT reelay_work")
+    try:
+        result = work(connection)
+    except Exception as error:
+        connection.execute("ROLLBACK TO reelay_work")
+        connection.execute("RELEASE reelay_work")
+        return error
+    connection.execute("RELEASE reelay_work")
+    return (0, result)
 
 
 class StoreUnavailable(ReelayError):
@@ -209,6 +225,14 @@ class SQLiteDatabase:
         except sqlite3.OperationalError as error:  # locked past busy_timeout, disk full, ...
             raise StoreUnavailable(f"the task store is unavailable ({error})") from None
 
+    async def transact(self, work: Callable[[sqlite3.Connection], Any]) -> Any:
+        """Run ``work(writer)`` all or nothing, batched like an ``inline`` statement: its
+        statements share the turn's transaction inside a savepoint of their own,
+        under the write lock, so what it reads stays true until it commits.
+        Whatever ``work`` raises rolls its statements back and reaches the caller."""
+        _, result = await self.execute(_TRANSACT, (work,), inline=True)
+        return result
+
     def _queue(self, batch: list[_Pending]) -> None:
         """Hand statements to the store's thread."""
         self._pending.extend(batch)
@@ -267,13 +291,16 @@ class SQLiteDatabase:
         """
         assert self._writer is not None
         connection = self._writer
-        if len(batch) == 1 and not wait:  # a statement alone is its own transaction, and cheaper without BEGIN
+        if len(batch) == 1 and not wait and batch[0][0] is not _TRANSACT:  # alone, cheaper without BEGIN
             cursor = connection.execute(*batch[0])
             return [(cursor.rowcount, cursor.fetchall())]
         self._begin(connection, wait)
         outcomes: list[_Outcome] = []
         try:
             for sql, params in batch:
+                if sql is _TRANSACT:
+                    outcomes.append(_savepoint(connection, params[0]))
+                    continue
                 try:
                     cursor = connection.execute(sql, params)
                     rows = cursor.fetchall()
