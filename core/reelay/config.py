@@ -189,7 +189,7 @@ def parse_money(value: Any, *, negative: bool = False) -> Decimal:
     :raises ValueError: not a finite amount, negative (unless ``negative``), or finer than a millionth.
     """
     if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise ValueError("expected an amount (a string such as \"0.07\", or a number)")
+        raise ValueError('expected an amount (a string such as "0.07", or a number)')
     try:
         amount = Decimal(str(value).strip())
     except InvalidOperation:

@@ -546,6 +546,12 @@ class CostState(enum.StrEnum):
     REFUNDED = "refunded"
 
 
+def amount_text(amount: Decimal) -> str:
+    """An amount as text, exact, with at least two decimal places ("0.35", "25.00", "0.000125")."""
+    whole, _, fraction = format(amount.normalize(), "f").partition(".")
+    return f"{whole}.{fraction.ljust(2, '0')}"
+
+
 @frozen
 class Cost:
     """What a task costs the caller: the amount held, then the amount settled (or refunded)."""

@@ -20,6 +20,7 @@ from ..errors import UpstreamUnavailable
 from ..models import Channel, Task
 from ..plugins import Registry
 from ..store import Store
+from .billing import Billing
 from .events import Events
 
 
@@ -40,6 +41,7 @@ class EngineContext:
     channels: dict[str, Channel]
     results_dir: Path
     events: Events
+    billing: Billing
     _session: aiohttp.ClientSession | None = None
     _own_session: bool = False
     # Set when there is work sooner than the poller planned (see wake()).

@@ -29,8 +29,10 @@ from ..config import Config, ConfigError, validate
 from ..models import Channel, ContentSource, ModelSpec, Task, Token, UnifiedRequest
 from ..plugins import Registry, make_plugin_manager
 from ..store import Store, open_store
+from .billing import Billing
 from .context import EngineContext
 from .events import Events
+from .idempotency import Idempotency
 from .results import KEEP_MISSING_WITHIN, LocalContent, Results
 from .routing import Router, configured_channels
 from .schedule import Schedule
@@ -66,11 +68,14 @@ class Dispatcher:
             raise ConfigError(problems)
         channels = configured_channels(config, registry)
         self.router = Router(config, pm, registry, channels)
+        store = store or open_store(config.store.url)
+        self.billing = Billing(config, store, clock)
         self.context = context = EngineContext(
             config=config,
             pm=pm,
             registry=registry,
-            store=store or open_store(config.store.url),
+            store=store,
+            billing=self.billing,
             clock=clock,
             channels=channels,
             results_dir=Path(config.store.results_dir).absolute(),
@@ -81,6 +86,7 @@ class Dispatcher:
         self.results = Results(context, self.tasks)
         self.submitter = Submitter(context, self.router, self.schedule, self.tasks)
         self.tracker = Tracker(context, self.schedule, self.results, self.submitter)
+        self.idempotency = Idempotency(context.store, self.submitter, clock)
 
     # ------------------------------------------------------------ shared state
 
@@ -128,6 +134,7 @@ class Dispatcher:
     async def start(self, http: aiohttp.ClientSession | None = None) -> None:
         """Open the store and use ``http`` (default: a session of the dispatcher's own)."""
         await self.context.store.open()
+        await self.billing.apply_quotas()
         self.context.open_http(http)
 
     async def stop(self) -> None:
@@ -170,9 +177,15 @@ class Dispatcher:
 
     # ------------------------------------------------------------ submission
 
-    def submit(self, token: Token, unified: UnifiedRequest) -> Awaitable[Task]:
+    def submit(self, token: Token, unified: UnifiedRequest, *, task_id: str | None = None) -> Awaitable[Task]:
         """See :meth:`Submitter.submit`."""
-        return self.submitter.submit(token, unified)
+        return self.submitter.submit(token, unified, task_id=task_id)
+
+    def submit_once(
+        self, token: Token, key: str, fingerprint: str, unified: UnifiedRequest
+    ) -> Awaitable[tuple[Task, bool]]:
+        """See :meth:`Idempotency.submit_once`: ``(task, replayed)``."""
+        return self.idempotency.submit_once(token, key, fingerprint, unified)
 
     def remix(self, token: Token, task_id: str, prompt: str) -> Awaitable[Task]:
         """See :meth:`Submitter.remix`."""

@@ -51,8 +51,8 @@ class Submitter:
         self.schedule = schedule
         self.tasks = tasks
 
-    async def submit(self, token: Token, unified: UnifiedRequest) -> Task:
-        """Validate, route and submit a request; returns the recorded task.
+    async def submit(self, token: Token, unified: UnifiedRequest, *, task_id: str | None = None) -> Task:
+        """Validate, route and submit a request; returns the recorded task (its id ``task_id`` if given).
 
         Raises :class:`NotFound` or :class:`PermissionDenied` (the model),
         :class:`ValueNotAllowed` (no channel takes the exact values),
@@ -62,7 +62,7 @@ class Submitter:
         """
         context = self.context
         model, channels = self.router.resolve_model(unified.model, token)
-        public_id = new_task_id()
+        public_id = task_id or new_task_id()
         candidates = self.router.order_channels(channels)
         task: Task | None = None
         strict_error: ValueNotAllowed | None = None
@@ -151,11 +151,12 @@ class Submitter:
             poll_failures=0,
             remixed_from=original.id,
             next_poll_at=now + SUBMISSION_GRACE_SECONDS,
+            cost=None,
         )
         awaitable = context.pm.hook.reelay_remix(task=original, prompt=prompt, channel=channel, http=context.http)
         if awaitable is None:
             raise InvalidRequest(f"{original.vendor} has no remix", code="remix_not_supported", param="task_id")
-        await context.store.insert(task)
+        await context.billing.admit(token, task)
         try:
             task.vendor_ref = await awaitable
         except UpstreamError as error:
@@ -192,7 +193,7 @@ class Submitter:
                 request=request,
                 next_poll_at=now + SUBMISSION_GRACE_SECONDS,
             )
-            await context.store.insert(task)
+            await context.billing.admit(token, task)  # the price held, or a 429 before any upstream call
             return task
         task.channel = channel.name
         task.seconds, task.size, task.adjustments, task.request = (

@@ -104,6 +104,7 @@ class Tracker:
             task.completed_at = now
             task.result = await self.results.keep_inline(task, update.result)
             task.error = None
+            self.context.billing.settle(task)  # priced on the vendor's seconds; the save settles it
         elif update.status.is_terminal:
             task.completed_at = now
             task.error = update.error or TaskError("generation_failed", "the vendor reported a failure")

@@ -14,7 +14,7 @@ from aiohttp import web
 from ..config import Config
 from ..engine import Dispatcher
 from ..engine.poller import Poller
-from . import openai, routes
+from . import openai, routes, usage
 from .common import DISPATCHER, OWNS_ALL_ROUTES, POLLER, PUBLIC_URL, ROUTE_PREFIX, Handler
 from .middleware import error_middleware
 from .openapi import docs_page, openapi_json
@@ -86,3 +86,4 @@ def setup_routes(app: web.Application, dispatcher: Dispatcher, *, poller: bool =
         else:
             router.add_route(method, path, handler, name=ROUTE_PREFIX + name)
     openai.setup_openai_routes(app)
+    usage.setup_usage_routes(app)

@@ -71,4 +71,4 @@ def _from_http_exception(error: web.HTTPException) -> ReelayError:
 
 
 def _error_response(error: ReelayError) -> web.Response:
-    return json_response(error.body(), status=error.status)
+    return json_response(error.body(), status=error.status, headers=getattr(error, "headers", None) or None)

@@ -17,7 +17,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 import attrs
 
 from ..errors import ReelayError
-from ..models import Cost, CostState, Task, TaskStatus
+from ..models import Cost, CostState, Task, TaskStatus, amount_text
 
 MICROS = Decimal(1_000_000)
 _PLACE = Decimal("0.000001")
@@ -28,7 +28,7 @@ def to_micros(amount: Decimal) -> int:
 
 
 def from_micros(micros: int | None) -> Decimal:
-    return (Decimal(micros or 0) / MICROS).quantize(_PLACE).normalize() + Decimal("0.00")
+    return Decimal(amount_text(Decimal(micros or 0) / MICROS))
 
 
 def money(amount: Decimal) -> Decimal:
@@ -158,7 +158,7 @@ def cost_columns(task: Task) -> tuple[str | None, str | None, str | None]:
     cost = task.cost
     if cost is None:
         return (None, None, None)
-    return (str(money(cost.amount)), cost.currency, cost.state.value)
+    return (amount_text(money(cost.amount)), cost.currency, cost.state.value)
 
 
 def cost_from_columns(amount: str | None, currency: str | None, state: str | None) -> Cost | None:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from ..models import Task
+from ..models import Task, amount_text
 from .ledger import Account, Admission, Entry, EntryKind, ModelUsage, check_admission, closing, from_micros, to_micros
 
 _ACCOUNT = "SELECT token, credit_micros, held_micros, spent_micros, quota_applied FROM accounts WHERE token = $1"
@@ -91,7 +91,7 @@ class PostgresLedger:
                 return True
             await connection.execute(
                 "UPDATE tasks SET cost_amount = $1, cost_state = $2 WHERE id = $3",
-                str(owed.cost.amount),
+                amount_text(owed.cost.amount),
                 owed.cost.state.value,
                 task.id,
             )

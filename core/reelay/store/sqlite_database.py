@@ -68,6 +68,17 @@ def _settle(batch: list[_Pending], outcomes: Sequence[_Outcome]) -> None:
 _TRANSACT = "-- reelay: transact"
 
 
+def _statement(connection: sqlite3.Connection, sql: str, params: Sequence[Any]) -> _Outcome:
+    """One statement of a batch (or a transact() callable); its failure is its outcome."""
+    if sql is _TRANSACT:
+        return _savepoint(connection, params[0])
+    try:
+        cursor = connection.execute(sql, params)
+        return (cursor.rowcount, cursor.fetchall())
+    except sqlite3.Error as error:
+        return error
+
+
 def _savepoint(connection: sqlite3.Connection, work: Callable[[sqlite3.Connection], Any]) -> _Outcome:
     connection.execute("SAVEPOINT reelay_work")
     try:
@@ -226,10 +237,8 @@ class SQLiteDatabase:
             raise StoreUnavailable(f"the task store is unavailable ({error})") from None
 
     async def transact(self, work: Callable[[sqlite3.Connection], Any]) -> Any:
-        """Run ``work(writer)`` all or nothing, batched like an ``inline`` statement: its
-        statements share the turn's transaction inside a savepoint of their own,
-        under the write lock, so what it reads stays true until it commits.
-        Whatever ``work`` raises rolls its statements back and reaches the caller."""
+        """Run ``work(writer)`` all or nothing (a savepoint) under the write lock, batched
+        like an ``inline`` statement; what it raises rolls it back and reaches the caller."""
         _, result = await self.execute(_TRANSACT, (work,), inline=True)
         return result
 
@@ -298,15 +307,7 @@ class SQLiteDatabase:
         outcomes: list[_Outcome] = []
         try:
             for sql, params in batch:
-                if sql is _TRANSACT:
-                    outcomes.append(_savepoint(connection, params[0]))
-                    continue
-                try:
-                    cursor = connection.execute(sql, params)
-                    rows = cursor.fetchall()
-                    outcomes.append((cursor.rowcount, rows))
-                except sqlite3.Error as error:
-                    outcomes.append(error)
+                outcomes.append(_statement(connection, sql, params))
             connection.execute("COMMIT")
         except BaseException:
             if connection.in_transaction:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from ..models import Task
+from ..models import Task, amount_text
 from .ledger import (
     Account,
     Admission,
@@ -80,7 +80,7 @@ def close(task: Task, update: tuple[str, Any], now: float, connection: sqlite3.C
         return True
     connection.execute(
         "UPDATE tasks SET cost_amount = ?, cost_state = ? WHERE id = ?",
-        (str(owed.cost.amount), owed.cost.state.value, task.id),
+        (amount_text(owed.cost.amount), owed.cost.state.value, task.id),
     )
     seconds = task.result.duration if task.result is not None and task.result.duration else task.seconds
     connection.execute(
