@@ -211,7 +211,8 @@ async def test_a_postgres_store_from_the_previous_release_upgrades_in_place(post
     columns = {
         row[0]
         for row in await connection.fetch(
-            "SELECT column_name FROM information_schema.columns WHERE table_name = 'tasks' AND table_schema = current_schema()"
+            "SELECT column_name FROM information_schema.columns"
+            " WHERE table_name = 'tasks' AND table_schema = current_schema()"
         )
     }
     assert columns == {*BASE_COLUMNS, "lease_owner", "lease_until"}
