@@ -59,6 +59,9 @@ class Billing:
         admission = None
         if token.quota is not None or token.max_in_flight is not None:
             admission = Admission(limited=token.quota is not None, max_in_flight=token.max_in_flight)
+        if task.cost is None and admission is None:
+            await self.store.insert(task)  # nothing to hold or check: the plain insert
+            return
         try:
             await self.store.insert(task, admission=admission)
         except QuotaExceeded as refused:
