@@ -492,8 +492,8 @@ OPERATIONS: dict[str, dict[str, Any]] = {
         "tags": ["Usage"],
         "summary": "The caller's balance, holds and spend by model",
         "parameters": [
-            {"name": "since", "in": "query", "required": False, "schema": {"type": "integer"}},
-            {"name": "until", "in": "query", "required": False, "schema": {"type": "integer"}},
+            {"name": "since", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 0}},
+            {"name": "until", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 0}},
         ],
         "responses": {"200": _ok("Usage")},
         "errors": (400, 401),

@@ -12,6 +12,9 @@ from ..errors import InvalidRequest
 from ..models import amount_text
 from .common import ROUTE_PREFIX, authenticate, dispatcher_of, json_response
 
+#: The latest time ``since`` and ``until`` take (well past any task; keeps them exact as floats).
+MAX_UNIX_SECONDS = 2**40
+
 
 def setup_usage_routes(app: web.Application) -> None:
     app.router.add_get("/v1/usage", get_usage, name=ROUTE_PREFIX + "usage")
@@ -23,9 +26,12 @@ def _seconds(request: web.Request, name: str) -> float | None:
     if raw is None or raw == "":
         return None
     try:
-        return float(int(raw))
+        value = int(raw)
     except ValueError:
-        raise InvalidRequest(f"{name} must be Unix seconds (a whole number)", param=name) from None
+        value = -1
+    if not 0 <= value <= MAX_UNIX_SECONDS:
+        raise InvalidRequest(f"{name} must be Unix seconds (a whole number from 0)", param=name)
+    return float(value)
 
 
 def _money(amount: Decimal | None) -> str | None:
