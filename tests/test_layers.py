@@ -22,7 +22,7 @@ FORBIDDEN = {
     "client": {"engine", "http", "store", "app"},
 }
 #: top-level modules that compose every layer (commands, the demo, the plugin kit)
-APPLICATION = {"cli", "demo", "startup", "testing", "_moved"}
+APPLICATION = {"cli", "cli_money", "demo", "startup", "testing", "_moved"}
 #: top-level modules that read the configuration file (they name the store's URL forms)
 SETTINGS = {"config"}
 

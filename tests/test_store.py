@@ -234,7 +234,9 @@ async def test_a_user_who_may_only_read_and_write_rows_opens_an_existing_store(p
     try:
         schema = await owner.execute("SELECT current_schema()")
         await owner.execute(f"GRANT USAGE ON SCHEMA {schema[1][0][0]} TO {role}")
-        await owner.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON tasks TO {role}")
+        # Every table the migrations made (the ledger's sequence too); schema_version is only read.
+        await owner.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema[1][0][0]} TO {role}")
+        await owner.execute(f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA {schema[1][0][0]} TO {role}")
         parts = urlsplit(postgres_url)
         limited = open_store(parts._replace(netloc=f"{role}:{password}@{parts.netloc.rpartition('@')[2]}").geturl())
         await limited.open()

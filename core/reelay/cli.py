@@ -261,6 +261,13 @@ def check_config(config_path: str) -> None:
     click.echo(f"{config_path}: ok ({len(config.tokens)} tokens, {len(config.channels)} channels)")
 
 
+from .cli_money import credit, migrate, usage  # noqa: E402  (the money commands, in a module of their own)
+
+cli.add_command(credit)
+cli.add_command(usage)
+cli.add_command(migrate)
+
+
 def main() -> None:
     cli(prog_name="reelay")
 

@@ -15,6 +15,7 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -182,6 +183,24 @@ class ModelAlias:
 
 
 @frozen
+class BillingConfig:
+    """``currency`` labels every amount; amounts are decimals, never floats."""
+
+    currency: str = "USD"
+
+
+@frozen
+class Price:
+    """A public model's price: ``per_second`` of generated video (``sizes`` overrides
+    it per effective size) plus a flat ``per_request``."""
+
+    model: str
+    per_second: Decimal = Decimal(0)
+    per_request: Decimal = Decimal(0)
+    sizes: Mapping[str, Decimal] = attrs.field(factory=dict)
+
+
+@frozen
 class Config:
     """The whole configuration.
 
@@ -204,6 +223,8 @@ class Config:
     channels: tuple[Channel, ...] = ()
     models: Mapping[str, str] = attrs.field(factory=dict)
     aliases: tuple[ModelAlias, ...] = ()
+    billing: BillingConfig = BillingConfig()
+    prices: tuple[Price, ...] = ()
 
     def policy_for(self, channel: Channel) -> NormalizationPolicy:
         return channel.normalization or self.gateway.normalization
@@ -262,10 +283,75 @@ _converter.register_structure_hook(float, _strict(float, "a number"))
 _converter.register_structure_hook(bool, _strict(bool, "true or false"))
 
 
+#: Money is exact to a millionth (what the store keeps, see reelay.store.ledger).
+MONEY_PLACES = 6
+
+
+def parse_money(value: Any, *, negative: bool = False) -> Decimal:
+    """A Decimal from a string or a TOML number (floats through their shortest text, so 0.07 is 0.07).
+
+    :raises ValueError: not a finite amount, negative (unless ``negative``), or finer than a millionth.
+    """
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise ValueError('expected an amount (a string such as "0.07", or a number)')
+    try:
+        amount = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise ValueError(f"expected an amount, not {value!r}") from None
+    if not amount.is_finite():
+        raise ValueError(f"expected a finite amount, not {value!r}")
+    if amount < 0 and not negative:
+        raise ValueError("must not be negative")
+    if amount != amount.quantize(Decimal(1).scaleb(-MONEY_PLACES)):
+        raise ValueError(f"at most {MONEY_PLACES} decimal places")
+    return amount
+
+
+def _decimal(value: Any, _: type) -> Decimal:
+    return parse_money(value)
+
+
+def _price(value: Any, _: type) -> Price:
+    if not isinstance(value, dict):
+        raise TypeError("expected a table")
+    unknown = set(value) - {"model", "per_second", "per_request", "sizes"}
+    if unknown:
+        raise ValueError(f"unknown key {sorted(unknown)[0]!r}")
+    model = value.get("model")
+    if not isinstance(model, str) or not model:
+        raise ValueError("model: required")
+    amounts = {}
+    for key in ("per_second", "per_request"):
+        try:
+            amounts[key] = parse_money(value.get(key, "0"))
+        except ValueError as error:
+            raise ValueError(f"{key}: {error}") from None
+    sizes = value.get("sizes", {})
+    if not isinstance(sizes, dict):
+        raise ValueError("sizes: expected a table of size = price per second")
+    parsed = {}
+    for size, amount in sizes.items():
+        try:
+            parsed[size] = parse_money(amount)
+        except ValueError as error:
+            raise ValueError(f"sizes.{size}: {error}") from None
+    return Price(model=model, sizes=parsed, **amounts)
+
+
 def _token(value: Any, _: type) -> Token:
     if not isinstance(value, dict):
         raise TypeError("expected a table")
-    unknown = set(value) - {"name", "key", "key_sha256", "group", "rpm", "webhook_url", "webhook_secret"}
+    unknown = set(value) - {
+        "name",
+        "key",
+        "key_sha256",
+        "group",
+        "rpm",
+        "webhook_url",
+        "webhook_secret",
+        "quota",
+        "max_in_flight",
+    }
     if unknown:
         raise ValueError(f"unknown key {sorted(unknown)[0]!r}")
     name = value.get("name")
@@ -291,7 +377,25 @@ def _token(value: Any, _: type) -> Token:
         raise ValueError("webhook_url: expected a string")
     if secret is not None and not is_webhook_secret(secret):
         raise ValueError("webhook_secret: expected whsec_ followed by base64 (Standard Webhooks)")
-    return Token(name=name, key_sha256=digest, group=group, rpm=rpm, webhook_url=webhook_url, webhook_secret=secret)
+    quota = None
+    if value.get("quota") is not None:
+        try:
+            quota = parse_money(value["quota"])
+        except ValueError as error:
+            raise ValueError(f"quota: {error}") from None
+    in_flight = value.get("max_in_flight")
+    if in_flight is not None and (isinstance(in_flight, bool) or not isinstance(in_flight, int) or in_flight < 1):
+        raise ValueError("max_in_flight: expected a whole number, at least 1")
+    return Token(
+        name=name,
+        key_sha256=digest,
+        group=group,
+        rpm=rpm,
+        webhook_url=webhook_url,
+        webhook_secret=secret,
+        quota=quota,
+        max_in_flight=in_flight,
+    )
 
 
 def is_webhook_secret(value: Any) -> bool:
@@ -360,6 +464,8 @@ def _channel(value: Any, _: type) -> Channel:
 
 
 _converter.register_structure_hook(Token, _token)
+_converter.register_structure_hook(Price, _price)
+_converter.register_structure_hook(Decimal, _decimal)
 _converter.register_structure_hook(Channel, _channel)
 
 
@@ -534,6 +640,7 @@ def validate(config: Config, registry: Registry, pm: Any = None) -> list[str]:
     except (ValueError, ImportError) as error:
         problems.append(f"store.url: {error}")
     seen_tokens: set[str] = set()
+    token_names: set[str] = set()
     for index, token in enumerate(config.tokens):
         if token.key_sha256 in seen_tokens:
             problems.append(f"tokens[{index}]: the same key is configured twice")
@@ -544,6 +651,18 @@ def validate(config: Config, registry: Registry, pm: Any = None) -> list[str]:
             reason = url_refusal(token.webhook_url, allow_loopback=config.webhooks.allow_loopback)
             if reason is not None:
                 problems.append(f"tokens[{index}].webhook_url: {reason}")
+        if token.quota is not None and token.name in token_names:
+            problems.append(f"tokens[{index}].quota: token name {token.name!r} is used twice; a quota needs one name")
+        token_names.add(token.name)
+    priced: set[str] = set()
+    for index, price in enumerate(config.prices):
+        if registry.model(price.model) is None:
+            problems.append(f"prices[{index}].model: {price.model!r} is not a registered model")
+        elif registry.model(price.model).name != price.model:
+            problems.append(f"prices[{index}].model: {price.model!r} is an alias; price the model's own name")
+        if price.model in priced:
+            problems.append(f"prices[{index}].model: {price.model!r} is priced twice")
+        priced.add(price.model)
     problems.extend(_secret_problems(config, seen_tokens))
     names: set[str] = set()
     for index, channel in enumerate(config.channels):

@@ -86,6 +86,19 @@ class PayloadTooLarge(ReelayError):
     code = "request_too_large"
 
 
+class RateLimited(ReelayError):
+    """A 429 the caller should not retry at once: ``headers`` go on the response
+    (``x-should-retry: false`` for an exhausted quota, ``Retry-After`` for too many tasks)."""
+
+    status = 429
+    type = "rate_limit_error"
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, code: str, headers: dict[str, str] | None = None):
+        super().__init__(message, code=code)
+        self.headers = dict(headers or {})
+
+
 class UpstreamUnavailable(ReelayError):
     """Every eligible channel failed for reasons that are not the caller's."""
 

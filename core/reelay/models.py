@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 import attrs
@@ -413,6 +414,10 @@ class Token:
     rpm: int | None = None  # create requests a minute (per process); None: unlimited
     webhook_url: str | None = None  # where this caller's webhooks go (issue 18)
     webhook_secret: str | None = field(default=None, repr=False)  # whsec_ + base64: signs them
+    #: The token's starting credit (applied once as a ``credit`` ledger entry); None: unlimited.
+    quota: Decimal | None = None
+    #: Unfinished tasks the token may have at once; None: no limit.
+    max_in_flight: int | None = None
 
 
 # ---------------------------------------------------------------- requests
@@ -602,6 +607,29 @@ class ContentSource:
 # ---------------------------------------------------------------- tasks
 
 
+class CostState(enum.StrEnum):
+    """Where a task's price is in the ledger: held at submission, then settled or refunded once."""
+
+    HELD = "held"
+    SETTLED = "settled"
+    REFUNDED = "refunded"
+
+
+def amount_text(amount: Decimal) -> str:
+    """An amount as text, exact, with at least two decimal places ("0.35", "25.00", "0.000125")."""
+    whole, _, fraction = format(amount.normalize(), "f").partition(".")
+    return f"{whole}.{fraction.ljust(2, '0')}"
+
+
+@frozen
+class Cost:
+    """What a task costs the caller: the amount held, then the amount settled (or refunded)."""
+
+    amount: Decimal
+    currency: str
+    state: CostState = CostState.HELD
+
+
 @attrs.define
 class Task:
     """A generation task as the gateway tracks it."""
@@ -627,6 +655,8 @@ class Task:
     next_poll_at: float = 0.0
     poll_failures: int = 0
     remixed_from: str | None = None
+    #: None when the model has no price.
+    cost: Cost | None = None
 
     @property
     def is_terminal(self) -> bool:

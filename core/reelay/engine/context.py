@@ -24,6 +24,7 @@ from ..models import Channel, Task, TaskError
 from ..plugins import Registry
 from ..scrub import Scrubber
 from ..store import Store
+from .billing import Billing
 from .breakers import Breakers
 from .calls import UpstreamCalls
 from .events import Events
@@ -58,6 +59,7 @@ class EngineContext:
     events: Events
     breakers: Breakers
     calls: UpstreamCalls
+    billing: Billing
     scrubber: Scrubber = attrs.field(factory=Scrubber)
     #: The gateway's metrics, or None with ``[metrics] enabled = false``.
     metrics: Metrics | None = None

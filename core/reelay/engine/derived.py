@@ -178,7 +178,7 @@ class DerivedTasks:
         awaitable = start(source, channel)
         if awaitable is None:
             raise unsupported or not_supported(model.name, "this operation")
-        await context.store.insert(task)
+        await context.billing.admit(token, task)  # the task's own hold, refused (429) before any upstream call
         try:
             task.vendor_ref = await context.calls.timed(channel, "derive", context.from_vendor(awaitable), model.name)
         except UpstreamError as error:

@@ -36,6 +36,7 @@ from ..config import Config, ConfigError, validate
 from ..models import Channel, Character, ContentSource, ModelSpec, SourceVideo, Task, Token, UnifiedRequest
 from ..plugins import Registry, make_plugin_manager
 from ..store import Store, open_store
+from .billing import Billing
 from .breakers import Breakers
 from .callbacks import Callbacks
 from .calls import UpstreamCalls
@@ -43,6 +44,7 @@ from .characters import Characters
 from .context import EngineContext
 from .derived import DerivedTasks
 from .events import Events
+from .idempotency import Idempotency
 from .limits import RateLimitExceeded, RateLimits
 from .metrics import MeteredStore, Metrics
 from .recovery import Recovery
@@ -101,6 +103,7 @@ class Dispatcher:
         registry, channels = context.registry, context.channels
         self.router = Router(config, context.pm, registry, channels, context.breakers)
         self.limits = RateLimits(config.tokens)
+        self.billing = context.billing
         self.schedule = Schedule(config.poller, registry, channels, clock)
         self.tasks = Tasks(context, self.schedule)
         self.results = Results(context, self.tasks)
@@ -112,6 +115,7 @@ class Dispatcher:
         self.webhooks = Webhooks(context)
         self.watcher = Watcher(context, self.tasks)
         self.callbacks = Callbacks(context, self.schedule, self.tracker)
+        self.idempotency = Idempotency(context.store, self, clock)  # through submit(): limits, pins, webhooks
 
     # ------------------------------------------------------------ shared state (read-only views of the context)
 
@@ -136,6 +140,7 @@ class Dispatcher:
     async def start(self, http: aiohttp.ClientSession | None = None) -> None:
         """Open the store and use ``http`` (default: a session of the dispatcher's own)."""
         await self.context.store.open()
+        await self.billing.apply_quotas()
         self.context.open_http(http)
         if self.metrics is not None and not self.pm.is_registered(self.metrics):
             self.pm.register(self.metrics)
@@ -187,21 +192,27 @@ class Dispatcher:
 
     # ------------------------------------------------------------ submission
 
-    def submit(self, token: Token, unified: UnifiedRequest) -> Awaitable[Task]:
-        """See :meth:`Submitter.submit`: a request using characters is pinned to their channel,
-        a ``webhook_url`` is checked first (400) and recorded after; :class:`RateLimitExceeded`
-        past the token's ``rpm``."""
+    def submit(self, token: Token, unified: UnifiedRequest, *, task_id: str | None = None) -> Awaitable[Task]:
+        """See :meth:`Submitter.submit` (the task's id ``task_id`` if given): a request using
+        characters is pinned to their channel, a ``webhook_url`` is checked first (400) and
+        recorded after; :class:`RateLimitExceeded` past the token's ``rpm``."""
         self._count(token)
         if unified.characters or unified.webhook_url is not None:
-            return self._submit_with_extras(token, unified)
-        return self.submitter.submit(token, unified)
+            return self._submit_with_extras(token, unified, task_id)
+        return self.submitter.submit(token, unified, task_id=task_id)
 
-    async def _submit_with_extras(self, token: Token, unified: UnifiedRequest) -> Task:
+    def submit_once(
+        self, token: Token, key: str, fingerprint: str, unified: UnifiedRequest
+    ) -> Awaitable[tuple[Task, bool]]:
+        """See :meth:`Idempotency.submit_once`: ``(task, replayed)``."""
+        return self.idempotency.submit_once(token, key, fingerprint, unified)
+
+    async def _submit_with_extras(self, token: Token, unified: UnifiedRequest, task_id: str | None) -> Task:
         url = unified.webhook_url
         if url is not None:
             await self.webhooks.check_target(token, url)
         pinned = await self.characters.pin(token, unified) if unified.characters else None
-        task = await self.submitter.submit(token, unified, pinned)
+        task = await self.submitter.submit(token, unified, pinned, task_id=task_id)
         if url is not None:
             await self.webhooks.set_target(task, url)
         return task
@@ -342,6 +353,7 @@ def _assemble(
         events=events,
         breakers=breakers,
         calls=UpstreamCalls(breakers, events),
+        billing=Billing(config, store, clock),
         scrubber=EngineContext.scrubber_for(channels.values()),
         metrics=metrics,
     )

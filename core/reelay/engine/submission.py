@@ -65,9 +65,14 @@ class Submitter:
         self.tasks = tasks
 
     async def submit(
-        self, token: Token, unified: UnifiedRequest, pinned: tuple[Channel, tuple[str, ...]] | None = None
+        self,
+        token: Token,
+        unified: UnifiedRequest,
+        pinned: tuple[Channel, tuple[str, ...]] | None = None,
+        *,
+        task_id: str | None = None,
     ) -> Task:
-        """Validate, route and submit a request; returns the recorded task.
+        """Validate, route and submit a request; returns the recorded task (its id ``task_id`` if given).
 
         ``pinned`` (a channel and the vendor's character ids, from
         :meth:`Characters.pin`) limits the request to that channel.
@@ -83,7 +88,7 @@ class Submitter:
         # for an alias each target's own, normalized by that model's rules.
         candidates = self.router.order_routes(self.router.routes(unified.model, token))
         alias = self.router.is_alias(unified.model)
-        public_id = new_task_id()
+        public_id = task_id or new_task_id()
         if pinned is not None:
             candidates = [route for route in candidates if route.channel.name == pinned[0].name]
         task: Task | None = None
@@ -173,7 +178,7 @@ class Submitter:
                 request=request,
                 next_poll_at=now + SUBMISSION_GRACE_SECONDS,
             )
-            await context.store.insert(task)
+            await context.billing.admit(token, task)  # the price held, or a 429 before any upstream call
             return task
         task.channel, task.model, task.vendor = channel.name, context.registry.key_of(model), model.vendor
         task.seconds, task.size, task.adjustments, task.request = (

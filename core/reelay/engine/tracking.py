@@ -126,6 +126,7 @@ class Tracker:
             task.completed_at = now
             task.result = await self.results.keep_inline(task, update.result)
             task.error = None
+            self.context.billing.settle(task)  # priced on the vendor's seconds; the save settles it
         elif update.status is TaskStatus.CANCELLED:
             task.completed_at = now
             task.error = error

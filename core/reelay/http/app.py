@@ -15,7 +15,7 @@ from ..config import Config
 from ..engine import Dispatcher
 from ..engine.delivery import DeliveryWorker
 from ..engine.poller import Poller
-from . import admin, model_info, openai, openai_derived, routes
+from . import admin, model_info, openai, openai_derived, routes, usage
 from .callbacks import setup_callback_routes
 from .common import DISPATCHER, OWNS_ALL_ROUTES, POLLER, PUBLIC_URL, ROUTE_PREFIX, Handler
 from .metrics import kept_file_counter, metrics_middleware, metrics_page
@@ -107,3 +107,4 @@ def setup_routes(app: web.Application, dispatcher: Dispatcher, *, poller: bool =
     openai_derived.setup_derived_routes(app)
     setup_notify_routes(app, dispatcher)
     setup_callback_routes(app)
+    usage.setup_usage_routes(app)

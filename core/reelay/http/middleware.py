@@ -88,4 +88,4 @@ def _from_http_exception(error: web.HTTPException) -> ReelayError:
 
 def _error_response(error: ReelayError) -> web.Response:
     # An error may carry headers the caller needs (a 429's Retry-After).
-    return json_response(error.body(), status=error.status, headers=getattr(error, "headers", None))
+    return json_response(error.body(), status=error.status, headers=getattr(error, "headers", None) or None)

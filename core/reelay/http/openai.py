@@ -16,6 +16,7 @@ from aiohttp import BodyPartReader, web
 from ..errors import InvalidRequest, PayloadTooLarge
 from ..images import sniff_image
 from ..models import ImageInput, UnifiedRequest
+from . import idempotent
 from .common import (
     ROUTE_PREFIX,
     authenticate,
@@ -50,8 +51,7 @@ async def create_video(request: web.Request) -> web.Response:
             body = dict(body)
             body["input_reference"] = _reference_url(body["input_reference"])
         unified = parse_unified_request(body)
-    task = await dispatcher_of(request).submit(token, unified)
-    return task_response(request, task)
+    return await idempotent.submit(request, token, unified)
 
 
 def _reference_url(reference: dict[str, Any]) -> str:

@@ -15,6 +15,7 @@ import html
 import json
 import typing
 from collections.abc import Iterable
+from decimal import Decimal
 from typing import Any
 
 import attrs
@@ -23,6 +24,8 @@ from aiohttp import web
 from .. import __version__
 from ..models import (
     Adjustment,
+    Cost,
+    CostState,
     Task,
     TaskError,
     TaskStatus,
@@ -135,6 +138,17 @@ _TASK_FIELDS: dict[str, dict[str, Any]] = {
     "remixed_from_video_id": _NULLABLE_STR,
     "url": {"type": "string", "description": "When completed: the gateway's content route for the video."},
     "actual_duration": {"type": "number", "description": "When completed: the vendor's figure, if it gave one."},
+    "cost": {
+        "type": "object",
+        "description": "What the task costs (absent when its model has no price): held at submission, "
+        "then settled on the seconds generated or refunded, exactly once.",
+        "properties": {
+            "amount": {"type": "string", "description": "A decimal amount, as text."},
+            "currency": {"type": "string"},
+            "state": {"enum": ["held", "settled", "refunded"]},
+        },
+        "required": ["amount", "currency", "state"],
+    },
     "adjustments": {
         "type": "array",
         "description": "Values the normalization changed.",
@@ -164,6 +178,7 @@ def _sample_tasks() -> tuple[Task, list[Task]]:
         status=TaskStatus.COMPLETED,
         result=VideoResult(url="u", duration=5.0),
         adjustments=(Adjustment("duration", 7, 8, "nearest"),),
+        cost=Cost(Decimal("0.35"), "USD", CostState.SETTLED),
     )
     failed = Task(id="t", owner="o", model="m", vendor="v", channel="c", error=TaskError("c", "m"))
     return minimal, [full, failed]
@@ -293,7 +308,68 @@ def component_schemas() -> dict[str, Any]:
         },
         "Error": error_schema(),
         **openapi_derived.SCHEMAS,
+        "Usage": _USAGE,
+        "UsageEntryList": _USAGE_ENTRIES,
     }
+
+
+_MONEY = {"type": "string", "description": "A decimal amount, as text."}
+_USAGE = {
+    "type": "object",
+    "properties": {
+        "object": {"const": "usage"},
+        "currency": {"type": "string"},
+        "quota": {"type": ["string", "null"], "description": "The configured starting credit; null: unlimited."},
+        "balance": _MONEY,
+        "held": _MONEY,
+        "spent": _MONEY,
+        "since": _NULLABLE_INT,
+        "until": _NULLABLE_INT,
+        "by_model": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "model": {"type": "string"},
+                    "tasks": {"type": "integer"},
+                    "seconds": {"type": "number"},
+                    "amount": _MONEY,
+                },
+                "required": ["model", "tasks", "seconds", "amount"],
+            },
+        },
+    },
+    "required": ["object", "currency", "quota", "balance", "held", "spent", "by_model"],
+}
+_USAGE_ENTRIES = {
+    "type": "object",
+    "properties": {
+        "object": {"const": "list"},
+        "data": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "id": {"type": "string"},
+                    "object": {"const": "usage.entry"},
+                    "kind": {"enum": ["hold", "settle", "refund", "credit"]},
+                    "amount": _MONEY,
+                    "currency": {"type": "string"},
+                    "created_at": {"type": "integer"},
+                    "task_id": _NULLABLE_STR,
+                    "model": _NULLABLE_STR,
+                    "seconds": {"type": ["number", "null"]},
+                    "note": _NULLABLE_STR,
+                },
+                "required": ["id", "object", "kind", "amount", "currency", "created_at"],
+            },
+        },
+        "first_id": _NULLABLE_STR,
+        "last_id": _NULLABLE_STR,
+        "has_more": {"type": "boolean"},
+    },
+    "required": ["object", "data", "first_id", "last_id", "has_more"],
+}
 
 
 # ---------------------------------------------------------------- operations
@@ -314,10 +390,11 @@ _ERRORS = {
     401: "Missing or unknown token",
     403: "The model is not available to the token's group",
     404: "Unknown model, task or route",
-    409: "The task is not in a state that allows this",
+    409: "The task is not in a state that allows this, or an Idempotency-Key was reused or is in flight",
     413: "Body larger than server.max_body_mb",
     416: "Range outside the file",
-    429: "The token created more tasks this minute than its rpm (Retry-After says when to retry)",
+    429: "Too many create requests this minute (`rate_limit_exceeded`, `Retry-After`), insufficient quota "
+    "(`insufficient_quota`, `x-should-retry: false`) or too many unfinished tasks (`too_many_tasks`, `Retry-After`)",
     502: "Every eligible channel failed upstream",
     503: "Every channel was rate limited or none could be used",
 }
@@ -330,7 +407,7 @@ OPERATIONS: dict[str, dict[str, Any]] = {
         "description": "Answers at once, after the vendor accepted the job, with the task object.",
         "requestBody": {"required": True, "content": _json("UnifiedRequest")},
         "responses": {"200": _ok("Task", "The new task")},
-        "errors": (400, 401, 403, 404, 413, 429, 502, 503),
+        "errors": (400, 401, 403, 404, 409, 413, 429, 502, 503),
     },
     "get_generation": {
         "tags": ["Unified API"],
@@ -502,7 +579,7 @@ OPERATIONS: dict[str, dict[str, Any]] = {
             },
         },
         "responses": {"200": _ok("Task", "The new task")},
-        "errors": (400, 401, 403, 404, 413, 429, 502, 503),
+        "errors": (400, 401, 403, 404, 409, 413, 429, 502, 503),
     },
     "openai.list": {
         "tags": ["OpenAI Videos"],
@@ -526,6 +603,31 @@ OPERATIONS: dict[str, dict[str, Any]] = {
         "parameters": [_TASK_ID],
         "responses": {"200": _ok("Deleted")},
         "errors": (400, 401, 404, 502, 503),
+    },
+    "usage": {
+        "tags": ["Usage"],
+        "summary": "The caller's balance, holds and spend by model",
+        "parameters": [
+            {"name": "since", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 0}},
+            {"name": "until", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 0}},
+        ],
+        "responses": {"200": _ok("Usage")},
+        "errors": (400, 401),
+    },
+    "usage.entries": {
+        "tags": ["Usage"],
+        "summary": "The caller's ledger entries, newest first",
+        "parameters": [
+            {
+                "name": "limit",
+                "in": "query",
+                "required": False,
+                "schema": {"type": "integer", "minimum": 1, "maximum": 100},
+            },
+            {"name": "after", "in": "query", "required": False, "schema": {"type": "string"}},
+        ],
+        "responses": {"200": _ok("UsageEntryList")},
+        "errors": (400, 401),
     },
     "openai.remix": {
         "tags": ["OpenAI Videos"],

@@ -7,6 +7,7 @@ from aiohttp import web
 from .. import __version__
 from ..engine import LocalContent
 from ..engine.routing import ALIAS_OWNER
+from . import idempotent
 from .common import authenticate, dispatcher_of, json_response, read_json, task_response
 from .content import kept_response, proxy_content
 from .model_info import alias_entry, model_entry
@@ -16,8 +17,7 @@ from .wire import parse_unified_request
 async def create_generation(request: web.Request) -> web.Response:
     token = authenticate(request)
     unified = parse_unified_request(await read_json(request))
-    task = await dispatcher_of(request).submit(token, unified)
-    return task_response(request, task)
+    return await idempotent.submit(request, token, unified)
 
 
 async def get_task(request: web.Request) -> web.Response:

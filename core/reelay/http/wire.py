@@ -15,7 +15,7 @@ import cattrs
 from cattrs.gen import make_dict_structure_fn
 
 from ..errors import InvalidRequest
-from ..models import Task, TaskStatus, UnifiedRequest
+from ..models import Task, TaskStatus, UnifiedRequest, amount_text
 
 _converter = cattrs.Converter(forbid_extra_keys=False)
 
@@ -164,6 +164,9 @@ def task_to_json(task: Task, content_url: str) -> dict[str, Any]:
         body["url"] = content_url
         if task.result is not None and task.result.duration is not None:
             body["actual_duration"] = task.result.duration
+    if task.cost is not None:
+        cost = task.cost
+        body["cost"] = {"amount": amount_text(cost.amount), "currency": cost.currency, "state": cost.state.value}
     if task.adjustments:
         body["adjustments"] = [
             {"field": a.field, "requested": a.requested, "effective": a.effective, "reason": a.reason}

@@ -8,9 +8,11 @@ lease they hold.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Protocol
 
 from ..models import Task
+from .ledger import Account, Admission, Entry, ModelUsage
 from .sqlite import StoreUnavailable
 
 __all__ = ["Store", "StoreUnavailable", "open_store"]
@@ -23,15 +25,23 @@ class Store(Protocol):
 
     async def close(self) -> None: ...
 
-    async def insert(self, task: Task) -> None:
-        """Record a new task (before anything is sent upstream)."""
+    async def insert(self, task: Task, *, admission: Admission | None = None) -> None:
+        """Record a new task (before anything is sent upstream).
+
+        With a cost, its hold is written in the same transaction; with an
+        ``admission``, a task that does not fit the token's balance or
+        ``max_in_flight`` raises :class:`~reelay.store.ledger.Refused` and nothing is written.
+        """
 
     async def save(self, task: Task, *, lease: str | None = None, with_request: bool = False) -> bool:
         """Write a task's current state (its stored request only ``with_request``).
 
         With ``lease``, the write only happens while that lease still holds
         the task, and it releases the lease. Returns whether it was written.
-        A finished task's stored request is dropped.
+        A finished task's stored request is dropped. The save that makes a
+        held task terminal writes its settle (completed) or refund (any
+        other end) in the same transaction, and ``task.cost`` shows it;
+        any later save writes no entry. The stored cost changes no other way.
         """
 
     async def save_submission(self, task: Task) -> None:
@@ -75,6 +85,40 @@ class Store(Protocol):
     async def completed_since(self, since: float, *, limit: int) -> list[Task]:
         """Tasks completed at ``since`` or later whose result the gateway holds no
         file of (``VideoResult.path`` unset), oldest first (without their stored request)."""
+
+    # ------------------------------------------------------------ the ledger (reelay.store.ledger)
+
+    async def credit(self, token: str, amount: Decimal, currency: str, now: float, note: str | None = None) -> Entry:
+        """Add a ``credit`` entry (negative: a correction)."""
+
+    async def apply_quota(self, token: str, amount: Decimal, currency: str, now: float) -> Entry | None:
+        """Credit a token's configured quota once ever; None if it was."""
+
+    async def account(self, token: str) -> Account: ...
+
+    async def accounts(self) -> list[Account]: ...
+
+    async def entries(self, token: str, *, limit: int, before: int | None = None) -> list[Entry]:
+        """The token's entries, newest first, older than the entry numbered ``before``."""
+
+    async def usage(self, token: str | None, since: float | None, until: float | None) -> list[ModelUsage]:
+        """Settled tasks per token and model, settled in ``[since, until)``."""
+
+    # ------------------------------------------------------------ idempotency keys
+
+    async def claim_key(
+        self, token: str, key: str, fingerprint: str, task_id: str, now: float, expired_before: float
+    ) -> tuple[str, str, float]:
+        """Record the key for ``task_id`` unless a live one (created at or after
+        ``expired_before``) exists; returns the stored ``(fingerprint, task_id, created_at)``."""
+
+    async def replace_key(
+        self, token: str, key: str, old_task_id: str, fingerprint: str, task_id: str, now: float
+    ) -> bool:
+        """Point the key at ``task_id`` if it still names ``old_task_id``."""
+
+    async def release_key(self, token: str, key: str, task_id: str) -> None:
+        """Forget the key if it still names ``task_id``."""
 
 
 def open_store(url: str) -> Store:

@@ -10,6 +10,7 @@ import cattrs
 import orjson
 
 from ..models import Adjustment, GenerationRequest, Task, TaskError, TaskStatus, VendorRef, VideoResult
+from .ledger import cost_columns, cost_from_columns
 
 _converter = cattrs.Converter(omit_if_default=True)
 _converter.register_unstructure_hook(bytes, lambda value: None)  # inline bytes never reach the store
@@ -37,11 +38,16 @@ COLUMNS = (
     "poll_failures",
     "remixed_from",
 )
+#: The columns the first release's schema has; later ones come from migrations.
+BASE_COLUMNS = COLUMNS
+#: What a task costs (migration v0002): written by insert() and by the ledger's closing, never by save().
+COST_COLUMNS = ("cost_amount", "cost_currency", "cost_state")
+COLUMNS = (*BASE_COLUMNS, *COST_COLUMNS)
 
 
 #: Every column but the id and the stored request, which only insert() and
 #: explicit request updates write (reads usually skip it: it can hold images).
-UPDATED_COLUMNS = tuple(column for column in COLUMNS if column not in ("id", "request"))
+UPDATED_COLUMNS = tuple(column for column in BASE_COLUMNS if column not in ("id", "request"))
 REQUEST_INDEX = COLUMNS.index("request")
 
 
@@ -101,7 +107,7 @@ def to_row(task: Task) -> tuple[Any, ...]:
     """The values of :data:`COLUMNS`, in order."""
     values = to_update_row(task)
     split = REQUEST_INDEX - 1
-    return (task.id, *values[:split], _dump(task.request), *values[split:])
+    return (task.id, *values[:split], _dump(task.request), *values[split:], *cost_columns(task))
 
 
 def request_json(task: Task) -> str | None:
@@ -138,6 +144,7 @@ def from_row(row: Any) -> Task:
         next_poll_at=row[18],
         poll_failures=row[19],
         remixed_from=row[20],
+        cost=cost_from_columns(row[21], row[22], row[23]),
     )
 
 

@@ -30,7 +30,20 @@ import asyncpg
 from ..models import Task, TaskStatus
 from . import StoreUnavailable
 from .batching import Pending, ReadsPerTurn, fail, settle
-from .codec import COLUMNS, UPDATED_COLUMNS, filters, from_row, request_json, to_row, to_update_row, vendor_ref_json
+from .codec import (
+    BASE_COLUMNS,
+    COLUMNS,
+    UPDATED_COLUMNS,
+    filters,
+    from_row,
+    request_json,
+    to_row,
+    to_update_row,
+    vendor_ref_json,
+)
+from .ledger import Admission
+from .migrations import migrate_postgres
+from .postgres_ledger import PostgresLedger
 
 T = TypeVar("T")
 
@@ -62,7 +75,10 @@ _COLUMN_TYPES = {
     "completed_at": _TIME,
     "seconds": "INTEGER",
 }
-_TABLE = ", ".join(f"{name} {_COLUMN_TYPES.get(name, 'TEXT')}" for name in (*COLUMNS, "lease_owner", "lease_until"))
+# The first release's table: later columns come from migrations (reelay.store.migrations).
+_TABLE = ", ".join(
+    f"{name} {_COLUMN_TYPES.get(name, 'TEXT')}" for name in (*BASE_COLUMNS, "lease_owner", "lease_until")
+)
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS tasks ({_TABLE});
 CREATE INDEX IF NOT EXISTS tasks_owner_created ON tasks (owner, created_at, id);
@@ -139,8 +155,8 @@ def _is_unavailable(error: BaseException) -> bool:
     )
 
 
-class PostgresStore:
-    """Tasks in a PostgreSQL database, shared by every gateway process that names it."""
+class PostgresStore(PostgresLedger):
+    """Tasks in a PostgreSQL database, shared by every gateway process that names it, and the ledger."""
 
     #: The SQL dialect of :meth:`execute` (``$1`` placeholders), for tables kept beside the tasks.
     dialect = "postgresql"
@@ -211,11 +227,11 @@ class PostgresStore:
         async with pool.acquire() as connection:
             # Looked up first: a user allowed only to read and write rows may
             # not run CREATE ... IF NOT EXISTS, even on what exists.
-            if await connection.fetchval(_SCHEMA_EXISTS, _RELATIONS):
-                return
-            async with connection.transaction():
-                await connection.execute("SELECT pg_advisory_xact_lock($1)", SCHEMA_LOCK)
-                await connection.execute(_SCHEMA)
+            if not await connection.fetchval(_SCHEMA_EXISTS, _RELATIONS):
+                async with connection.transaction():
+                    await connection.execute("SELECT pg_advisory_xact_lock($1)", SCHEMA_LOCK)
+                    await connection.execute(_SCHEMA)
+            await migrate_postgres(connection, SCHEMA_LOCK)  # the first release's schema, brought up to date
 
     async def close(self) -> None:
         self._reads.flush()
@@ -253,13 +269,20 @@ class PostgresStore:
 
         return await self._guard(run())
 
-    async def insert(self, task: Task) -> None:
-        await self._changed(_INSERT, *to_row(task))
+    async def insert(self, task: Task, *, admission: Admission | None = None) -> None:
+        """Record a new task; with a cost or an ``admission``, check it fits (:class:`Refused`
+        otherwise, nothing written) and write its hold, in one transaction."""
+        if task.cost is None and admission is None:
+            await self._changed(_INSERT, *to_row(task))
+            return
+        await self._admit(task, admission or Admission(), (_INSERT, to_row(task)))
 
     async def save(self, task: Task, *, lease: str | None = None, with_request: bool = False) -> bool:
         args = [*to_update_row(task), request_json(task) if with_request else task.is_terminal, task.id]
         if lease is not None:
             args.append(lease)
+        if task.cost is not None and task.is_terminal:  # the settle or refund commits with the state
+            return await self._close(task, (_SAVE[with_request, lease is not None], args))
         return await self._changed(_SAVE[with_request, lease is not None], *args) > 0
 
     async def save_submission(self, task: Task) -> None:

@@ -8,10 +8,14 @@ holds the schema and the task queries.
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 
 from ..models import Task, TaskStatus
+from . import sqlite_ledger
 from .codec import COLUMNS, UPDATED_COLUMNS, filters, from_row, request_json, to_row, to_update_row, vendor_ref_json
+from .ledger import Admission
+from .migrations import migrate_sqlite
 from .sqlite_database import BUSY_TIMEOUT, SQLiteDatabase, StoreUnavailable
 
 __all__ = ["SQLiteStore", "StoreUnavailable"]
@@ -66,8 +70,8 @@ _SET = ", ".join(f"{column} = ?" for column in UPDATED_COLUMNS)
 _FORGET_REQUEST = "request = CASE WHEN ? THEN NULL ELSE request END"
 
 
-class SQLiteStore(SQLiteDatabase):
-    """Tasks in one SQLite file (or ``:memory:``)."""
+class SQLiteStore(sqlite_ledger.SQLiteLedger, SQLiteDatabase):
+    """Tasks in one SQLite file (or ``:memory:``), and the ledger."""
 
     #: The SQL dialect of :meth:`execute` (``?`` placeholders), for tables kept beside the tasks.
     dialect = "sqlite"
@@ -75,8 +79,19 @@ class SQLiteStore(SQLiteDatabase):
     def __init__(self, path: str, *, busy_timeout: float = BUSY_TIMEOUT):
         super().__init__(path, schema=_SCHEMA, read_one=_GET_ONE, read_many=_GET_MANY, busy_timeout=busy_timeout)
 
-    async def insert(self, task: Task) -> None:
-        await self.execute(_INSERT, to_row(task), inline=True)
+    def _connect(self) -> sqlite3.Connection:
+        connection = super()._connect()
+        migrate_sqlite(connection, self.busy_timeout)  # the first release's schema, brought up to date
+        return connection
+
+    async def insert(self, task: Task, *, admission: Admission | None = None) -> None:
+        """Record a new task; with a cost or an ``admission``, check it fits (:class:`Refused`
+        otherwise, nothing written) and write its hold, in one transaction."""
+        if task.cost is None and admission is None:
+            await self.execute(_INSERT, to_row(task), inline=True)
+            return
+        admission = admission or Admission()
+        await self.transact(functools.partial(sqlite_ledger.admit, task, admission, (_INSERT, to_row(task))))
 
     async def save(self, task: Task, *, lease: str | None = None, with_request: bool = False) -> bool:
         assignments = _SET + ", " + ("request = ?" if with_request else _FORGET_REQUEST)
@@ -87,6 +102,8 @@ class SQLiteStore(SQLiteDatabase):
             release = "lease_owner = NULL, lease_until = 0"
             sql = f"UPDATE tasks SET {assignments}, {release} WHERE id = ? AND lease_owner = ?"
             params = (*values, task.id, lease)
+        if task.cost is not None and task.is_terminal:  # the settle or refund commits with the state
+            return await self.transact(functools.partial(sqlite_ledger.close, task, (sql, params), task.updated_at))
         changed, _ = await self.execute(sql, params, inline=True)
         return changed > 0
 

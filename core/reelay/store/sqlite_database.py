@@ -26,7 +26,7 @@ import asyncio
 import sqlite3
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -62,6 +62,33 @@ def _settle(batch: list[_Pending], outcomes: Sequence[_Outcome]) -> None:
             future.set_exception(outcome)
         else:
             future.set_result(outcome)
+
+
+#: The statement that stands for a transact() callable in a batch.
+_TRANSACT = "-- reelay: transact"
+
+
+def _statement(connection: sqlite3.Connection, sql: str, params: Sequence[Any]) -> _Outcome:
+    """One statement of a batch (or a transact() callable); its failure is its outcome."""
+    if sql is _TRANSACT:
+        return _savepoint(connection, params[0])
+    try:
+        cursor = connection.execute(sql, params)
+        return (cursor.rowcount, cursor.fetchall())
+    except sqlite3.Error as error:
+        return error
+
+
+def _savepoint(connection: sqlite3.Connection, work: Callable[[sqlite3.Connection], Any]) -> _Outcome:
+    connection.execute("SAVEPOINT reelay_work")
+    try:
+        result = work(connection)
+    except Exception as error:
+        connection.execute("ROLLBACK TO reelay_work")
+        connection.execute("RELEASE reelay_work")
+        return error
+    connection.execute("RELEASE reelay_work")
+    return (0, result)
 
 
 class StoreUnavailable(ReelayError):
@@ -209,6 +236,12 @@ class SQLiteDatabase:
         except sqlite3.OperationalError as error:  # locked past busy_timeout, disk full, ...
             raise StoreUnavailable(f"the task store is unavailable ({error})") from None
 
+    async def transact(self, work: Callable[[sqlite3.Connection], Any]) -> Any:
+        """Run ``work(writer)`` all or nothing (a savepoint) under the write lock, batched
+        like an ``inline`` statement; what it raises rolls it back and reaches the caller."""
+        _, result = await self.execute(_TRANSACT, (work,), inline=True)
+        return result
+
     def _queue(self, batch: list[_Pending]) -> None:
         """Hand statements to the store's thread."""
         self._pending.extend(batch)
@@ -267,19 +300,14 @@ class SQLiteDatabase:
         """
         assert self._writer is not None
         connection = self._writer
-        if len(batch) == 1 and not wait:  # a statement alone is its own transaction, and cheaper without BEGIN
+        if len(batch) == 1 and not wait and batch[0][0] is not _TRANSACT:  # alone, cheaper without BEGIN
             cursor = connection.execute(*batch[0])
             return [(cursor.rowcount, cursor.fetchall())]
         self._begin(connection, wait)
         outcomes: list[_Outcome] = []
         try:
             for sql, params in batch:
-                try:
-                    cursor = connection.execute(sql, params)
-                    rows = cursor.fetchall()
-                    outcomes.append((cursor.rowcount, rows))
-                except sqlite3.Error as error:
-                    outcomes.append(error)
+                outcomes.append(_statement(connection, sql, params))
             connection.execute("COMMIT")
         except BaseException:
             if connection.in_transaction:
