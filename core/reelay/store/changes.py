@@ -21,6 +21,7 @@ log = structlog.get_logger("reelay.store")
 #: The trigger the migration ``v0007_task_notify`` installs notifies on this channel.
 CHANNEL = "reelay_task_changed"
 
+
 class Changes:
     """Waits for a task to change: woken by the store's notifications where it has
     them, else after ``check_seconds``.
