@@ -177,6 +177,50 @@ def test_demo_on_a_busy_port_says_so_before_the_banner(busy_port):
     assert "export" not in result.stdout and result.stdout == ""
 
 
+def test_demo_losing_its_port_after_the_check_is_one_line_and_exit_2(busy_port):
+    """The port taken between the check and the bind: `reelay.http.serving.run` fails, still one line."""
+    code = "import reelay.startup as s; s.check_port = lambda *args: None; from reelay.cli import main; main()"
+    result = subprocess.run(
+        [sys.executable, "-c", code, "demo", "--port", str(busy_port)],
+        env={**os.environ, "REELAY_PLUGINS": ""},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines() == [f"Error: cannot start on 127.0.0.1:{busy_port}: Address already in use"]
+
+
+def test_demo_serves_as_reelay_serve_does_with_the_server_timeouts(monkeypatch, acme_pm, tmp_path):
+    """`reelay demo` is served by `reelay.http.serving.run` (slow-client timeouts), not aiohttp's run_app."""
+    import asyncio
+
+    import aiohttp
+
+    import reelay.demo
+    from reelay.config import ServerConfig
+    from reelay.http.serving import serving
+
+    seen = {}
+
+    def run(app, server):
+        async def serve_once():
+            made = await app  # the demo's app is made on the serving loop, emulators and all
+            async with (
+                serving(made, ServerConfig(port=0)) as base_url,
+                aiohttp.ClientSession() as session,
+                session.get(f"{base_url}/healthz") as response,
+            ):
+                seen["healthz"] = response.status
+
+        seen["server"] = server
+        asyncio.run(serve_once())
+
+    monkeypatch.setattr(reelay.demo, "run", run)
+    reelay.demo.run_demo("127.0.0.1", 8765, 0.2, "sk-demo-test", f"sqlite:///{tmp_path / 'demo.db'}", pm=acme_pm)
+    assert seen == {"server": ServerConfig(host="127.0.0.1", port=8765), "healthz": 200}
+
+
 @pytest.mark.parametrize(
     ("config_text", "expected"),
     [

@@ -3,6 +3,7 @@
 import base64
 
 import acme
+import attrs
 import pytest
 
 from reelay import (
@@ -168,6 +169,25 @@ def test_ten_thousand_images_are_refused_before_any_is_read():
         normalize(UnifiedRequest(model="m", prompt="a fox", images=urls), RUNWAY_LIKE)
     assert caught.value.param == "images" and caught.value.code == "too_many_images"
     assert "at most 2" in caught.value.message
+
+
+@pytest.mark.parametrize(("most", "said"), [(1, "image"), (2, "images")])
+def test_too_many_images_says_image_or_images(most, said):
+    model = attrs.evolve(RUNWAY_LIKE, max_images=most)
+    with pytest.raises(InvalidRequest) as caught:
+        normalize(UnifiedRequest(model="m", prompt="a fox", images=(PNG, JPG, PNG + "x")), model)
+    assert caught.value.code == "too_many_images"
+    assert caught.value.message == f"runway-like takes at most {most} input {said}"
+    assert model.describe_inputs()[-1] == f"limits: prompt at most 1000 characters, at most {most} {said}"
+
+
+def test_too_many_reference_images_says_reference_image_for_one():
+    caps = Capabilities(image_to_video=True, max_reference_images=1)
+    model = ModelSpec(name="refs", vendor="v", capabilities=caps)
+    with pytest.raises(InvalidRequest) as caught:
+        normalize(UnifiedRequest(model="refs", prompt="a fox", images=(PNG, JPG, PNG + "x")), model)
+    assert caught.value.code == "too_many_images"
+    assert caught.value.message == "refs takes at most 2 input images (a first frame, 1 reference image); got 3"
 
 
 def test_the_same_image_in_two_fields_counts_once():

@@ -212,8 +212,6 @@ async def _claims_and_records(store_url):
     await store.open()
     try:
         deliveries = Deliveries(store, postgres=not isinstance(store, SQLiteDatabase))
-        await deliveries.open()
-        await deliveries.open()  # idempotent
         delivery = Delivery(
             "evt_1", "video_1", "tester", "video.completed", "http://h/x?k=1", "{}", 100.0, next_attempt_at=100.0
         )

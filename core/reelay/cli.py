@@ -119,7 +119,14 @@ def _run(app: Any, server: Any) -> None:
     try:
         run(app, server)
     except OSError as error:
-        raise StartupFailed(f"cannot start on {server.host}:{server.port}: {error.strerror or error}") from None
+        raise _cannot_start(server.host, server.port, error) from None
+
+
+def _cannot_start(host: str, port: int, error: OSError) -> StartupFailed:
+    """One line for a server that could not start: the system's words for the error
+    (asyncio's bind error repeats the address in its own)."""
+    reason = os.strerror(error.errno) if error.errno else str(error)
+    return StartupFailed(f"cannot start on {host}:{port}: {reason}")
 
 
 @cli.command()
@@ -151,7 +158,7 @@ def demo(host: str, port: int, generation_seconds: float, token: str | None, sto
     except (PluginError, StartupError, DemoStoreBusy) as error:
         raise StartupFailed(str(error)) from None
     except OSError as error:
-        raise StartupFailed(f"cannot start on {host}:{port}: {error.strerror or error}") from None
+        raise _cannot_start(host, port, error) from None
 
 
 @cli.command()

@@ -25,6 +25,7 @@ from .config import Config, PollerConfig, ServerConfig, StoreConfig, hash_key
 from .emulation import serve_app
 from .engine import Dispatcher
 from .http.app import create_app
+from .http.serving import run
 from .models import Channel, ModelSpec, Token
 from .plugins import Registry, make_plugin_manager
 from .store import open_store
@@ -207,4 +208,5 @@ def run_demo(
         print(demo_banner(setup, token, dispatcher.registry), flush=True)
         return app
 
-    web.run_app(make_app(), host=host, port=port, print=None, access_log=None)
+    # As `reelay serve` serves: [server]'s slow-client timeouts (their defaults), SIGINT or SIGTERM to stop.
+    run(make_app(), ServerConfig(host=host, port=port))

@@ -331,7 +331,7 @@ class ModelSpec:
         if self.max_prompt_chars is not None:
             limits.append(f"prompt at most {self.max_prompt_chars} characters")
         if self.max_images is not None:
-            limits.append(f"at most {self.max_images} images")
+            limits.append(f"at most {self.max_images} image{'s' if self.max_images != 1 else ''}")
         if limits:
             lines.append("limits: " + ", ".join(limits))
         if self.capabilities.image_to_video and self.image_rules != ImageRules():

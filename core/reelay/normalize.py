@@ -432,7 +432,8 @@ def _image_capacity(model: ModelSpec) -> str:
     if caps.end_frame:
         parts.append("a last frame")
     if caps.max_reference_images:
-        parts.append(f"{caps.max_reference_images} reference images")
+        most = caps.max_reference_images
+        parts.append(f"{most} reference image{'s' if most != 1 else ''}")
     return ", ".join(parts) or "no images"
 
 

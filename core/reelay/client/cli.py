@@ -435,15 +435,7 @@ def download_task(session: Session, task_id: str, output: Path | None) -> None:
 @client_options
 def cancel_task(session: Session, task_id: str) -> None:
     """Cancel a running task (POST /v1/videos/{id}/cancel) where its vendor can."""
-    try:
-        task = session.client.cancel(task_id)
-    except GatewayError as error:
-        if error.code == "cancel_not_supported":
-            error.message = (
-                f"task {task_id} cannot be cancelled: its vendor offers no cancel, so it keeps running "
-                f"(the gateway said: {error.message})"
-            )
-        raise
+    task = session.client.cancel(task_id)  # the gateway's own words when it cannot (cancel_not_supported)
     if session.as_json:
         session.emit_json(task)
     else:

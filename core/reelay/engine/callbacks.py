@@ -65,7 +65,6 @@ class Callbacks:
             return
         if isinstance(store, SQLiteDatabase) or hasattr(store, "connect"):
             self.tokens = CallbackTokens(store, postgres=not isinstance(store, SQLiteDatabase))
-            await self.tokens.open()
 
     async def url_for(self, task_id: str, channel: Channel) -> str | None:
         """A new callback URL for ``task_id`` on ``channel``, or None when its vendor does not call back."""

@@ -73,7 +73,6 @@ class Webhooks:
         store = getattr(self.context.store, "inner", self.context.store)  # the store under a metrics wrapper
         if isinstance(store, SQLiteDatabase) or hasattr(store, "connect"):
             self.deliveries = Deliveries(store, postgres=not isinstance(store, SQLiteDatabase))  # type: ignore[arg-type]
-            await self.deliveries.open()
 
     async def close(self) -> None:
         if self._making:

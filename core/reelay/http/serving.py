@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 
 import structlog
 from aiohttp import web
@@ -53,15 +53,21 @@ async def serving(app: web.Application, server: ServerConfig) -> AsyncIterator[s
         await runner.cleanup()
 
 
-def run(app: web.Application, server: ServerConfig) -> None:
-    """Serve ``app`` until SIGINT or SIGTERM (``reelay serve``)."""
+def run(app: web.Application | Awaitable[web.Application], server: ServerConfig) -> None:
+    """Serve ``app`` until SIGINT or SIGTERM (``reelay serve``, ``reelay demo``).
+
+    :param app: the application, or an awaitable making it on the serving
+        loop (as :func:`aiohttp.web.run_app` takes): one that starts
+        servers of its own, such as the demo's emulators.
+    """
 
     async def main() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
-        async with serving(app, server):
+        made = app if isinstance(app, web.Application) else await app
+        async with serving(made, server):
             await stop.wait()
 
     asyncio.run(main())

@@ -1,7 +1,7 @@
 """Vendor callbacks: the unguessable token each task's callback URL carries, and claiming one task at once.
 
-The table lives in the task store's database (SQLite or PostgreSQL) and is
-created if missing by :meth:`CallbackTokens.open`. A callback is applied
+The table lives in the task store's database (SQLite or PostgreSQL), made
+by its migrations (``v0005_callbacks``). A callback is applied
 under a lease on its task, like a poll, so it never races the poller.
 """
 
@@ -13,11 +13,6 @@ from typing import Any
 from ..models import Task, TaskStatus
 from .codec import COLUMNS, from_row
 
-_TABLE = (
-    "CREATE TABLE IF NOT EXISTS task_callbacks ("
-    " token TEXT PRIMARY KEY, task_id TEXT NOT NULL, vendor TEXT NOT NULL, created_at {time} NOT NULL)"
-)
-_SCHEMA_LOCK = 0x7265656C6179 + 20
 _ACTIVE = ", ".join(f"'{status.value}'" for status in TaskStatus if not status.is_terminal)
 _LIGHT_COLUMNS = ", ".join("NULL" if column == "request" else column for column in COLUMNS)
 
@@ -38,13 +33,6 @@ class CallbackTokens:
             counter = iter(range(1, len(params) + 1))
             sql = re.sub(r"\?", lambda _: f"${next(counter)}", sql)
         return await self._db.execute(sql, params)
-
-    async def open(self) -> None:
-        if self._postgres:
-            table = _TABLE.format(time="DOUBLE PRECISION")
-            await self._run(f"DO $$ BEGIN PERFORM pg_advisory_xact_lock({_SCHEMA_LOCK}); {table}; END $$")
-        else:
-            await self._run(_TABLE.format(time="REAL"))
 
     async def add(self, token: str, task_id: str, vendor: str, now: float) -> None:
         await self._run(

@@ -18,18 +18,8 @@ import structlog
 
 log = structlog.get_logger("reelay.store")
 
+#: The trigger the migration ``v0007_task_notify`` installs notifies on this channel.
 CHANNEL = "reelay_task_changed"
-
-_TRIGGER = f"""DO $$ BEGIN
-PERFORM pg_advisory_xact_lock({0x7265656C6179 + 19});
-CREATE OR REPLACE FUNCTION reelay_task_notify() RETURNS trigger AS $f$
-BEGIN PERFORM pg_notify('{CHANNEL}', NEW.id); RETURN NEW; END $f$ LANGUAGE plpgsql;
-IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'reelay_task_notify' AND tgrelid = 'tasks'::regclass) THEN
-  CREATE TRIGGER reelay_task_notify AFTER UPDATE ON tasks FOR EACH ROW
-  WHEN (OLD.status IS DISTINCT FROM NEW.status OR OLD.progress IS DISTINCT FROM NEW.progress)
-  EXECUTE FUNCTION reelay_task_notify();
-END IF;
-END $$"""
 
 
 class Changes:
@@ -52,7 +42,6 @@ class Changes:
         connect = getattr(self._store, "connect", None)
         if connect is None:  # SQLite: waiters look on their own
             return
-        await self._store.execute(_TRIGGER)
         self._connection = await connect()
         await self._connection.add_listener(CHANNEL, self._heard)
         self.notified = True

@@ -1,13 +1,12 @@
 """Characters beside the tasks: a public id -> its owner, channel and the vendor's reference.
 
-The table is created on first use (``CREATE TABLE IF NOT EXISTS``), in the
-task store's own database, through the store's ``execute``: SQLite and
-PostgreSQL differ only in their placeholders (the store's ``dialect``).
+The table lives in the task store's own database, made by its migrations
+(``v0006_characters``), and is used through the store's ``execute``: SQLite
+and PostgreSQL differ only in their placeholders (the store's ``dialect``).
 """
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import orjson
@@ -16,18 +15,6 @@ from ..models import Character, VendorRef
 
 __all__ = ["CharacterTable"]
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS characters (
-    id TEXT PRIMARY KEY,
-    owner TEXT NOT NULL,
-    name TEXT NOT NULL,
-    model TEXT NOT NULL,
-    vendor TEXT NOT NULL,
-    channel TEXT NOT NULL,
-    created_at DOUBLE PRECISION NOT NULL,
-    vendor_ref TEXT NOT NULL
-)
-"""
 _COLUMNS = ("id", "owner", "name", "model", "vendor", "channel", "created_at", "vendor_ref")
 
 
@@ -43,19 +30,8 @@ class CharacterTable:
     def __init__(self, store: Any):
         self.store = store
         self.dialect = getattr(store, "dialect", "sqlite")
-        self._created = False
-        self._creating = asyncio.Lock()
-
-    async def _ensure(self) -> None:
-        if self._created:
-            return
-        async with self._creating:
-            if not self._created:
-                await self.store.execute(_SCHEMA)
-                self._created = True
 
     async def insert(self, character: Character) -> None:
-        await self._ensure()
         ref = orjson.dumps({"id": character.vendor_ref.id, "data": dict(character.vendor_ref.data)}).decode()
         values = (
             character.id,
@@ -71,7 +47,6 @@ class CharacterTable:
         await self.store.execute(sql, values)
 
     async def get(self, character_id: str) -> Character | None:
-        await self._ensure()
         sql = f"SELECT {', '.join(_COLUMNS)} FROM characters WHERE id = {_placeholders(self.dialect, 1)}"
         _, rows = await self.store.execute(sql, (character_id,))
         if not rows:

@@ -1,7 +1,7 @@
 """Webhook deliveries: events waiting to reach callers, and every attempt made, beside the tasks.
 
 The tables live in the task store's own database (SQLite or PostgreSQL),
-created if missing when :meth:`Deliveries.open` runs. A delivery is claimed
+made by its migrations (``v0004_webhooks``). A delivery is claimed
 with a lease, like a poll, so two gateway processes never send the same
 attempt at once; an attempt's outcome is recorded only while its lease holds.
 """
@@ -16,41 +16,6 @@ import attrs
 
 #: A delivery's states: waiting for its next attempt, received (a 2xx), given up.
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
-
-_TABLES = (
-    """CREATE TABLE IF NOT EXISTS webhook_deliveries (
-    id TEXT PRIMARY KEY,
-    task_id TEXT NOT NULL,
-    owner TEXT NOT NULL,
-    type TEXT NOT NULL,
-    url TEXT NOT NULL,
-    body TEXT NOT NULL,
-    created_at {time} NOT NULL,
-    state TEXT NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    next_attempt_at {time} NOT NULL,
-    lease_owner TEXT,
-    lease_until {time} NOT NULL DEFAULT 0
-)""",
-    f"CREATE INDEX IF NOT EXISTS webhook_deliveries_due ON webhook_deliveries (next_attempt_at)"
-    f" WHERE state = '{PENDING}'",
-    "CREATE INDEX IF NOT EXISTS webhook_deliveries_task ON webhook_deliveries (task_id)",
-    """CREATE TABLE IF NOT EXISTS webhook_attempts (
-    delivery_id TEXT NOT NULL,
-    task_id TEXT NOT NULL,
-    attempt INTEGER NOT NULL,
-    at {time} NOT NULL,
-    url TEXT NOT NULL,
-    status_code INTEGER,
-    error TEXT,
-    next_retry_at {time},
-    PRIMARY KEY (delivery_id, attempt)
-)""",
-    "CREATE INDEX IF NOT EXISTS webhook_attempts_task ON webhook_attempts (task_id, at)",
-    "CREATE TABLE IF NOT EXISTS webhook_targets (task_id TEXT PRIMARY KEY, url TEXT NOT NULL)",
-)
-#: Serializes schema creation between PostgreSQL processes starting together.
-_SCHEMA_LOCK = 0x7265656C6179 + 18
 
 _DELIVERY_COLUMNS = "id, task_id, owner, type, url, body, created_at, state, attempts, next_attempt_at"
 
@@ -93,7 +58,7 @@ class Deliveries:
     """The delivery tables of one store's database.
 
     :param database: the task store (its ``execute``), SQLite or PostgreSQL.
-    :param postgres: whether it is PostgreSQL (``$n`` placeholders, a schema lock).
+    :param postgres: whether it is PostgreSQL (``$n`` placeholders).
     """
 
     def __init__(self, database: _Database, *, postgres: bool):
@@ -105,14 +70,6 @@ class Deliveries:
             counter = iter(range(1, len(params) + 1))
             sql = re.sub(r"\?", lambda _: f"${next(counter)}", sql)
         return await self._db.execute(sql, params)
-
-    async def open(self) -> None:
-        if self._postgres:
-            body = "; ".join(table.format(time="DOUBLE PRECISION") for table in _TABLES)
-            await self._run(f"DO $$ BEGIN PERFORM pg_advisory_xact_lock({_SCHEMA_LOCK}); {body}; END $$")
-        else:
-            for table in _TABLES:
-                await self._run(table.format(time="REAL"))
 
     async def set_target(self, task_id: str, url: str) -> None:
         """Send ``task_id``'s webhooks to ``url`` (instead of its token's)."""

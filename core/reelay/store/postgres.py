@@ -11,8 +11,9 @@ URL: ``postgresql://USER:PASSWORD@HOST:PORT/DATABASE`` (or ``postgres://``).
 or server settings such as ``search_path``). The URL's password never
 appears in an error message or a log line.
 
-The schema is created on :meth:`PostgresStore.open` if missing, under an
-advisory lock, so processes starting together do not race. Needs the
+The schema is created on :meth:`PostgresStore.open` if missing and brought
+up to date (:mod:`reelay.store.migrations`), under an advisory lock, so
+processes starting together do not race. Needs the
 ``postgres`` extra: ``pip install 'reelay[postgres]'``.
 """
 
@@ -75,7 +76,7 @@ _COLUMN_TYPES = {
     "completed_at": _TIME,
     "seconds": "INTEGER",
 }
-# The first release's table: later columns come from migrations (reelay.store.migrations).
+# The first release's table and indexes (version 1): everything since is a migration (reelay.store.migrations).
 _TABLE = ", ".join(
     f"{name} {_COLUMN_TYPES.get(name, 'TEXT')}" for name in (*BASE_COLUMNS, "lease_owner", "lease_until")
 )
@@ -84,7 +85,6 @@ CREATE TABLE IF NOT EXISTS tasks ({_TABLE});
 CREATE INDEX IF NOT EXISTS tasks_owner_created ON tasks (owner, created_at, id);
 CREATE INDEX IF NOT EXISTS tasks_due ON tasks (next_poll_at) WHERE {_IS_ACTIVE};
 CREATE INDEX IF NOT EXISTS tasks_leased ON tasks (lease_until) WHERE lease_owner IS NOT NULL;
-CREATE INDEX IF NOT EXISTS tasks_status ON tasks (status);
 """
 
 #: The table and every index _SCHEMA creates.

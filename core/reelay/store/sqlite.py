@@ -3,7 +3,8 @@
 How statements reach the file (batched per turn of the event loop, point
 reads on a read-only connection, checkpoints off the write path) is
 :class:`~reelay.store.sqlite_database.SQLiteDatabase`'s job; this module
-holds the schema and the task queries.
+holds the first release's schema (later versions: :mod:`reelay.store.migrations`)
+and the task queries.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ _ACTIVE = (TaskStatus.QUEUED.value, TaskStatus.IN_PROGRESS.value)
 # poller's claims were full scans of the table).
 _IS_ACTIVE = f"status IN ('{_ACTIVE[0]}', '{_ACTIVE[1]}')"
 
+# The first release's schema (version 1); everything since is a migration (reelay.store.migrations).
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS tasks (
     id TEXT PRIMARY KEY,
@@ -55,7 +57,6 @@ CREATE TABLE IF NOT EXISTS tasks (
 CREATE INDEX IF NOT EXISTS tasks_owner_created ON tasks (owner, created_at, id);
 CREATE INDEX IF NOT EXISTS tasks_due ON tasks (next_poll_at) WHERE {_IS_ACTIVE};
 CREATE INDEX IF NOT EXISTS tasks_leased ON tasks (lease_until) WHERE lease_owner IS NOT NULL;
-CREATE INDEX IF NOT EXISTS tasks_status ON tasks (status);
 """
 
 _SELECT = "SELECT " + ", ".join(COLUMNS) + " FROM tasks"

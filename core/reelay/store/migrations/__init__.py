@@ -1,9 +1,16 @@
 """Schema changes, in order: THE place the store's schema changes.
 
-Version 1 is the schema the first release created (``tasks``; each store's
-``_SCHEMA`` still creates it on an empty database). Every later change is
-one module here named ``vNNNN_what.py`` holding ``SQLITE`` and ``POSTGRES``,
-the statements for each engine; adding a migration is adding one file.
+Version 1 is the schema the first release created (``tasks`` and its
+first indexes; each store's ``_SCHEMA`` still creates it on an empty
+database). Every table, index and trigger since, the ones kept beside the
+tasks (webhook deliveries, callback tokens, characters, change
+notifications) included, is made by one module here named
+``vNNNN_what.py`` holding ``SQLITE`` and ``POSTGRES``, the statements for
+each engine (an empty string: nothing to do there); adding a migration is
+adding one file. Nothing else in the store creates schema.
+
+A migration for something an earlier release created outside this package
+says ``IF NOT EXISTS`` (or replaces it), so that store upgrades in place.
 
 On open each store applies what its database lacks, in order, in one
 transaction under a lock (SQLite ``BEGIN IMMEDIATE``, PostgreSQL
@@ -137,7 +144,8 @@ async def migrate_postgres(connection, lock: int) -> list[int]:  # type: ignore[
         for migration in migrations():
             if migration.version in done:
                 continue
-            await connection.execute(migration.postgres)
+            if migration.postgres.strip():
+                await connection.execute(migration.postgres)
             await connection.execute(
                 "INSERT INTO schema_version (version, name, applied_at) VALUES ($1, $2, $3)",
                 migration.version,
