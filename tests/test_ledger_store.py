@@ -9,7 +9,7 @@ import pytest
 from reelay.models import Cost, CostState, Task, TaskStatus, VideoResult
 from reelay.store import open_store
 from reelay.store.ledger import Admission, QuotaExceeded, TooManyInFlight
-from reelay.store.migrations import latest
+from reelay.store.migrations import migrations
 
 D = Decimal
 
@@ -193,7 +193,7 @@ async def test_a_sqlite_store_from_the_previous_release_upgrades_in_place(tmp_pa
         for store in stores:
             await store.close()
     versions = sqlite3.connect(path).execute("SELECT version FROM schema_version").fetchall()
-    assert versions == [(latest(),)]
+    assert versions == [(migration.version,) for migration in migrations()]
 
 
 async def test_a_postgres_store_from_the_previous_release_upgrades_in_place(postgres_url):
@@ -225,5 +225,6 @@ async def test_a_postgres_store_from_the_previous_release_upgrades_in_place(post
     finally:
         for store in stores:
             await store.close()
-    assert await connection.fetch("SELECT version FROM schema_version") == [(latest(),)]
+    rows = await connection.fetch("SELECT version FROM schema_version ORDER BY version")
+    assert [tuple(row) for row in rows] == [(migration.version,) for migration in migrations()]
     await connection.close()
