@@ -225,6 +225,6 @@ async def test_a_postgres_store_from_the_previous_release_upgrades_in_place(post
     finally:
         for store in stores:
             await store.close()
-    versions = await connection.fetch("SELECT version FROM schema_version ORDER BY version")
-    assert versions == [(migration.version,) for migration in migrations()]
+    rows = await connection.fetch("SELECT version FROM schema_version ORDER BY version")
+    assert [tuple(row) for row in rows] == [(migration.version,) for migration in migrations()]
     await connection.close()

@@ -96,19 +96,46 @@ def serve(config_path: str, host: str | None, port: int | None) -> None:
         check_store(config.store.url, config.store.results_dir if config.store.keep_results else None)
         pm = make_plugin_manager()
         Registry.collect(pm)
-        dispatcher = Dispatcher(config, pm=pm)  # checks the configuration against the plugins
+        dispatcher = Dispatcher(config, pm=pm, config_path=config_path)  # checks the configuration against the plugins
         configure_logging(config.logging.format, config.logging.level, cache=True)
     except ConfigError as error:
         raise _config_failed(error) from None
     except (PluginError, StartupError) as error:
         raise StartupFailed(str(error)) from None
     app = create_app(config, dispatcher=dispatcher)
+    app.on_startup.append(_reload_on_sighup)
     # Everything loaded so far (modules, plugins, config) lives as long as
     # the process: keep it out of the collector's scans, which otherwise show
     # up as millisecond pauses in the latency tail.
     gc.freeze()
     click.echo(f"reelay {__version__} listening on http://{config.server.host}:{config.server.port}", err=True)
     _run(app, config.server)
+
+
+async def _reload_on_sighup(app: Any) -> None:
+    """``kill -HUP``: re-read the configuration file (a file with problems changes nothing; they are logged)."""
+    import asyncio
+    import signal
+
+    from .errors import ReelayError
+    from .http.app import DISPATCHER
+
+    reloading = app[DISPATCHER].reloading
+    running: set[asyncio.Task[Any]] = set()
+
+    async def reload() -> None:
+        try:
+            await reloading.reload()
+        except ReelayError:
+            pass  # logged by the reload, the running configuration kept
+
+    def hangup() -> None:
+        task = asyncio.create_task(reload(), name="reelay-reload")
+        running.add(task)
+        task.add_done_callback(running.discard)
+
+    if hasattr(signal, "SIGHUP"):
+        asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, hangup)
 
 
 def _run(app: Any, server: Any) -> None:
@@ -247,7 +274,7 @@ def describe_plugins(pm: Any, registry: Any, distributions: list[tuple[str, str,
 @click.argument("config_path", type=click.Path(dir_okay=False), envvar="REELAY_CONFIG")
 def check_config(config_path: str) -> None:
     """Check a configuration file against the installed plugins; every problem is reported in one run."""
-    from .config import ConfigError, load_config, validate
+    from .config import check_file
     from .plugins import PluginError, Registry, make_plugin_manager
 
     try:
@@ -255,15 +282,8 @@ def check_config(config_path: str) -> None:
         registry = Registry.collect(pm)
     except PluginError as error:
         raise StartupFailed(str(error)) from None
-    problems: list[str] = []
-    try:
-        config = load_config(config_path)
-    except ConfigError as error:
-        problems += error.problems
-        config = error.partial  # unset variables left as ${NAME}: the rest can still be checked
-    if config is not None:
-        problems += validate(config, registry, pm)
-    if problems:
+    config, problems = check_file(config_path, registry, pm)
+    if problems or config is None:
         raise StartupFailed("invalid configuration:\n  " + "\n  ".join(problems))
     click.echo(f"{config_path}: ok ({len(config.tokens)} tokens, {len(config.channels)} channels)")
 

@@ -254,6 +254,7 @@ _CHANNEL_KEYS = {
     "normalization",
     "typical_seconds",
     "max_concurrency",
+    "keys",
 }
 
 
@@ -419,9 +420,7 @@ def _channel(value: Any, _: type) -> Channel:
     for required in ("name", "vendor"):
         if not isinstance(known.get(required), str) or not known[required]:
             raise ValueError(f"{required}: required")
-    credentials = known.get("credentials", {})
-    if not isinstance(credentials, dict) or not all(isinstance(v, str) for v in credentials.values()):
-        raise ValueError("credentials: expected a table of strings")
+    credentials, keys = _channel_keys(known.get("credentials", {}), known.get("keys"))
     groups = known.get("groups", ["default"])
     models = known.get("models", [])
     for key, items in (("groups", groups), ("models", models)):
@@ -456,11 +455,49 @@ def _channel(value: Any, _: type) -> Channel:
         weight=numbers["weight"],
         model_map=model_map,
         credentials=credentials,
+        keys=keys,
         options=options,
         normalization=NormalizationPolicy(normalization) if normalization else None,
         typical_seconds=numbers["typical_seconds"],
         max_concurrency=numbers["max_concurrency"],
     )
+
+
+def _channel_keys(credentials: Any, keys: Any) -> tuple[dict[str, str], tuple[dict[str, str], ...]]:
+    """A channel's credentials (its first key's) and, with several keys, every key's.
+
+    Several keys come as ``[[channels.keys]]`` tables, each holding the
+    vendor's credentials for one key (shared ones may stay in ``credentials``),
+    or as arrays in ``credentials`` (``api_key = ["k1", "k2"]``) read position
+    by position. Each key is the shared credentials updated with its own.
+    """
+    if not isinstance(credentials, dict):
+        raise ValueError("credentials: expected a table of strings")
+    shared = {name: value for name, value in credentials.items() if not isinstance(value, list)}
+    arrays = {name: value for name, value in credentials.items() if isinstance(value, list)}
+    if not all(isinstance(value, str) for value in shared.values()):
+        raise ValueError("credentials: expected a table of strings (or arrays of strings, one per key)")
+    tables: list[dict[str, str]] = []
+    if arrays:
+        lengths = {len(value) for value in arrays.values()}
+        if len(lengths) != 1 or 0 in lengths:
+            raise ValueError("credentials: arrays of keys must be non-empty and of the same length")
+        if not all(isinstance(item, str) for value in arrays.values() for item in value):
+            raise ValueError("credentials: expected arrays of strings")
+        tables = [{name: value[index] for name, value in arrays.items()} for index in range(lengths.pop())]
+    if keys is not None:
+        if tables:
+            raise ValueError("keys: give several keys either as keys tables or as arrays in credentials, not both")
+        if not isinstance(keys, list) or not keys or not all(isinstance(table, dict) for table in keys):
+            raise ValueError("keys: expected an array of tables ([[channels.keys]]), one per key")
+        for index, table in enumerate(keys):
+            if not all(isinstance(value, str) for value in table.values()):
+                raise ValueError(f"keys[{index}]: expected a table of strings")
+        tables = keys
+    if not tables:
+        return shared, ()
+    merged = tuple({**shared, **table} for table in tables)
+    return merged[0], merged if len(merged) > 1 else ()
 
 
 _converter.register_structure_hook(Token, _token)
@@ -539,6 +576,20 @@ def load_config(path: str | os.PathLike[str], environ: Mapping[str, str] | None 
     except tomllib.TOMLDecodeError as error:
         raise ConfigError([f"{path}: not valid TOML ({error})"]) from None
     return parse_config(document, environ)
+
+
+def check_file(path: str | os.PathLike[str], registry: Registry, pm: Any = None) -> tuple[Config | None, list[str]]:
+    """Read and check a configuration file: the configuration (None when unreadable) and
+    every problem, as ``reelay check-config`` reports them (empty when usable)."""
+    problems: list[str] = []
+    try:
+        config: Config | None = load_config(path)
+    except ConfigError as error:
+        problems += error.problems
+        config = error.partial  # unset variables left as ${NAME}: the rest can still be checked
+    if config is not None:
+        problems += validate(config, registry, pm)
+    return config, problems
 
 
 # ---------------------------------------------------------------- model names
@@ -677,13 +728,16 @@ def validate(config: Config, registry: Registry, pm: Any = None) -> list[str]:
             continue
         if not (channel.base_url or vendor.default_base_url):
             problems.append(f"{where}.base_url: required for vendor {vendor.name!r}")
-        for credential in vendor.credentials:
-            if credential.required and not channel.credentials.get(credential.name):
-                problems.append(f"{where}.credentials.{credential.name}: required by vendor {vendor.name!r}")
+        keys = channel.keys or (channel.credentials,)
         declared = {credential.name for credential in vendor.credentials}
-        for key in channel.credentials:
-            if key not in declared:
-                problems.append(f"{where}.credentials.{key}: not a credential of vendor {vendor.name!r}")
+        for index, credentials in enumerate(keys):
+            at = f"{where}.keys[{index}]" if channel.keys else f"{where}.credentials"
+            for credential in vendor.credentials:
+                if credential.required and not credentials.get(credential.name):
+                    problems.append(f"{at}.{credential.name}: required by vendor {vendor.name!r}")
+            for key in credentials:
+                if key not in declared:
+                    problems.append(f"{at}.{key}: not a credential of vendor {vendor.name!r}")
         for key in channel.options:
             if key not in vendor.options:
                 choices = ", ".join(sorted(vendor.options)) or "none"

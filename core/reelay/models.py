@@ -399,9 +399,39 @@ class Channel:
     normalization: NormalizationPolicy | None = None
     typical_seconds: float | None = None
     max_concurrency: int = 16
+    #: A multi-key channel's keys, each the whole credentials table of one key
+    #: (``credentials`` is the first's); empty for a channel with one key.
+    keys: tuple[Mapping[str, str], ...] = attrs.field(default=(), repr=False)
+    #: Which of ``keys`` this copy's ``credentials`` are (see :meth:`with_key`); None for the channel itself.
+    key_index: int | None = None
 
     def upstream_model(self, model: ModelSpec) -> str:
         return self.model_map.get(model.name, model.upstream)
+
+    @property
+    def key_count(self) -> int:
+        """How many keys the channel has (1 without ``keys``)."""
+        return len(self.keys) or 1
+
+    def key_name(self, index: int | None) -> str:
+        """The name of one key's breaker: the channel's own name when it has one key."""
+        return self.name if index is None or not self.keys else f"{self.name}#{index}"
+
+    @property
+    def breaker_name(self) -> str:
+        """The breaker a call through this copy reports to (its key's, or the channel's)."""
+        return self.key_name(self.key_index)
+
+    def with_key(self, index: int | None) -> Channel:
+        """This channel with key ``index``'s credentials (itself for a one-key channel and index 0 or None).
+
+        :raises LookupError: the channel has no key ``index`` (any more).
+        """
+        if index is None or (not self.keys and index == 0):
+            return self
+        if not 0 <= index < len(self.keys):
+            raise LookupError(f"channel {self.name!r} has no key {index}")
+        return attrs.evolve(self, credentials=self.keys[index], key_index=index)
 
 
 @frozen
@@ -657,6 +687,9 @@ class Task:
     remixed_from: str | None = None
     #: None when the model has no price.
     cost: Cost | None = None
+    #: Which key of a multi-key channel the task was submitted with (polled,
+    #: cancelled and downloaded with it too); None on a channel with one key.
+    key_index: int | None = None
 
     @property
     def is_terminal(self) -> bool:

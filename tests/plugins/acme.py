@@ -38,6 +38,8 @@ from reelay.upstream import join_url, request_json
 
 VENDOR = "acme"
 JOBS = web.AppKey("acme.jobs", dict)
+#: The keys the emulator accepts (a test may add or revoke some); each job records the keys it saw.
+KEYS = web.AppKey("acme.keys", set)
 
 MODELS = (
     ModelSpec(
@@ -203,8 +205,13 @@ def create_emulator(settings: EmulatorSettings) -> web.Application:
     jobs: dict[str, EmulatedJob] = {}
     submissions = {"count": 0}
 
+    keys = {settings.credentials.get("api_key")}
+
     def authorized(request: web.Request) -> bool:
-        return request.headers.get("X-Acme-Key") == settings.credentials.get("api_key")
+        return request.headers.get("X-Acme-Key") in keys
+
+    def record_key(job: EmulatedJob, request: web.Request, use: str) -> None:
+        job.data.setdefault(use, []).append(request.headers.get("X-Acme-Key"))
 
     async def create(request: web.Request) -> web.Response:
         if not authorized(request):
@@ -222,6 +229,7 @@ def create_emulator(settings: EmulatorSettings) -> web.Application:
             return web.json_response({"message": "length is out of range"}, status=422)
         job = EmulatedJob(id=secrets.token_hex(8), duration=settings.generation_seconds, scenario=scenario)
         job.data["payload"] = body
+        record_key(job, request, "submitted_with")
         job.data["video"] = settings.video_for(body.get("length"), body.get("frame"))
         jobs[job.id] = job
         return web.json_response({"job": job.id})
@@ -232,6 +240,7 @@ def create_emulator(settings: EmulatorSettings) -> web.Application:
         job = jobs.get(request.match_info["job"])
         if job is None:
             return web.json_response({"message": "no such job"}, status=404)
+        record_key(job, request, "polled_with")
         phase = job.phase()
         if job.cancelled:
             return web.json_response({"state": "broken", "detail": "cancelled"})
@@ -251,6 +260,7 @@ def create_emulator(settings: EmulatorSettings) -> web.Application:
         job = jobs.get(request.match_info["job"])
         if job is None:
             return web.json_response({"message": "no such job"}, status=404)
+        record_key(job, request, "cancelled_with")
         job.cancelled = True
         return web.json_response({"job": job.id, "cancelled": True})
 
@@ -260,6 +270,7 @@ def create_emulator(settings: EmulatorSettings) -> web.Application:
         job = jobs.get(request.match_info["job"])
         if job is None:
             return web.json_response({"message": "no such file"}, status=404)
+        record_key(job, request, "downloaded_with")
         return bytes_response(request, job.data["video"], "video/mp4")
 
     app = web.Application(client_max_size=64 * 1024**2)
@@ -268,6 +279,7 @@ def create_emulator(settings: EmulatorSettings) -> web.Application:
     app.router.add_delete("/v2/jobs/{job}", cancel)
     app.router.add_get("/files/{job}.mp4", download)
     app[JOBS] = jobs
+    app[KEYS] = keys
     return app
 
 

@@ -44,3 +44,8 @@ class AdminClient(ReelayClient):
         query = {"status": status, "channel": channel, "token": token, "limit": limit, "after": after}
         page, _ = self.request("GET", "/admin/tasks", query=query)
         return page
+
+    def reload(self) -> dict[str, Any]:
+        """Re-read the gateway's configuration file (``POST /admin/reload``); what changed."""
+        summary, _ = self.request("POST", "/admin/reload")
+        return summary

@@ -1,4 +1,4 @@
-"""``reelay admin``: channel health and every token's tasks, over the admin API."""
+"""``reelay admin``: channel health, every token's tasks and reloads, over the admin API."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ _STATE_STYLES = {"closed": "green", "half_open": "yellow", "open": "red", "disab
 
 _CHANNEL_COLUMNS = ("name", "vendor", "state", "consecutive_failures", "retry_in_seconds", "in_flight", "reason")
 _TASK_COLUMNS = ("id", "token", "channel", "model", "status", "progress", "created_at")
+_RELOAD_COLUMNS = ("tokens", "channels", "added", "changed", "draining", "restart_required")
 
 
 def admin_options(columns: tuple[str, ...]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -69,7 +70,7 @@ def _table(value: dict[str, Any], columns: tuple[str, ...]) -> Table | str:
         cells = []
         for column in columns:
             cell = row.get(column)
-            text = "" if cell is None else str(cell)
+            text = "" if cell is None else ", ".join(map(str, cell)) if isinstance(cell, list) else str(cell)
             style = _STATE_STYLES.get(text) if column == "state" else None
             cells.append(f"[{style}]{text}[/]" if style else text.replace("[", "\\["))
         table.add_row(*cells)
@@ -104,3 +105,10 @@ def channels(client: AdminClient, to_disable: str | None, to_enable: str | None)
 def tasks(client: AdminClient, **filters: Any) -> dict[str, Any]:
     """Every token's tasks, newest first."""
     return client.tasks(**filters)
+
+
+@admin.command("reload")
+@admin_options(_RELOAD_COLUMNS)
+def reload(client: AdminClient) -> dict[str, Any]:
+    """Re-read the gateway's configuration file (as SIGHUP does); a file with problems changes nothing."""
+    return client.reload()

@@ -37,9 +37,14 @@ class Billing:
     """
 
     def __init__(self, config: Config, store: Store, clock: Callable[[], float]):
-        self.currency = config.billing.currency
         self.store = store
         self.clock = clock
+        self.configure(config)
+
+    def configure(self, config: Config) -> None:
+        """Take prices, currency and tokens from ``config`` (at start and on a reload:
+        tasks already held keep their price; a new token's quota needs :meth:`apply_quotas`)."""
+        self.currency = config.billing.currency
         self.prices: dict[str, Price] = {price.model: price for price in config.prices}
         self.tokens = {token.name: token for token in config.tokens}
 

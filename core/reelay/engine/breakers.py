@@ -54,6 +54,7 @@ class Breaker:
     until: float = 0.0  # when an open breaker lets a probe through
     probe_at: float | None = None  # when the probe in flight was let through
     reason: str | None = None  # why it is disabled
+    manual: bool = False  # disabled by an operator (a reload leaves it so)
 
 
 class Breakers:
@@ -139,18 +140,38 @@ class Breakers:
         breaker.probe_at = None
         log.warning("channel breaker opened", channel=channel, failures=breaker.failures, cooldown_seconds=cooldown)
 
-    def disable(self, channel: str, reason: str) -> None:
-        """Take ``channel`` out until :meth:`enable`; logged once, with the reason (never a key)."""
+    def disable(self, channel: str, reason: str, *, manual: bool = False) -> None:
+        """Take ``channel`` out until :meth:`enable`; logged once, with the reason (never a key).
+
+        ``manual``: an operator's decision, which a reload does not undo.
+        """
         breaker = self.of(channel)
+        breaker.manual = breaker.manual or manual
         if breaker.state is BreakerState.DISABLED:
             return
         breaker.state, breaker.reason, breaker.probe_at = BreakerState.DISABLED, reason, None
         log.error("channel disabled", channel=channel, reason=reason)
 
     def enable(self, channel: str) -> None:
-        """Put ``channel`` back in service, its failures forgotten."""
-        if self._breakers.pop(channel, None) is not None:
+        """Put ``channel`` (and each of its keys) back in service, its failures forgotten."""
+        if self.forget({channel}):
             log.info("channel enabled", channel=channel)
+
+    def forget(self, channels: Iterable[str]) -> bool:
+        """Drop the breakers of ``channels`` and of their keys (``name#index``); whether any was kept."""
+        names = set(channels)
+        gone = [name for name in self._breakers if name in names or name.partition("#")[0] in names]
+        for name in gone:
+            del self._breakers[name]
+        return bool(gone)
+
+    def after_reload(self, changed: Iterable[str]) -> None:
+        """A reload: the breakers of changed or removed channels start afresh, and channels
+        (or keys) the vendor refused are back in service; operators' disables stay."""
+        refused = {name for name, breaker in self._breakers.items() if breaker.state is BreakerState.DISABLED}
+        refused -= {name for name in refused if self._breakers[name].manual}
+        if self.forget(set(changed) | refused) and refused:
+            log.info("channels re-enabled by a reload", channels=sorted(refused))
 
     def snapshot(self, channels: Iterable[str]) -> dict[str, tuple[BreakerState, Breaker]]:
         """Each channel's state now and its breaker (a fresh one for healthy channels)."""

@@ -92,7 +92,7 @@ class Callbacks:
             if stored is None:
                 raise NotFound("no such callback", code="callback_not_found")
             return stored
-        channel = context.channels.get(task.channel)
+        channel = context.channel_for(task)
         update = None
         if channel is not None:
             try:

@@ -55,5 +55,5 @@ class UpstreamCalls:
         """Report a call made elsewhere (``error`` None when it succeeded)."""
         outcome = outcome_of(error)
         if operation in _HEALTH:
-            self.breakers.record(channel.name, outcome, getattr(error, "message", None))
+            self.breakers.record(channel.breaker_name, outcome, getattr(error, "message", None))
         self.events.upstream_called(channel, operation, seconds, outcome, model)

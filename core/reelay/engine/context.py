@@ -28,6 +28,7 @@ from .billing import Billing
 from .breakers import Breakers
 from .calls import UpstreamCalls
 from .events import Events
+from .keys import KeyRing
 from .metrics import Metrics
 
 log = structlog.get_logger("reelay")
@@ -58,9 +59,12 @@ class EngineContext:
     results_dir: Path
     events: Events
     breakers: Breakers
+    keys: KeyRing
     calls: UpstreamCalls
     billing: Billing
     scrubber: Scrubber = attrs.field(factory=Scrubber)
+    #: Channels a reload removed that still have unfinished tasks: polled, never routed to.
+    draining: set[str] = attrs.field(factory=set)
     #: The gateway's metrics, or None with ``[metrics] enabled = false``.
     metrics: Metrics | None = None
     #: A new callback URL for (task id, channel), or None; set when vendors can call back.
@@ -93,17 +97,37 @@ class EngineContext:
         self._session = None
 
     def channel_of(self, task: Task) -> Channel:
-        """The channel a task runs on; :class:`UpstreamUnavailable` (503) if it is no longer configured."""
-        channel = self.channels.get(task.channel)
+        """The channel a task runs on, with the key it was submitted with;
+        :class:`UpstreamUnavailable` (503) if it (or its key) is no longer configured."""
+        channel = self.channel_for(task)
         if channel is None:
             raise UpstreamUnavailable(f"channel {task.channel!r} of this task is no longer configured", status=503)
         return channel
+
+    def channel_for(self, task: Task) -> Channel | None:
+        """The channel a task runs on, with the key it was submitted with; None if it is gone.
+
+        A channel removed by a reload stays here, draining, while it has unfinished tasks.
+        """
+        channel = self.channels.get(task.channel)
+        if channel is None:
+            return None
+        try:
+            return channel.with_key(task.key_index)
+        except LookupError:  # a reload removed the task's key
+            return None
 
     @staticmethod
     def scrubber_for(channels: Iterable[Channel]) -> Scrubber:
         """A scrubber removing every credential value of ``channels`` (and what the
         log renderer prints: those values are redacted from log lines too)."""
-        values = [value for channel in channels for value in channel.credentials.values() if isinstance(value, str)]
+        values = [
+            value
+            for channel in channels
+            for key in (channel.credentials, *channel.keys)
+            for value in key.values()
+            if isinstance(value, str)
+        ]
         redact_values(values)
         return Scrubber(values)
 

@@ -136,10 +136,11 @@ class DerivedTasks:
                 raise InvalidRequest(f"no model available to this token supports {operation}", code="not_supported")
             model_name = able[0].name
         model, channels = self.router.resolve_model(model_name, token)
-        ordered = self.router.order_channels(channels)
-        if not ordered:
+        picks = (self.context.keys.pick(channel) for channel in self.router.order_channels(channels))
+        keyed = next((channel for channel in picks if channel is not None), None)  # the first with a key in service
+        if keyed is None:
             raise UpstreamUnavailable("no channel could take this request", status=503, code="no_channel_available")
-        return model, ordered[0]
+        return model, keyed
 
     # ------------------------------------------------------------ the one path
 
@@ -174,6 +175,7 @@ class DerivedTasks:
             # The alias the caller asked for stays the task's public model.
             adjustments=tuple(a for a in original.adjustments if a.field == "model") if original else (),
             next_poll_at=now + SUBMISSION_GRACE_SECONDS,
+            key_index=channel.key_index,  # a source task's own key, or the key picked for an upload
         )
         awaitable = start(source, channel)
         if awaitable is None:

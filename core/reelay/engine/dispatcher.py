@@ -16,7 +16,8 @@ Each job lives in its own part, reachable as an attribute:
 - :class:`~reelay.engine.results.Results` (``results``): downloads and kept copies;
 - :class:`~reelay.engine.webhooks.Webhooks` (``webhooks``): webhook events and their deliveries;
 - :class:`~reelay.engine.watching.Watcher` (``watcher``): following a task as it changes (the event stream);
-- :class:`~reelay.engine.callbacks.Callbacks` (``callbacks``): vendors calling back instead of waiting for polls.
+- :class:`~reelay.engine.callbacks.Callbacks` (``callbacks``): vendors calling back instead of waiting for polls;
+- :class:`~reelay.engine.reloading.Reloading` (``reloading``): re-reading the configuration file.
 
 They share an :class:`~reelay.engine.context.EngineContext` (``context``);
 the dispatcher's methods hand each call to the part that does it.
@@ -45,9 +46,11 @@ from .context import EngineContext
 from .derived import DerivedTasks
 from .events import Events
 from .idempotency import Idempotency
+from .keys import KeyRing
 from .limits import RateLimitExceeded, RateLimits
 from .metrics import MeteredStore, Metrics
 from .recovery import Recovery
+from .reloading import Reloading
 from .results import KEEP_MISSING_WITHIN, LocalContent, Results
 from .routing import Router, configured_channels
 from .schedule import Schedule
@@ -87,6 +90,7 @@ class Dispatcher:
     :param pm: a plugin manager (default: the installed plugins).
     :param store: a task store (default: the one ``config.store.url`` names).
     :param clock: the time now, as Unix seconds.
+    :param config_path: the file ``config`` was read from, which :meth:`Reloading.reload` re-reads (None: none).
     :raises ConfigError: the configuration does not fit the installed plugins.
     """
 
@@ -97,11 +101,12 @@ class Dispatcher:
         pm: pluggy.PluginManager | None = None,
         store: Store | None = None,
         clock: Callable[[], float] = time.time,
+        config_path: str | Path | None = None,
     ):
         self.context = context = _assemble(config, pm or make_plugin_manager(), store, clock)
         self.breakers, self.metrics = context.breakers, context.metrics
         registry, channels = context.registry, context.channels
-        self.router = Router(config, context.pm, registry, channels, context.breakers)
+        self.router = Router(config, context.pm, registry, channels, context.breakers, context.keys)
         self.limits = RateLimits(config.tokens)
         self.billing = context.billing
         self.schedule = Schedule(config.poller, registry, channels, clock)
@@ -116,6 +121,7 @@ class Dispatcher:
         self.watcher = Watcher(context, self.tasks)
         self.callbacks = Callbacks(context, self.schedule, self.tracker)
         self.idempotency = Idempotency(context.store, self, clock)  # through submit(): limits, pins, webhooks
+        self.reloading = Reloading(context, config_path, self.router, self.limits, self.webhooks)
 
     # ------------------------------------------------------------ shared state (read-only views of the context)
 
@@ -152,6 +158,7 @@ class Dispatcher:
         """Cancel copies in flight (the next start makes them again), close what start opened."""
         if self.metrics is not None and self.pm.is_registered(self.metrics):
             self.pm.unregister(self.metrics)
+        await self.reloading.close()
         await self.results.stop()
         await self.watcher.close()
         await self.webhooks.close()
@@ -352,6 +359,7 @@ def _assemble(
         results_dir=Path(config.store.results_dir).absolute(),
         events=events,
         breakers=breakers,
+        keys=KeyRing(breakers),
         calls=UpstreamCalls(breakers, events),
         billing=Billing(config, store, clock),
         scrubber=EngineContext.scrubber_for(channels.values()),

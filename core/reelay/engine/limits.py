@@ -37,8 +37,14 @@ class RateLimits:
     """
 
     def __init__(self, tokens: Iterable[Token]):
+        self._limiter: strategies.MovingWindowRateLimiter | None = None
+        self.configure(tokens)
+
+    def configure(self, tokens: Iterable[Token]) -> None:
+        """Take the tokens' ``rpm`` (at start and on a reload; the requests counted so far still count)."""
         self._items = {token.name: RateLimitItemPerMinute(token.rpm) for token in tokens if token.rpm}
-        self._limiter = strategies.MovingWindowRateLimiter(storage.MemoryStorage()) if self._items else None
+        if self._items and self._limiter is None:
+            self._limiter = strategies.MovingWindowRateLimiter(storage.MemoryStorage())
 
     def hit(self, token: Token) -> None:
         """Count one request of ``token``; :class:`RateLimitExceeded` when it is over its ``rpm``."""

@@ -167,7 +167,7 @@ class Results:
     async def _copy_result(self, task: Task) -> str | None:
         """The kept file's path, or None (logged) when the video stays with the vendor."""
         context = self.context
-        channel = context.channels.get(task.channel)
+        channel = context.channel_for(task)
         if channel is None:
             return None
         store = context.config.store

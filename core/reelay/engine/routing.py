@@ -15,6 +15,7 @@ from ..errors import AuthenticationError, NotFound, PermissionDenied
 from ..models import Channel, ModelSpec, Token
 from ..plugins import Registry, qualified_name
 from .breakers import Breakers
+from .keys import KeyRing
 
 T = TypeVar("T")
 
@@ -48,6 +49,7 @@ class Router:
     :param registry: the models and vendors the plugins registered.
     :param channels: the channels by name, as :func:`configured_channels` makes them.
     :param breakers: the channels' health; channels resting are left out of :meth:`order_channels`.
+    :param keys: the keys of multi-key channels; a channel with none in service is left out too.
     """
 
     def __init__(
@@ -57,22 +59,33 @@ class Router:
         registry: Registry,
         channels: dict[str, Channel],
         breakers: Breakers | None = None,
+        keys: KeyRing | None = None,
     ):
         self.pm = pm
         self.breakers = breakers
+        self.keys = keys
         self.registry = registry
-        self.tokens = {token.key_sha256: token for token in config.tokens}
+        self.configure(config, channels)
+
+    def configure(self, config: Config, channels: dict[str, Channel]) -> None:
+        """Take tokens, channels and names from ``config`` (at start, and on a reload: no await,
+        so a request sees the old routing or the new, never a mix). Channels in
+        ``channels`` that ``config`` does not list (draining after a reload) are not routed to."""
+        listed = {channel.name for channel in config.channels}
+        routable = [channel for channel in channels.values() if channel.name in listed]
         # Which channels can serve which model, and what each name means, is
         # fixed by the configuration: worked out once here, not on every request.
-        self._serving: dict[str, list[Channel]] = {
-            key: [channel for channel in channels.values() if self._serves(model, channel)]
-            for key, model in registry.specs.items()
+        serving: dict[str, list[Channel]] = {
+            key: [channel for channel in routable if self._serves(model, channel)]
+            for key, model in self.registry.specs.items()
         }
-        self._settled, _ = bare_names(config, registry)
-        self._aliases: dict[str, list[ModelSpec]] = {
-            alias.name: [m for m in (resolve_name(t, registry, self._settled) for t in alias.targets) if m]
+        settled, _ = bare_names(config, self.registry)
+        aliases: dict[str, list[ModelSpec]] = {
+            alias.name: [m for m in (resolve_name(t, self.registry, settled) for t in alias.targets) if m]
             for alias in config.aliases
         }
+        self.tokens = {token.key_sha256: token for token in config.tokens}
+        self._serving, self._settled, self._aliases = serving, settled, aliases
 
     def authenticate(self, authorization: str | None) -> Token:
         """The token named by an ``Authorization: Bearer`` header; :class:`AuthenticationError` otherwise."""
@@ -170,12 +183,16 @@ class Router:
         """
         if self.breakers is not None:
             channels = self.breakers.admit(channels, _name)
+        if self.keys is not None:
+            channels = [channel for channel in channels if self.keys.available(channel)]
         return _weighted_order(channels, lambda channel: channel)
 
     def order_routes(self, routes: list[Route]) -> list[Route]:
         """Routes ordered by their channels, as :meth:`order_channels` orders channels."""
         if self.breakers is not None:
             routes = self.breakers.admit(routes, lambda route: route.channel.name)
+        if self.keys is not None:
+            routes = [route for route in routes if self.keys.available(route.channel)]
         return _weighted_order(routes, lambda route: route.channel)
 
 

@@ -33,7 +33,7 @@ from ..models import (
 from ..normalize import normalize
 from ..plugins import qualified_name
 from .context import EngineContext
-from .routing import Router
+from .routing import Route, Router
 from .schedule import Schedule
 from .tasks import Tasks
 
@@ -94,7 +94,9 @@ class Submitter:
         task: Task | None = None
         strict_error: ValueNotAllowed | None = None
         failures: list[UpstreamError] = []
-        for model, channel in candidates:
+        queue = list(candidates)
+        while queue:
+            model, channel = queue.pop(0)
             try:
                 request = normalize(unified, model, context.config.policy_for(channel), public_id)
                 if pinned is not None:
@@ -102,6 +104,10 @@ class Submitter:
             except ValueNotAllowed as error:
                 strict_error = strict_error or error  # this channel takes exact values only
                 continue
+            keyed = context.keys.pick(channel)  # a multi-key channel's next key in service
+            if keyed is None:
+                continue
+            channel = keyed
             if alias:
                 request = _served_by_alias(request, unified.model, model)
             if context.callback_url is not None and (callback := await context.callback_url(public_id, channel)):
@@ -125,6 +131,8 @@ class Submitter:
                     code=error.code,
                 )
                 failures.append(error)
+                if error.kind is FailureKind.CHANNEL and channel.key_index is not None:
+                    queue.insert(0, Route(model, channel))  # the key is out: the channel's next key may serve
                 continue
             except ReelayError as error:
                 await self._fail(task, TaskError(error.code, error.message))
@@ -177,10 +185,12 @@ class Submitter:
                 adjustments=request.adjustments,
                 request=request,
                 next_poll_at=now + SUBMISSION_GRACE_SECONDS,
+                key_index=channel.key_index,
             )
             await context.billing.admit(token, task)  # the price held, or a 429 before any upstream call
             return task
         task.channel, task.model, task.vendor = channel.name, context.registry.key_of(model), model.vendor
+        task.key_index = channel.key_index
         task.seconds, task.size, task.adjustments, task.request = (
             request.duration,
             request.size,

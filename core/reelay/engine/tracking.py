@@ -45,7 +45,7 @@ class Tracker:
         context = self.context
         now = context.clock()
         previous = task.status
-        channel = context.channels.get(task.channel)
+        channel = context.channel_for(task)
         if channel is None:
             return await self._settle(task, lease, previous, StatusUpdate(TaskStatus.FAILED, error=_channel_gone(task)))
         if task.vendor_ref is None:

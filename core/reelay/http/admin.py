@@ -32,6 +32,7 @@ def setup_admin_routes(app: web.Application, key: str | None) -> None:
         ("POST", "/admin/channels/{name}/disable", disable_channel, "admin.disable"),
         ("POST", "/admin/channels/{name}/enable", enable_channel, "admin.enable"),
         ("GET", "/admin/tasks", list_tasks, "admin.tasks"),
+        ("POST", "/admin/reload", reload_config, "admin.reload"),
     ]
     for method, path, handler, name in table:
         app.router.add_route(method, path, handler, name=ROUTE_PREFIX + name)
@@ -66,8 +67,15 @@ async def _channels_json(dispatcher: Dispatcher, only: str | None = None) -> lis
                 "priority": channel.priority,
                 "weight": channel.weight,
                 "groups": list(channel.groups),
+                "draining": name in dispatcher.context.draining,
             }
         )
+        if channel.keys:
+            keys = dispatcher.breakers.snapshot([channel.key_name(index) for index in range(len(channel.keys))])
+            rows[-1]["keys"] = [
+                {"index": index, "state": key_state.value, "reason": key_breaker.reason}
+                for index, (key_state, key_breaker) in enumerate(keys.values())
+            ]
     return rows
 
 
@@ -86,7 +94,7 @@ def _channel_name(request: web.Request, dispatcher: Dispatcher) -> str:
 async def disable_channel(request: web.Request) -> web.Response:
     dispatcher = _authorize(request)
     name = _channel_name(request, dispatcher)
-    dispatcher.breakers.disable(name, "disabled by an operator")
+    dispatcher.breakers.disable(name, "disabled by an operator", manual=True)
     return json_response((await _channels_json(dispatcher, name))[0])
 
 
@@ -132,3 +140,10 @@ async def list_tasks(request: web.Request) -> web.Response:
             "has_more": len(tasks) > limit,
         }
     )
+
+
+async def reload_config(request: web.Request) -> web.Response:
+    """Re-read the configuration file: what changed, or 400 with the file's problems (nothing changed)."""
+    dispatcher = _authorize(request)
+    summary = await dispatcher.reloading.reload()
+    return json_response({"object": "reload", "reloaded": True, **summary})

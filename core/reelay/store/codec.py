@@ -42,12 +42,15 @@ COLUMNS = (
 BASE_COLUMNS = COLUMNS
 #: What a task costs (migration v0002): written by insert() and by the ledger's closing, never by save().
 COST_COLUMNS = ("cost_amount", "cost_currency", "cost_state")
-COLUMNS = (*BASE_COLUMNS, *COST_COLUMNS)
+#: Which key of a multi-key channel a task was submitted with (migration v0020).
+KEY_COLUMNS = ("key_index",)
+COLUMNS = (*BASE_COLUMNS, *COST_COLUMNS, *KEY_COLUMNS)
 
 
 #: Every column but the id and the stored request, which only insert() and
-#: explicit request updates write (reads usually skip it: it can hold images).
-UPDATED_COLUMNS = tuple(column for column in BASE_COLUMNS if column not in ("id", "request"))
+#: explicit request updates write (reads usually skip it: it can hold images),
+#: and the cost, which only the ledger writes.
+UPDATED_COLUMNS = (*(column for column in BASE_COLUMNS if column not in ("id", "request")), *KEY_COLUMNS)
 REQUEST_INDEX = COLUMNS.index("request")
 
 
@@ -100,6 +103,7 @@ def to_update_row(task: Task) -> tuple[Any, ...]:
         task.next_poll_at,
         task.poll_failures,
         task.remixed_from,
+        task.key_index,
     )
 
 
@@ -107,7 +111,7 @@ def to_row(task: Task) -> tuple[Any, ...]:
     """The values of :data:`COLUMNS`, in order."""
     values = to_update_row(task)
     split = REQUEST_INDEX - 1
-    return (task.id, *values[:split], _dump(task.request), *values[split:], *cost_columns(task))
+    return (task.id, *values[:split], _dump(task.request), *values[split:-1], *cost_columns(task), values[-1])
 
 
 def request_json(task: Task) -> str | None:
@@ -145,6 +149,7 @@ def from_row(row: Any) -> Task:
         poll_failures=row[19],
         remixed_from=row[20],
         cost=cost_from_columns(row[21], row[22], row[23]),
+        key_index=row[24],
     )
 
 

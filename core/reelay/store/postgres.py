@@ -287,12 +287,14 @@ class PostgresStore(PostgresLedger):
 
     async def save_submission(self, task: Task) -> None:
         await self._changed(
-            "UPDATE tasks SET channel = $1, vendor_ref = $2, next_poll_at = $3, updated_at = $4 WHERE id = $5",
+            "UPDATE tasks SET channel = $1, vendor_ref = $2, next_poll_at = $3, updated_at = $4, key_index = $6"
+            " WHERE id = $5",
             task.channel,
             vendor_ref_json(task),
             task.next_poll_at,
             task.updated_at,
             task.id,
+            task.key_index,
         )
 
     async def get(self, task_id: str, *, with_request: bool = False) -> Task | None:

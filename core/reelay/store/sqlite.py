@@ -110,8 +110,9 @@ class SQLiteStore(sqlite_ledger.SQLiteLedger, SQLiteDatabase):
 
     async def save_submission(self, task: Task) -> None:
         await self.execute(
-            "UPDATE tasks SET channel = ?, vendor_ref = ?, next_poll_at = ?, updated_at = ? WHERE id = ?",
-            (task.channel, vendor_ref_json(task), task.next_poll_at, task.updated_at, task.id),
+            "UPDATE tasks SET channel = ?, key_index = ?, vendor_ref = ?, next_poll_at = ?, updated_at = ?"
+            " WHERE id = ?",
+            (task.channel, task.key_index, vendor_ref_json(task), task.next_poll_at, task.updated_at, task.id),
             inline=True,
         )
 

@@ -184,10 +184,16 @@ class RunningGateway:
 
 @contextlib.asynccontextmanager
 async def running_gateway(
-    config: Config, *, pm: pluggy.PluginManager | None = None, poller: bool = True, token: str = TEST_TOKEN
+    config: Config,
+    *,
+    pm: pluggy.PluginManager | None = None,
+    poller: bool = True,
+    token: str = TEST_TOKEN,
+    config_path: str | Path | None = None,
 ) -> AsyncIterator[RunningGateway]:
-    """Run a real gateway on loopback for the duration of the block."""
-    dispatcher = Dispatcher(config, pm=pm)
+    """Run a real gateway on loopback for the duration of the block (``config_path``: the file
+    ``config`` was read from, for reloads)."""
+    dispatcher = Dispatcher(config, pm=pm, config_path=config_path)
     app = create_app(config, dispatcher=dispatcher, poller=poller)
     async with serving(app, config.server) as base_url, aiohttp.ClientSession() as http:
         yield RunningGateway(base_url, dispatcher, GatewayClient(base_url, token, http), {})
