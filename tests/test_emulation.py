@@ -1,4 +1,4 @@
-"""The emulators' videos look like what was asked: the task's duration and orientation."""
+"""The emulators' videos look like what was asked (the task's duration and orientation); their handler helpers."""
 
 from __future__ import annotations
 
@@ -8,9 +8,22 @@ import struct
 import subprocess
 
 import pytest
+from aiohttp import web
 
 from reelay.demo import DEMO_TOKEN, demo_environment
-from reelay.emulation import CLIP_SECONDS, EmulatorSettings, orientation, sample_clip, sample_mp4, size_dimensions
+from reelay.emulation import (
+    CLIP_SECONDS,
+    EmulatedJob,
+    EmulatorRefusal,
+    EmulatorSettings,
+    EmulatorState,
+    Scenario,
+    orientation,
+    refusals,
+    sample_clip,
+    sample_mp4,
+    size_dimensions,
+)
 from reelay.testing import running_gateway
 
 
@@ -104,3 +117,48 @@ async def test_demo_video_matches_the_tasks_duration_and_orientation(acme_pm, tm
     duration, width, height = ffprobe(video, tmp_path)
     assert duration == pytest.approx(float(final["seconds"]), abs=0.05)
     assert orientation(width, height) == orientation(*size_dimensions(final["size"])) == shape
+
+
+# ---------------------------------------------------------------- handler helpers
+
+
+async def test_refusals_answer_in_the_vendors_json_shape(aiohttp_client):
+    class AcmeRefusal(EmulatorRefusal):
+        def __init__(self, status: int, message: str):
+            super().__init__(status, {"error": {"message": message}}, headers={"x-request-id": "r-1"})
+
+    @web.middleware
+    async def auth(request, handler):
+        if request.headers.get("Authorization") != "Bearer k":
+            raise AcmeRefusal(401, "bad key")
+        return await handler(request)
+
+    async def create(request):
+        raise AcmeRefusal(400, "prompt refused")
+
+    app = web.Application(middlewares=[refusals, auth])
+    app.router.add_post("/v1/jobs", create)
+    client = await aiohttp_client(app)
+    denied = await client.post("/v1/jobs")
+    assert denied.status == 401 and await denied.json() == {"error": {"message": "bad key"}}
+    refused = await client.post("/v1/jobs", headers={"Authorization": "Bearer k"})
+    assert refused.status == 400 and refused.headers["x-request-id"] == "r-1"
+    assert await refused.json() == {"error": {"message": "prompt refused"}}
+
+
+def test_emulator_state_fails_the_first_submissions():
+    state = EmulatorState(EmulatorSettings(fail_submissions=2))
+    assert [state.submission_fails() for _ in range(4)] == [True, True, False, False]
+    assert state.submissions == 4
+
+
+def test_emulator_state_serves_only_a_finished_successful_job():
+    state = EmulatorState(EmulatorSettings())
+    state.jobs["done"] = EmulatedJob("done", duration=0)
+    state.jobs["running"] = EmulatedJob("running", duration=60)
+    state.jobs["failed"] = EmulatedJob("failed", duration=0, scenario=Scenario.FAIL)
+    state.jobs["cancelled"] = EmulatedJob("cancelled", duration=0, cancelled=True)
+    assert state.finished_job("done") is state.jobs["done"]
+    for job_id in ("running", "failed", "cancelled", "unknown"):
+        with pytest.raises(web.HTTPNotFound):
+            state.finished_job(job_id)
