@@ -176,7 +176,7 @@ class Regions:
 
     :param origins: each region's name and the origin it is served at, in the order messages list them.
     :param default: the region of a channel without the option.
-    :param label: what a region is called in messages (``"a Seedance region"``).
+    :param label: what a region is called in messages (``"an Acme region"``).
     """
 
     origins: Mapping[str, str]

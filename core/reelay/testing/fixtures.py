@@ -33,8 +33,8 @@ def read_fixture(folder: Path, vendor: str, state: str | None = None) -> Any:
     """The recorded vendor answer ``<folder>/<vendor>-<state>.json``, decoded.
 
     Fixture files are named after the vendor and the state they record
-    (``kling-succeed.json``, ``runway-error-not-found.json``). A whole name
-    without ``state`` (``read_fixture(folder, "kling-succeed")``) reads the
+    (``acme-done.json``, ``acme-error-not-found.json``). A whole name
+    without ``state`` (``read_fixture(folder, "acme-done")``) reads the
     same file.
     """
     name = vendor if state is None else f"{vendor}-{state}"
@@ -43,7 +43,7 @@ def read_fixture(folder: Path, vendor: str, state: str | None = None) -> Any:
 
 @pytest.fixture
 def load_fixture(request: pytest.FixtureRequest) -> Callable[..., Any]:
-    """``load_fixture("runway", "succeeded")``: ``fixtures/runway-succeeded.json`` beside the test module."""
+    """``load_fixture("acme", "done")``: ``fixtures/acme-done.json`` beside the test module."""
     folder = Path(request.path).parent / "fixtures"
 
     def load(vendor: str, state: str | None = None) -> Any:
