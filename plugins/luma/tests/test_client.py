@@ -41,9 +41,7 @@ async def test_create_posts_to_generations_video(luma_pm, luma_channel, http, mo
         (503, "luma-error-server", FailureKind.TRANSIENT),
     ],
 )
-async def test_create_refusals_are_sorted(
-    luma_pm, luma_channel, http, mocked, load_fixture, status, fixture, kind
-):
+async def test_create_refusals_are_sorted(luma_pm, luma_channel, http, mocked, load_fixture, status, fixture, kind):
     mocked.post(f"{API}/generations/video", status=status, payload=load_fixture(fixture))
     with pytest.raises(UpstreamError) as caught:
         await _create(luma_pm, luma_channel, http, {"model": "ray-2", "prompt": "a fox"})
@@ -102,9 +100,7 @@ async def test_content_is_the_cdn_url_without_auth(luma_pm, luma_channel, http, 
     assert thumb.url == "https://cdn/t.jpg"
 
 
-async def test_content_is_looked_up_when_not_kept(
-    luma_pm, luma_channel, http, mocked, load_fixture, generation_task
-):
+async def test_content_is_looked_up_when_not_kept(luma_pm, luma_channel, http, mocked, load_fixture, generation_task):
     mocked.get(ONE, payload=load_fixture("luma-completed"))
     source = await luma_pm.hook.reelay_open_content(
         task=generation_task, channel=luma_channel, http=http, variant="video"
