@@ -18,6 +18,8 @@ from reelay.emulation import (
     EmulatorSettings,
     EmulatorState,
     Scenario,
+    bearer_auth,
+    json_object,
     orientation,
     refusals,
     sample_clip,
@@ -162,3 +164,43 @@ def test_emulator_state_serves_only_a_finished_successful_job():
     for job_id in ("running", "failed", "cancelled", "unknown"):
         with pytest.raises(web.HTTPNotFound):
             state.finished_job(job_id)
+
+
+async def test_bearer_auth_refuses_a_missing_or_wrong_key_and_keeps_open_paths_open(aiohttp_client):
+    def refuse(header: str) -> EmulatorRefusal:
+        return EmulatorRefusal(401, {"error": "no key" if not header else "wrong key"})
+
+    async def ok(request):
+        return web.json_response(await json_object(request, not_json=refuse(""), not_object=refuse("x")))
+
+    async def video(request):
+        return web.Response(body=b"video")
+
+    app = web.Application(middlewares=[refusals, bearer_auth(lambda request: "k", refuse, open_paths=("/cdn/",))])
+    app.router.add_post("/v1/jobs", ok)
+    app.router.add_get("/cdn/v.mp4", video)
+    client = await aiohttp_client(app)
+    missing = await client.post("/v1/jobs", json={})
+    assert missing.status == 401 and await missing.json() == {"error": "no key"}
+    wrong = await client.post("/v1/jobs", json={}, headers={"Authorization": "Bearer nope"})
+    assert await wrong.json() == {"error": "wrong key"}
+    right = await client.post("/v1/jobs", json={"a": 1}, headers={"Authorization": "Bearer k"})
+    assert right.status == 200 and await right.json() == {"a": 1}
+    assert (await client.get("/cdn/v.mp4")).status == 200
+
+
+async def test_json_object_refuses_what_is_not_a_json_object(aiohttp_client):
+    async def create(request):
+        body = await json_object(
+            request,
+            not_json=EmulatorRefusal(400, {"error": "not JSON"}),
+            not_object=EmulatorRefusal(400, {"error": "not an object"}),
+        )
+        return web.json_response(body)
+
+    app = web.Application(middlewares=[refusals])
+    app.router.add_post("/v1/jobs", create)
+    client = await aiohttp_client(app)
+    assert await (await client.post("/v1/jobs", data=b"{oops")).json() == {"error": "not JSON"}
+    assert await (await client.post("/v1/jobs", json=[1])).json() == {"error": "not an object"}
+    assert await (await client.post("/v1/jobs", json={"prompt": "p"})).json() == {"prompt": "p"}

@@ -257,6 +257,44 @@ async def refusals(request: web.Request, handler: Callable[[web.Request], Any]) 
         return refusal.response()
 
 
+def bearer_auth(
+    key: Callable[[web.Request], str],
+    refuse: Callable[[str], Exception],
+    *,
+    open_paths: tuple[str, ...] = (),
+) -> Any:
+    """A middleware letting through only requests with ``Authorization: Bearer <key>``.
+
+    ``web.Application(middlewares=[refusals, bearer_auth(...)])``.
+
+    :param key: the key the emulator accepts, read from the application (its settings' credentials).
+    :param refuse: builds the vendor's refusal from the ``Authorization`` header sent (``""`` when
+        none), so that a missing key and a wrong one can be answered apart.
+    :param open_paths: path prefixes served without a key (a file host: ``("/cdn/",)``).
+    """
+
+    @web.middleware
+    async def authorized(request: web.Request, handler: Callable[[web.Request], Any]) -> web.StreamResponse:
+        if not (open_paths and request.path.startswith(open_paths)):
+            header = request.headers.get("Authorization", "")
+            if header != f"Bearer {key(request)}":
+                raise refuse(header)
+        return await handler(request)
+
+    return authorized
+
+
+async def json_object(request: web.Request, *, not_json: Exception, not_object: Exception) -> dict[str, Any]:
+    """The request's JSON body, which must be an object; else raise ``not_json`` or ``not_object``."""
+    try:
+        body = await request.json()
+    except ValueError:
+        raise not_json from None
+    if not isinstance(body, dict):
+        raise not_object
+    return body
+
+
 @attrs.define
 class EmulatorState:
     """What an emulator keeps between requests: its settings, its jobs by id, its submissions.

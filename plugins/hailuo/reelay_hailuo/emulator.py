@@ -32,6 +32,8 @@ from reelay.emulation import (
     EmulatorState,
     JobPhase,
     Scenario,
+    bearer_auth,
+    json_object,
     refusals,
     scenario_for,
 )
@@ -81,7 +83,10 @@ STATE = web.AppKey("hailuo_state", MiniMaxState)
 
 def create_app(settings: EmulatorSettings) -> web.Application:
     """The emulator application (an app factory, mountable elsewhere)."""
-    app = web.Application(middlewares=[refusals, _authorized])
+    key = bearer_auth(
+        lambda request: request.app[STATE].settings.credentials.get("api_key", ""), _denied, open_paths=("/cdn/",)
+    )
+    app = web.Application(middlewares=[refusals, key])
     app[STATE] = MiniMaxState(settings)
     app.router.add_post("/v1/video_generation", _create)
     app.router.add_get("/v1/query/video_generation", _query)
@@ -90,15 +95,10 @@ def create_app(settings: EmulatorSettings) -> web.Application:
     return app
 
 
-@web.middleware
-async def _authorized(request: web.Request, handler: Any) -> web.StreamResponse:
-    if not request.path.startswith("/cdn/"):
-        header = request.headers.get("Authorization", "")
-        if not header:
-            raise Refusal(1004, "login fail: Please carry the API secret key in the 'Authorization' field")
-        if header != f"Bearer {request.app[STATE].settings.credentials.get('api_key', '')}":
-            raise Refusal(2049, "invalid api key")
-    return await handler(request)
+def _denied(header: str) -> Refusal:
+    if not header:
+        return Refusal(1004, "login fail: Please carry the API secret key in the 'Authorization' field")
+    return Refusal(2049, "invalid api key")
 
 
 def _param(message: str) -> Refusal:
@@ -109,12 +109,7 @@ async def _create(request: web.Request) -> web.Response:
     state = request.app[STATE]
     if state.submission_fails():
         raise Refusal(1013, "internal error")
-    try:
-        body = await request.json()
-    except ValueError:
-        raise _param("body is not JSON") from None
-    if not isinstance(body, dict):
-        raise _param("body must be an object")
+    body = await json_object(request, not_json=_param("body is not JSON"), not_object=_param("body must be an object"))
     model = _checked(body)
     scenario = scenario_for(body.get("prompt"))
     if scenario is Scenario.REJECT:

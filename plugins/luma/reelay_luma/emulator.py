@@ -35,6 +35,8 @@ from reelay.emulation import (
     EmulatorState,
     JobPhase,
     Scenario,
+    bearer_auth,
+    json_object,
     refusals,
     sample_asset,
     scenario_for,
@@ -73,7 +75,8 @@ DREAMS = web.AppKey("luma_dreams", Dreams)
 
 def luma_app(settings: EmulatorSettings) -> web.Application:
     """The emulator application (an app factory, mountable elsewhere)."""
-    app = web.Application(middlewares=[refusals, _authorized])
+    key = bearer_auth(lambda request: request.app[DREAMS].key, _denied, open_paths=("/cdn/",))
+    app = web.Application(middlewares=[refusals, key])
     app[DREAMS] = Dreams(settings)
     app.router.add_post(f"{PREFIX}/generations/video", _create)
     app.router.add_post(f"{PREFIX}/generations", _create)
@@ -85,12 +88,8 @@ def luma_app(settings: EmulatorSettings) -> web.Application:
     return app
 
 
-@web.middleware
-async def _authorized(request: web.Request, handler: Any) -> web.StreamResponse:
-    scheme, _, key = request.headers.get("Authorization", "").partition(" ")
-    if request.path.startswith(PREFIX) and (scheme != "Bearer" or key != request.app[DREAMS].key):
-        raise Refused(401, "Invalid API key is provided")
-    return await handler(request)
+def _denied(header: str) -> Refused:
+    return Refused(401, "Invalid API key is provided")
 
 
 # ---------------------------------------------------------------- create
@@ -100,12 +99,9 @@ async def _create(request: web.Request) -> web.Response:
     dreams = request.app[DREAMS]
     if dreams.submission_fails():
         raise Refused(500, "Internal server error")
-    try:
-        body = await request.json()
-    except ValueError:
-        raise Refused(400, "Invalid JSON body") from None
-    if not isinstance(body, dict):
-        raise _schema("body", "Input should be an object")
+    body = await json_object(
+        request, not_json=Refused(400, "Invalid JSON body"), not_object=_schema("body", "Input should be an object")
+    )
     _check(body)
     scenario = scenario_for(body.get("prompt"))
     if scenario is Scenario.REJECT:

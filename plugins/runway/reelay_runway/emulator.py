@@ -34,6 +34,7 @@ from reelay.emulation import (
     EmulatorState,
     JobPhase,
     Scenario,
+    json_object,
     refusals,
     scenario_for,
 )
@@ -102,12 +103,11 @@ def _creator(endpoint: Endpoint) -> Any:
         state = _checked(request)
         if state.submission_fails():
             raise RunwayRefusal(503, "Service is shedding load; retry later")
-        try:
-            body = await request.json()
-        except ValueError:
-            raise RunwayRefusal(400, "The request body is not JSON") from None
-        if not isinstance(body, dict):
-            raise _invalid("", "Expected an object")
+        body = await json_object(
+            request,
+            not_json=RunwayRefusal(400, "The request body is not JSON"),
+            not_object=_invalid("", "Expected an object"),
+        )
         model = _validate(endpoint, body)
         scenario = scenario_for(body.get("promptText"))
         if scenario is Scenario.REJECT:

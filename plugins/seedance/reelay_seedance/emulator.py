@@ -37,6 +37,7 @@ from reelay.emulation import (
     EmulatorState,
     JobPhase,
     Scenario,
+    json_object,
     refusals,
     scenario_for,
 )
@@ -126,12 +127,11 @@ async def _create(request: web.Request) -> web.Response:
     state = _authorized(request)
     if state.submission_fails():
         raise ArkFault(500, "InternalServiceError", "The service encountered an unexpected internal error.")
-    try:
-        body = await request.json()
-    except ValueError:
-        raise ArkFault(400, "InvalidParameter", "The request body is not valid JSON.") from None
-    if not isinstance(body, dict):
-        raise ArkFault(400, "InvalidParameter", "The request body must be a JSON object.")
+    body = await json_object(
+        request,
+        not_json=ArkFault(400, "InvalidParameter", "The request body is not valid JSON."),
+        not_object=ArkFault(400, "InvalidParameter", "The request body must be a JSON object."),
+    )
     model = _model(body.get("model"), state.region)
     prompt = _validate(body, model)
     scenario = scenario_for(prompt)

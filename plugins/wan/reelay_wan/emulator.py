@@ -32,6 +32,7 @@ from reelay.emulation import (
     EmulatorState,
     JobPhase,
     Scenario,
+    bearer_auth,
     refusals,
     scenario_for,
 )
@@ -63,7 +64,10 @@ KEY = web.AppKey("wan_state", Synthesis)
 
 def create_app(settings: EmulatorSettings) -> web.Application:
     """The emulator application (an app factory, mountable elsewhere)."""
-    app = web.Application(middlewares=[refusals, _authorized])
+    key = bearer_auth(
+        lambda request: request.app[KEY].settings.credentials.get("api_key", ""), _denied, open_paths=("/oss/",)
+    )
+    app = web.Application(middlewares=[refusals, key])
     app[KEY] = Synthesis(settings)
     for kind in (Kind.T2V, Kind.KF2V):
         app.router.add_post(kind.path, _creator(kind))
@@ -73,15 +77,8 @@ def create_app(settings: EmulatorSettings) -> web.Application:
     return app
 
 
-@web.middleware
-async def _authorized(request: web.Request, handler: Any) -> web.StreamResponse:
-    if not request.path.startswith("/oss/"):
-        expected = request.app[KEY].settings.credentials.get("api_key", "")
-        header = request.headers.get("Authorization", "")
-        if header != f"Bearer {expected}":
-            message = "No API-key provided." if not header else "Invalid API-key provided."
-            raise DashScopeError(401, "InvalidApiKey", message)
-    return await handler(request)
+def _denied(header: str) -> DashScopeError:
+    return DashScopeError(401, "InvalidApiKey", "No API-key provided." if not header else "Invalid API-key provided.")
 
 
 def _bad(message: str) -> DashScopeError:
