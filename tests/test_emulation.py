@@ -1,4 +1,4 @@
-"""The emulators' videos look like what was asked: the task's duration and orientation."""
+"""The emulators' videos look like what was asked (the task's duration and orientation); their handler helpers."""
 
 from __future__ import annotations
 
@@ -8,9 +8,24 @@ import struct
 import subprocess
 
 import pytest
+from aiohttp import web
 
 from reelay.demo import DEMO_TOKEN, demo_environment
-from reelay.emulation import CLIP_SECONDS, EmulatorSettings, orientation, sample_clip, sample_mp4, size_dimensions
+from reelay.emulation import (
+    CLIP_SECONDS,
+    EmulatedJob,
+    EmulatorRefusal,
+    EmulatorSettings,
+    EmulatorState,
+    Scenario,
+    bearer_auth,
+    json_object,
+    orientation,
+    refusals,
+    sample_clip,
+    sample_mp4,
+    size_dimensions,
+)
 from reelay.testing import running_gateway
 
 
@@ -104,3 +119,88 @@ async def test_demo_video_matches_the_tasks_duration_and_orientation(acme_pm, tm
     duration, width, height = ffprobe(video, tmp_path)
     assert duration == pytest.approx(float(final["seconds"]), abs=0.05)
     assert orientation(width, height) == orientation(*size_dimensions(final["size"])) == shape
+
+
+# ---------------------------------------------------------------- handler helpers
+
+
+async def test_refusals_answer_in_the_vendors_json_shape(aiohttp_client):
+    class AcmeRefusal(EmulatorRefusal):
+        def __init__(self, status: int, message: str):
+            super().__init__(status, {"error": {"message": message}}, headers={"x-request-id": "r-1"})
+
+    @web.middleware
+    async def auth(request, handler):
+        if request.headers.get("Authorization") != "Bearer k":
+            raise AcmeRefusal(401, "bad key")
+        return await handler(request)
+
+    async def create(request):
+        raise AcmeRefusal(400, "prompt refused")
+
+    app = web.Application(middlewares=[refusals, auth])
+    app.router.add_post("/v1/jobs", create)
+    client = await aiohttp_client(app)
+    denied = await client.post("/v1/jobs")
+    assert denied.status == 401 and await denied.json() == {"error": {"message": "bad key"}}
+    refused = await client.post("/v1/jobs", headers={"Authorization": "Bearer k"})
+    assert refused.status == 400 and refused.headers["x-request-id"] == "r-1"
+    assert await refused.json() == {"error": {"message": "prompt refused"}}
+
+
+def test_emulator_state_fails_the_first_submissions():
+    state = EmulatorState(EmulatorSettings(fail_submissions=2))
+    assert [state.submission_fails() for _ in range(4)] == [True, True, False, False]
+    assert state.submissions == 4
+
+
+def test_emulator_state_serves_only_a_finished_successful_job():
+    state = EmulatorState(EmulatorSettings())
+    state.jobs["done"] = EmulatedJob("done", duration=0)
+    state.jobs["running"] = EmulatedJob("running", duration=60)
+    state.jobs["failed"] = EmulatedJob("failed", duration=0, scenario=Scenario.FAIL)
+    state.jobs["cancelled"] = EmulatedJob("cancelled", duration=0, cancelled=True)
+    assert state.finished_job("done") is state.jobs["done"]
+    for job_id in ("running", "failed", "cancelled", "unknown"):
+        with pytest.raises(web.HTTPNotFound):
+            state.finished_job(job_id)
+
+
+async def test_bearer_auth_refuses_a_missing_or_wrong_key_and_keeps_open_paths_open(aiohttp_client):
+    def refuse(header: str) -> EmulatorRefusal:
+        return EmulatorRefusal(401, {"error": "no key" if not header else "wrong key"})
+
+    async def ok(request):
+        return web.json_response(await json_object(request, not_json=refuse(""), not_object=refuse("x")))
+
+    async def video(request):
+        return web.Response(body=b"video")
+
+    app = web.Application(middlewares=[refusals, bearer_auth(lambda request: "k", refuse, open_paths=("/cdn/",))])
+    app.router.add_post("/v1/jobs", ok)
+    app.router.add_get("/cdn/v.mp4", video)
+    client = await aiohttp_client(app)
+    missing = await client.post("/v1/jobs", json={})
+    assert missing.status == 401 and await missing.json() == {"error": "no key"}
+    wrong = await client.post("/v1/jobs", json={}, headers={"Authorization": "Bearer nope"})
+    assert await wrong.json() == {"error": "wrong key"}
+    right = await client.post("/v1/jobs", json={"a": 1}, headers={"Authorization": "Bearer k"})
+    assert right.status == 200 and await right.json() == {"a": 1}
+    assert (await client.get("/cdn/v.mp4")).status == 200
+
+
+async def test_json_object_refuses_what_is_not_a_json_object(aiohttp_client):
+    async def create(request):
+        body = await json_object(
+            request,
+            not_json=EmulatorRefusal(400, {"error": "not JSON"}),
+            not_object=EmulatorRefusal(400, {"error": "not an object"}),
+        )
+        return web.json_response(body)
+
+    app = web.Application(middlewares=[refusals])
+    app.router.add_post("/v1/jobs", create)
+    client = await aiohttp_client(app)
+    assert await (await client.post("/v1/jobs", data=b"{oops")).json() == {"error": "not JSON"}
+    assert await (await client.post("/v1/jobs", json=[1])).json() == {"error": "not an object"}
+    assert await (await client.post("/v1/jobs", json={"prompt": "p"})).json() == {"prompt": "p"}

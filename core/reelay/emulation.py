@@ -217,6 +217,107 @@ async def serve_app(app: web.Application, host: str = "127.0.0.1", port: int = 0
         await runner.cleanup()
 
 
-def json_error(status: int, body: Mapping[str, Any]) -> web.Response:
+def json_error(status: int, body: Mapping[str, Any], headers: Mapping[str, str] | None = None) -> web.Response:
     """A JSON error response, for emulators answering in their vendor's error shape."""
-    return web.json_response(dict(body), status=status)
+    return web.json_response(dict(body), status=status, headers=dict(headers or {}))
+
+
+class EmulatorRefusal(Exception):
+    """An error answer in the emulated vendor's shape, raised anywhere in a handler.
+
+    :func:`refusals` (a middleware) turns it into the JSON response. Plugins
+    subclass it to build their vendor's body (``{"error": ...}``,
+    ``{"detail": ...}``...) from a status and a message.
+
+    :param status: the HTTP status (some vendors answer errors with 200).
+    :param body: the JSON body.
+    :param headers: extra response headers (a request id...).
+    """
+
+    def __init__(self, status: int, body: Mapping[str, Any], headers: Mapping[str, str] | None = None):
+        super().__init__(f"{status}: {dict(body)}")
+        self.status = status
+        self.body = dict(body)
+        self.headers = dict(headers or {})
+
+    def response(self) -> web.Response:
+        return json_error(self.status, self.body, self.headers)
+
+
+@web.middleware
+async def refusals(request: web.Request, handler: Callable[[web.Request], Any]) -> web.StreamResponse:
+    """The middleware answering an :class:`EmulatorRefusal` with its JSON response.
+
+    ``web.Application(middlewares=[refusals, ...])``: put it first, so that
+    refusals raised by later middlewares (an authentication check) are answered too.
+    """
+    try:
+        return await handler(request)
+    except EmulatorRefusal as refusal:
+        return refusal.response()
+
+
+def bearer_auth(
+    key: Callable[[web.Request], str],
+    refuse: Callable[[str], Exception],
+    *,
+    open_paths: tuple[str, ...] = (),
+) -> Any:
+    """A middleware letting through only requests with ``Authorization: Bearer <key>``.
+
+    ``web.Application(middlewares=[refusals, bearer_auth(...)])``.
+
+    :param key: the key the emulator accepts, read from the application (its settings' credentials).
+    :param refuse: builds the vendor's refusal from the ``Authorization`` header sent (``""`` when
+        none), so that a missing key and a wrong one can be answered apart.
+    :param open_paths: path prefixes served without a key (a file host: ``("/cdn/",)``).
+    """
+
+    @web.middleware
+    async def authorized(request: web.Request, handler: Callable[[web.Request], Any]) -> web.StreamResponse:
+        if not (open_paths and request.path.startswith(open_paths)):
+            header = request.headers.get("Authorization", "")
+            if header != f"Bearer {key(request)}":
+                raise refuse(header)
+        return await handler(request)
+
+    return authorized
+
+
+async def json_object(request: web.Request, *, not_json: Exception, not_object: Exception) -> dict[str, Any]:
+    """The request's JSON body, which must be an object; else raise ``not_json`` or ``not_object``."""
+    try:
+        body = await request.json()
+    except ValueError:
+        raise not_json from None
+    if not isinstance(body, dict):
+        raise not_object
+    return body
+
+
+@attrs.define
+class EmulatorState:
+    """What an emulator keeps between requests: its settings, its jobs by id, its submissions.
+
+    Emulators subclass it (``@attrs.define``) to add what their vendor needs,
+    and keep it on the application under a ``web.AppKey``.
+    """
+
+    settings: EmulatorSettings
+    jobs: dict[str, EmulatedJob] = attrs.field(factory=dict)
+    submissions: int = 0
+
+    def submission_fails(self) -> bool:
+        """Count one submission; True for the first ``settings.fail_submissions`` (answer a transient error)."""
+        self.submissions += 1
+        return self.submissions <= self.settings.fail_submissions
+
+    def finished_job(self, job_id: str) -> EmulatedJob:
+        """The job whose video may be served: it exists, was not cancelled, and is done and succeeded.
+
+        :raises web.HTTPNotFound: for any other id, as a vendor's file host answers.
+        """
+        job = self.jobs.get(job_id)
+        if job is None or job.cancelled or job.phase() is not JobPhase.DONE or not job.succeeds:
+            raise web.HTTPNotFound()
+        return job

@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import io
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 import attrs
+import cattrs
 import orjson
 
 from .errors import FailureKind, UpstreamError
+from .models import Channel
+
+T = TypeVar("T")
 
 DEFAULT_TIMEOUT = aiohttp.ClientTimeout(total=60, connect=10)
 #: Bodies above this size are sent from a stream: aiohttp copies (and warns about) one large bytes payload.
@@ -94,3 +98,111 @@ async def request_json(
 def join_url(base_url: str, path: str) -> str:
     """``base_url`` (an origin, maybe with a trailing slash) joined with an absolute ``path``."""
     return base_url.rstrip("/") + "/" + path.lstrip("/")
+
+
+# ---------------------------------------------------------------- reading answers
+
+#: The code of the transient failure a vendor's unreadable answer is reported as.
+BAD_RESPONSE = "upstream_bad_response"
+
+
+def parse_answer(body: Any, cls: type[T], converter: cattrs.Converter, *, vendor: str, what: str) -> T:
+    """A vendor's decoded JSON answer read into the attrs class ``cls``, or a transient error.
+
+    The plugin's own (private) ``converter`` carries its rules: renames,
+    whether unknown keys are ignored. A vendor answering something that is
+    not a JSON object, or an object that does not fit ``cls``, is a passing
+    fault of the vendor, never the caller's: the task is polled again.
+
+    :param vendor: the vendor's name, for the message.
+    :param what: what the answer should hold, for the message (``"a task object"``).
+    :raises UpstreamError: ``TRANSIENT`` with code ``upstream_bad_response``:
+        ``"<vendor> answered without <what>"`` or ``"<vendor> answered <what> it could not read"``.
+    """
+    if not isinstance(body, Mapping):
+        raise UpstreamError(FailureKind.TRANSIENT, f"{vendor} answered without {what}", code=BAD_RESPONSE)
+    try:
+        return converter.structure(body, cls)
+    except (cattrs.BaseValidationError, TypeError, ValueError):
+        raise UpstreamError(
+            FailureKind.TRANSIENT, f"{vendor} answered {what} it could not read", code=BAD_RESPONSE
+        ) from None
+
+
+def vendor_error(
+    vendor: str,
+    http_status: int,
+    kind: FailureKind,
+    *,
+    code: str | int | None = None,
+    message: str | None = None,
+    request_id: str | None = None,
+    param: str | None = None,
+    retry_after: float | None = None,
+) -> UpstreamError:
+    """The :class:`UpstreamError` for a vendor's error answer, worded the same way for every vendor.
+
+    The plugin decides ``kind`` (whose fault it is) from the vendor's codes;
+    this writes the message: ``"<vendor> error <code>: <message>"`` when the
+    vendor sent an error code of its own, else ``"<vendor> answered HTTP
+    <status>: <message>"``, without ``: <message>`` when there is none, and
+    ``" (request_id <id>)"`` after it when the vendor named its request.
+
+    :param code: the vendor's error code; empty, ``None`` or ``0`` for none.
+    :param message: the vendor's error text (keep it short; never a credential).
+    :param param: the request field at fault, when the vendor said.
+    :param retry_after: seconds the vendor asked to wait.
+    """
+    detail = f"{vendor} error {code}" if code not in (None, "", 0) else f"{vendor} answered HTTP {http_status}"
+    if message:
+        detail += f": {message}"
+    if request_id:
+        detail += f" (request_id {request_id[:64]})"
+    return UpstreamError(kind, detail, param=param, http_status=http_status, retry_after=retry_after)
+
+
+# ---------------------------------------------------------------- regional hosts
+
+
+@attrs.frozen
+class Regions:
+    """A vendor's regional hosts, one picked by a channel's ``region`` option.
+
+    A channel names its region in ``options["region"]`` (any case); without
+    the option it is in ``default``. Its ``base_url`` still wins when it is
+    set to something other than the default region's origin (which is what
+    the vendor's ``default_base_url`` should be, and what the core fills in
+    for a channel without one): a proxy, a private endpoint, an emulator.
+
+    :param origins: each region's name and the origin it is served at, in the order messages list them.
+    :param default: the region of a channel without the option.
+    :param label: what a region is called in messages (``"an Acme region"``).
+    """
+
+    origins: Mapping[str, str]
+    default: str
+    label: str = "a region"
+    option: str = "region"
+
+    def named(self, channel: Channel) -> str | None:
+        """The region the channel names (``default`` without the option); None for a name not in ``origins``."""
+        name = str(channel.options.get(self.option, self.default)).lower()
+        return name if name in self.origins else None
+
+    def region(self, channel: Channel) -> str:
+        """The channel's region; ``default`` for an unknown name (which :meth:`problems` reports)."""
+        return self.named(channel) or self.default
+
+    def origin(self, channel: Channel) -> str:
+        """The origin to call: ``base_url`` when set to another than the default's, else the region's."""
+        base = channel.base_url.rstrip("/")
+        if base and base != self.origins[self.default].rstrip("/"):
+            return base
+        return self.origins[self.region(channel)]
+
+    def problems(self, channel: Channel) -> list[str]:
+        """What is wrong with the channel's option, for ``validate_channel``: nothing, or the unknown name."""
+        if self.named(channel) is not None:
+            return []
+        name = str(channel.options.get(self.option)).lower()
+        return [f"options.{self.option}: {name!r} is not {self.label}; use {' or '.join(self.origins)}"]

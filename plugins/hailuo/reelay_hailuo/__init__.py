@@ -28,7 +28,7 @@ from reelay import (
     VendorSpec,
 )
 from reelay.emulation import EmulatorSpec
-from reelay.upstream import request_json
+from reelay.upstream import Regions, request_json
 
 from . import wire
 from .emulator import DEMO_CREDENTIALS, create_app
@@ -39,15 +39,9 @@ __all__ = ["MODELS", "VENDOR", "HailuoPlugin", "create_app", "plugin"]
 __version__ = "0.1.0"
 
 
-def platform_origin(channel: Channel) -> str:
-    """The host to call: ``base_url`` unless it is unset or the default, then the region's."""
-    chosen = channel.base_url.rstrip("/")
-    if chosen and chosen != Region.INTL.origin:
-        return chosen
-    try:
-        return Region(str(channel.options.get("region", "intl")).lower()).origin
-    except ValueError:
-        return Region.INTL.origin
+#: MiniMax's platforms: ``region`` picks the host, ``base_url`` (when not the default) overrides it.
+REGIONS = Regions({region.value: region.origin for region in Region}, default=Region.INTL, label="a MiniMax platform")
+platform_origin = REGIONS.origin
 
 
 class HailuoPlugin(VendorPlugin):
@@ -65,10 +59,7 @@ class HailuoPlugin(VendorPlugin):
     emulators = (EmulatorSpec(vendor=VENDOR, create_app=create_app, credentials=dict(DEMO_CREDENTIALS)),)
 
     def validate_channel(self, channel: Channel) -> list[str]:
-        region = str(channel.options.get("region", "intl")).lower()
-        if region in {r.value for r in Region}:
-            return []
-        return [f"options.region: {region!r} is not a MiniMax platform; use intl or cn"]
+        return REGIONS.problems(channel)
 
     def build_payload(self, request: GenerationRequest, model: ModelSpec, channel: Channel) -> dict[str, Any]:
         return wire.build_body(request, hailuo_model(model), channel.upstream_model(model))

@@ -25,7 +25,18 @@ from typing import Any
 import attrs
 from aiohttp import web
 
-from reelay.emulation import EmulatedJob, EmulatorSettings, JobPhase, Scenario, scenario_for
+from reelay.emulation import (
+    EmulatedJob,
+    EmulatorRefusal,
+    EmulatorSettings,
+    EmulatorState,
+    JobPhase,
+    Scenario,
+    bearer_auth,
+    json_object,
+    refusals,
+    scenario_for,
+)
 from reelay.http.ranges import bytes_response
 
 from .models import BY_NAME, MAX_PROMPT, RESOLUTIONS, HailuoModel
@@ -55,18 +66,16 @@ def _answer(code: int = 0, message: str = "success", **fields: Any) -> web.Respo
     return web.json_response({**fields, "base_resp": {"status_code": code, "status_msg": message}})
 
 
-class Refusal(Exception):
+class Refusal(EmulatorRefusal):
+    """MiniMax's refusal: HTTP 200 with the error in ``base_resp``."""
+
     def __init__(self, code: int, message: str):
-        super().__init__(message)
-        self.code, self.message = code, message
+        super().__init__(200, {"base_resp": {"status_code": code, "status_msg": message}})
 
 
 @attrs.define
-class MiniMaxState:
-    settings: EmulatorSettings
-    jobs: dict[str, EmulatedJob] = attrs.field(factory=dict)
+class MiniMaxState(EmulatorState):
     files: dict[str, str] = attrs.field(factory=dict)  # file_id -> task_id
-    creations: int = 0
 
 
 STATE = web.AppKey("hailuo_state", MiniMaxState)
@@ -74,7 +83,10 @@ STATE = web.AppKey("hailuo_state", MiniMaxState)
 
 def create_app(settings: EmulatorSettings) -> web.Application:
     """The emulator application (an app factory, mountable elsewhere)."""
-    app = web.Application(middlewares=[_base_resp])
+    key = bearer_auth(
+        lambda request: request.app[STATE].settings.credentials.get("api_key", ""), _denied, open_paths=("/cdn/",)
+    )
+    app = web.Application(middlewares=[refusals, key])
     app[STATE] = MiniMaxState(settings)
     app.router.add_post("/v1/video_generation", _create)
     app.router.add_get("/v1/query/video_generation", _query)
@@ -83,19 +95,10 @@ def create_app(settings: EmulatorSettings) -> web.Application:
     return app
 
 
-@web.middleware
-async def _base_resp(request: web.Request, handler: Any) -> web.StreamResponse:
-    try:
-        state = request.app[STATE]
-        if not request.path.startswith("/cdn/"):
-            header = request.headers.get("Authorization", "")
-            if not header:
-                raise Refusal(1004, "login fail: Please carry the API secret key in the 'Authorization' field")
-            if header != f"Bearer {state.settings.credentials.get('api_key', '')}":
-                raise Refusal(2049, "invalid api key")
-        return await handler(request)
-    except Refusal as refusal:
-        return _answer(refusal.code, refusal.message)
+def _denied(header: str) -> Refusal:
+    if not header:
+        return Refusal(1004, "login fail: Please carry the API secret key in the 'Authorization' field")
+    return Refusal(2049, "invalid api key")
 
 
 def _param(message: str) -> Refusal:
@@ -104,15 +107,9 @@ def _param(message: str) -> Refusal:
 
 async def _create(request: web.Request) -> web.Response:
     state = request.app[STATE]
-    state.creations += 1
-    if state.creations <= state.settings.fail_submissions:
+    if state.submission_fails():
         raise Refusal(1013, "internal error")
-    try:
-        body = await request.json()
-    except ValueError:
-        raise _param("body is not JSON") from None
-    if not isinstance(body, dict):
-        raise _param("body must be an object")
+    body = await json_object(request, not_json=_param("body is not JSON"), not_object=_param("body must be an object"))
     model = _checked(body)
     scenario = scenario_for(body.get("prompt"))
     if scenario is Scenario.REJECT:

@@ -23,6 +23,7 @@ from reelay import (
     VideoResult,
     failure_for_http_status,
 )
+from reelay.upstream import vendor_error
 
 from .models import RESOLUTIONS, HailuoModel
 
@@ -129,12 +130,8 @@ def checked(http_status: int, body: Any, retry_after: float | None = None, *, lo
     kind = failure_kind(http_status, code)
     if lookup and code == 2013:
         kind = FailureKind.NOT_FOUND
-    detail = f"Hailuo error {code}" if code else f"Hailuo answered HTTP {http_status}"
-    if message := _status_msg(body):
-        detail += f": {message}"
-    stable = "content_policy_violation" if kind is FailureKind.CONTENT_POLICY else None
     retry = retry_after if retry_after is not None else (10.0 if kind is FailureKind.RATE_LIMITED else None)
-    raise UpstreamError(kind, detail, code=stable, http_status=http_status, retry_after=retry)
+    raise vendor_error("Hailuo", http_status, kind, code=code, message=_status_msg(body), retry_after=retry)
 
 
 # ---------------------------------------------------------------- statuses

@@ -1,27 +1,25 @@
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Iterator
-from pathlib import Path
+import functools
+from collections.abc import Callable
 from typing import Any
 
-import aiohttp
 import pytest
-from aioresponses import aioresponses
 
 from reelay import Channel, GenerationRequest, UnifiedRequest
 from reelay.normalize import normalize
 from reelay.plugins import make_plugin_manager
+from reelay.testing.fixtures import http, load_fixture, mocked
 from reelay_hailuo import plugin
 from reelay_hailuo.models import BY_NAME
 
-RECORDED = Path(__file__).parent / "fixtures"
+__all__ = ["http", "load_fixture", "mocked"]  # reelay.testing.fixtures (pytest_plugins is refused below the top)
 
 
 @pytest.fixture
-def recorded() -> Callable[[str], Any]:
+def recorded(load_fixture) -> Callable[[str], Any]:
     """``recorded("success")``: the MiniMax answer in ``fixtures/hailuo-success.json``."""
-    return lambda state: json.loads((RECORDED / f"hailuo-{state}.json").read_text())
+    return functools.partial(load_fixture, "hailuo")
 
 
 @pytest.fixture
@@ -40,15 +38,3 @@ def request_for() -> Callable[..., GenerationRequest]:
         return normalize(UnifiedRequest(model=model, **fields), BY_NAME[model].spec, public_id="video_h")
 
     return build
-
-
-@pytest.fixture
-def mocked() -> Iterator[aioresponses]:
-    with aioresponses() as mock:
-        yield mock
-
-
-@pytest.fixture
-async def http() -> Any:
-    async with aiohttp.ClientSession() as session:
-        yield session

@@ -34,6 +34,7 @@ from reelay import (
     VideoResult,
     failure_for_http_status,
 )
+from reelay.upstream import parse_answer, vendor_error
 
 from .models import CFG_SCALE_MODELS, KlingModel
 
@@ -321,17 +322,8 @@ def _make_converter() -> cattrs.Converter:
 _converter = _make_converter()
 
 
-def _invalid_body(what: str) -> UpstreamError:
-    return UpstreamError(FailureKind.TRANSIENT, f"Kling answered {what}", code="upstream_bad_response")
-
-
 def parse_envelope(body: Any) -> Envelope:
-    if not isinstance(body, Mapping):
-        raise _invalid_body("without a JSON object")
-    try:
-        return _converter.structure(body, Envelope)
-    except (cattrs.BaseValidationError, TypeError, ValueError):
-        raise _invalid_body("an envelope without a numeric code") from None
+    return parse_answer(body, Envelope, _converter, vendor="Kling", what="an envelope")
 
 
 def parse_task(data: Any) -> TaskData:
@@ -340,12 +332,7 @@ def parse_task(data: Any) -> TaskData:
         data = data["data"]
     if isinstance(data, list) and data:
         data = data[0]
-    if not isinstance(data, Mapping):
-        raise _invalid_body("without a task object")
-    try:
-        return _converter.structure(data, TaskData)
-    except (cattrs.BaseValidationError, TypeError, ValueError):
-        raise _invalid_body("a task object it could not read") from None
+    return parse_answer(data, TaskData, _converter, vendor="Kling", what="a task object")
 
 
 # ---------------------------------------------------------------- failures
@@ -387,14 +374,17 @@ def upstream_error(
     kind = failure_kind(http_status, code)
     if lookup and (kind is FailureKind.CALLER or http_status == 404):
         kind = FailureKind.NOT_FOUND
-    detail = f"Kling error {code}" if code is not None else f"Kling answered HTTP {http_status}"
-    if isinstance(message, str) and message:
-        detail += f": {message[:300]}"
-    if isinstance(request_id, str) and request_id:
-        detail += f" (request_id {request_id[:64]})"
     if kind is FailureKind.RATE_LIMITED and retry_after is None:
         retry_after = 1.0  # Kling: back off exponentially from at least 1 s
-    return UpstreamError(kind, detail, http_status=http_status, retry_after=retry_after)
+    return vendor_error(
+        "Kling",
+        http_status,
+        kind,
+        code=code,
+        message=message[:300] if isinstance(message, str) else None,
+        request_id=request_id if isinstance(request_id, str) else None,
+        retry_after=retry_after,
+    )
 
 
 # ---------------------------------------------------------------- statuses

@@ -1,32 +1,22 @@
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pluggy
 import pytest
-from aioresponses import aioresponses
 
 import reelay_kling
 from reelay import Channel, GenerationRequest, UnifiedRequest
 from reelay.normalize import normalize
 from reelay.plugins import make_plugin_manager
+from reelay.testing.fixtures import http, load_fixture, mocked
 from reelay_kling.models import BY_NAME
-
-FIXTURES = Path(__file__).parent / "fixtures"
 
 # Long enough for PyJWT's recommended HS256 key length; the emulator's demo key is not.
 TEST_CREDENTIALS = {"access_key": "test-access-key", "secret_key": "test-secret-key-0123456789abcdefghij"}
 
-
-@pytest.fixture
-def load_fixture() -> Callable[[str], Any]:
-    def load(name: str) -> Any:
-        return json.loads((FIXTURES / f"{name}.json").read_text())
-
-    return load
+__all__ = ["http", "load_fixture", "mocked"]  # reelay.testing.fixtures (pytest_plugins is refused below the top)
 
 
 @pytest.fixture
@@ -48,10 +38,3 @@ def normalized() -> Callable[..., GenerationRequest]:
         return normalize(UnifiedRequest(model=model, **fields), BY_NAME[model].spec, public_id=public_id)
 
     return build
-
-
-@pytest.fixture
-def mocked() -> Iterator[aioresponses]:
-    """aioresponses, working on the installed aiohttp."""
-    with aioresponses() as mock:
-        yield mock

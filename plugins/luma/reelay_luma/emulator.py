@@ -28,7 +28,19 @@ from typing import Any
 import attrs
 from aiohttp import web
 
-from reelay.emulation import EmulatedJob, EmulatorSettings, JobPhase, Scenario, sample_asset, scenario_for
+from reelay.emulation import (
+    EmulatedJob,
+    EmulatorRefusal,
+    EmulatorSettings,
+    EmulatorState,
+    JobPhase,
+    Scenario,
+    bearer_auth,
+    json_object,
+    refusals,
+    sample_asset,
+    scenario_for,
+)
 from reelay.http.ranges import bytes_response
 
 from .models import ASPECT_RATIOS, MODEL_NAMES, PROMPT_MAX, PROMPT_MIN, RESOLUTIONS
@@ -38,13 +50,11 @@ PREFIX = "/dream-machine/v1"
 DURATIONS = ("5s", "9s")
 
 
-class Refused(Exception):
+class Refused(EmulatorRefusal):
     """An answer in Luma's error shape, ``{"detail": ...}``."""
 
     def __init__(self, status: int, detail: str | list[dict[str, Any]]):
-        super().__init__(str(detail))
-        self.status = status
-        self.detail = detail
+        super().__init__(status, {"detail": detail})
 
 
 def _schema(field: str, message: str) -> Refused:
@@ -52,10 +62,8 @@ def _schema(field: str, message: str) -> Refused:
 
 
 @attrs.define
-class Dreams:
-    settings: EmulatorSettings
-    generations: dict[str, EmulatedJob] = attrs.field(factory=dict)
-    creates: int = 0
+class Dreams(EmulatorState):
+    """The generations (``jobs``) and the submissions counted."""
 
     @property
     def key(self) -> str:
@@ -67,7 +75,8 @@ DREAMS = web.AppKey("luma_dreams", Dreams)
 
 def luma_app(settings: EmulatorSettings) -> web.Application:
     """The emulator application (an app factory, mountable elsewhere)."""
-    app = web.Application(middlewares=[_detail_errors])
+    key = bearer_auth(lambda request: request.app[DREAMS].key, _denied, open_paths=("/cdn/",))
+    app = web.Application(middlewares=[refusals, key])
     app[DREAMS] = Dreams(settings)
     app.router.add_post(f"{PREFIX}/generations/video", _create)
     app.router.add_post(f"{PREFIX}/generations", _create)
@@ -79,20 +88,8 @@ def luma_app(settings: EmulatorSettings) -> web.Application:
     return app
 
 
-@web.middleware
-async def _detail_errors(request: web.Request, handler: Any) -> web.StreamResponse:
-    try:
-        if request.path.startswith(PREFIX):
-            _authorized(request)
-        return await handler(request)
-    except Refused as refused:
-        return web.json_response({"detail": refused.detail}, status=refused.status)
-
-
-def _authorized(request: web.Request) -> None:
-    scheme, _, key = request.headers.get("Authorization", "").partition(" ")
-    if scheme != "Bearer" or key != request.app[DREAMS].key:
-        raise Refused(401, "Invalid API key is provided")
+def _denied(header: str) -> Refused:
+    return Refused(401, "Invalid API key is provided")
 
 
 # ---------------------------------------------------------------- create
@@ -100,15 +97,11 @@ def _authorized(request: web.Request) -> None:
 
 async def _create(request: web.Request) -> web.Response:
     dreams = request.app[DREAMS]
-    dreams.creates += 1
-    if dreams.creates <= dreams.settings.fail_submissions:
+    if dreams.submission_fails():
         raise Refused(500, "Internal server error")
-    try:
-        body = await request.json()
-    except ValueError:
-        raise Refused(400, "Invalid JSON body") from None
-    if not isinstance(body, dict):
-        raise _schema("body", "Input should be an object")
+    body = await json_object(
+        request, not_json=Refused(400, "Invalid JSON body"), not_object=_schema("body", "Input should be an object")
+    )
     _check(body)
     scenario = scenario_for(body.get("prompt"))
     if scenario is Scenario.REJECT:
@@ -118,7 +111,7 @@ async def _create(request: web.Request) -> web.Response:
     generation = EmulatedJob(
         id=str(uuid.uuid4()), duration=dreams.settings.generation_seconds, scenario=scenario, data={"request": body}
     )
-    dreams.generations[generation.id] = generation
+    dreams.jobs[generation.id] = generation
     return web.json_response(_generation(generation, _origin(request)), status=201)
 
 
@@ -200,7 +193,7 @@ def _generation(job: EmulatedJob, origin: str) -> dict[str, Any]:
 
 
 def _find(request: web.Request) -> EmulatedJob:
-    generation = request.app[DREAMS].generations.get(request.match_info["id"])
+    generation = request.app[DREAMS].jobs.get(request.match_info["id"])
     if generation is None:
         raise Refused(404, "Generation not found")
     return generation
@@ -211,7 +204,7 @@ async def _read(request: web.Request) -> web.Response:
 
 
 async def _delete(request: web.Request) -> web.Response:
-    del request.app[DREAMS].generations[_find(request).id]
+    del request.app[DREAMS].jobs[_find(request).id]
     return web.Response(status=204)
 
 
@@ -225,9 +218,7 @@ async def _ping(request: web.Request) -> web.Response:
 
 async def _cdn(request: web.Request) -> web.StreamResponse:
     dreams = request.app[DREAMS]
-    generation = dreams.generations.get(request.match_info["id"])
-    if generation is None or generation.phase() is not JobPhase.DONE or not generation.succeeds:
-        raise web.HTTPNotFound()
+    dreams.finished_job(request.match_info["id"])
     if request.match_info["file"] == "video.mp4":
         return bytes_response(request, dreams.settings.video, "video/mp4")
     if request.match_info["file"] == "thumb.jpg":

@@ -28,6 +28,7 @@ from reelay import (
     VideoResult,
     failure_for_http_status,
 )
+from reelay.upstream import parse_answer, vendor_error
 
 from .models import PROMPT_MAX, PROMPT_MIN, RESOLUTIONS
 
@@ -141,14 +142,7 @@ _generations = cattrs.Converter(forbid_extra_keys=False)
 
 
 def read_generation(body: Any) -> Generation:
-    if isinstance(body, Mapping):
-        try:
-            return _generations.structure(body, Generation)
-        except (cattrs.BaseValidationError, TypeError, ValueError):
-            pass
-    raise UpstreamError(
-        FailureKind.TRANSIENT, "Luma answered without a readable generation", code="upstream_bad_response"
-    )
+    return parse_answer(body, Generation, _generations, vendor="Luma", what="a generation")
 
 
 #: Luma's documented states.
@@ -222,5 +216,4 @@ def refusal(status: int, body: Any, *, retry_after: float | None = None) -> Upst
         kind = FailureKind.CHANNEL
     elif status in (400, 422) and MODERATION.search(text):
         kind = FailureKind.CONTENT_POLICY
-    message = f"Luma answered HTTP {status}" + (f": {text}" if text else "")
-    return UpstreamError(kind, message, http_status=status, retry_after=retry_after)
+    return vendor_error("Luma", status, kind, message=text, retry_after=retry_after)

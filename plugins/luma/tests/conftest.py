@@ -1,29 +1,20 @@
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
-from aioresponses import aioresponses
 
 from reelay import Channel, Task, UnifiedRequest, VendorRef
 from reelay.normalize import normalize
 from reelay.plugins import make_plugin_manager
+from reelay.testing.fixtures import http, load_fixture, mocked
 from reelay_luma import LumaPlugin
 from reelay_luma.models import MODELS
 
 GENERATION_ID = "3f0a5d2e-8c1b-4e7a-9d3f-1b2c3d4e5f60"
 SPECS = {spec.name: spec for spec in MODELS}
 
-
-@pytest.fixture
-def fixture_json():
-    def read(name: str) -> Any:
-        return json.loads((Path(__file__).parent / "fixtures" / f"{name}.json").read_text())
-
-    return read
+__all__ = ["http", "load_fixture", "mocked"]  # reelay.testing.fixtures (pytest_plugins is refused below the top)
 
 
 @pytest.fixture
@@ -53,15 +44,3 @@ def generation_task() -> Task:
         id="video_luma1", owner="o", model="ray-2", vendor="luma", channel="luma-test",
         vendor_ref=VendorRef(GENERATION_ID),
     )  # fmt: skip
-
-
-@pytest.fixture
-def luma_mock():
-    with aioresponses() as mock:
-        yield mock
-
-
-@pytest.fixture
-async def session():
-    async with aiohttp.ClientSession() as http:
-        yield http

@@ -27,7 +27,17 @@ from typing import Any
 import attrs
 from aiohttp import web
 
-from reelay.emulation import EmulatedJob, EmulatorSettings, JobPhase, Scenario, scenario_for
+from reelay.emulation import (
+    EmulatedJob,
+    EmulatorRefusal,
+    EmulatorSettings,
+    EmulatorState,
+    JobPhase,
+    Scenario,
+    json_object,
+    refusals,
+    scenario_for,
+)
 from reelay.http.ranges import bytes_response
 
 from .models import BY_NAME, IMAGE_TYPES, MAX_PROMPT_UTF16, Endpoint, RunwayModel, to_ratio
@@ -38,16 +48,14 @@ DEMO_CREDENTIALS: Mapping[str, str] = {"api_key": "key_runway_demo"}
 _COMMON_FIELDS = ("model", "promptText", "ratio", "duration")
 
 
-class RunwayRefusal(Exception):
+class RunwayRefusal(EmulatorRefusal):
     """An error answer in Runway's shape."""
 
     def __init__(self, status: int, error: str, issues: list[dict[str, Any]] | None = None):
-        super().__init__(error)
-        self.status = status
-        self.body: dict[str, Any] = {"error": error}
+        body: dict[str, Any] = {"error": error}
         if issues is not None:
-            self.body["issues"] = issues
-            self.body["docUrl"] = "https://docs.dev.runwayml.com/api/"
+            body.update(issues=issues, docUrl="https://docs.dev.runwayml.com/api/")
+        super().__init__(status, body)
 
 
 def _invalid(path: str, message: str) -> RunwayRefusal:
@@ -56,23 +64,19 @@ def _invalid(path: str, message: str) -> RunwayRefusal:
 
 
 @attrs.define
-class EmulatorState:
-    settings: EmulatorSettings
-    jobs: dict[str, EmulatedJob] = attrs.field(factory=dict)
-    submissions: int = 0
-
+class RunwayState(EmulatorState):
     @property
     def key(self) -> str:
         return (self.settings.credentials or DEMO_CREDENTIALS).get("api_key", "")
 
 
-STATE = web.AppKey("runway_state", EmulatorState)
+STATE = web.AppKey("runway_state", RunwayState)
 
 
 def create_app(settings: EmulatorSettings) -> web.Application:
     """The emulator application (an app factory, mountable elsewhere)."""
-    app = web.Application(middlewares=[_refusals])
-    app[STATE] = EmulatorState(settings)
+    app = web.Application(middlewares=[refusals])
+    app[STATE] = RunwayState(settings)
     for endpoint in Endpoint:
         app.router.add_post(endpoint.path, _creator(endpoint))
     app.router.add_get("/v1/tasks/{id}", _get_task)
@@ -81,15 +85,7 @@ def create_app(settings: EmulatorSettings) -> web.Application:
     return app
 
 
-@web.middleware
-async def _refusals(request: web.Request, handler: Any) -> web.StreamResponse:
-    try:
-        return await handler(request)
-    except RunwayRefusal as refusal:
-        return web.json_response(refusal.body, status=refusal.status)
-
-
-def _checked(request: web.Request) -> EmulatorState:
+def _checked(request: web.Request) -> RunwayState:
     state = request.app[STATE]
     if request.headers.get("Authorization") != f"Bearer {state.key}":
         raise RunwayRefusal(401, "Invalid API key")
@@ -105,15 +101,13 @@ def _checked(request: web.Request) -> EmulatorState:
 def _creator(endpoint: Endpoint) -> Any:
     async def create(request: web.Request) -> web.Response:
         state = _checked(request)
-        state.submissions += 1
-        if state.submissions <= state.settings.fail_submissions:
+        if state.submission_fails():
             raise RunwayRefusal(503, "Service is shedding load; retry later")
-        try:
-            body = await request.json()
-        except ValueError:
-            raise RunwayRefusal(400, "The request body is not JSON") from None
-        if not isinstance(body, dict):
-            raise _invalid("", "Expected an object")
+        body = await json_object(
+            request,
+            not_json=RunwayRefusal(400, "The request body is not JSON"),
+            not_object=_invalid("", "Expected an object"),
+        )
         model = _validate(endpoint, body)
         scenario = scenario_for(body.get("promptText"))
         if scenario is Scenario.REJECT:
@@ -201,7 +195,7 @@ def _validate_uri(path: str, uri: str) -> None:
 # ---------------------------------------------------------------- tasks
 
 
-def _job(state: EmulatorState, request: web.Request) -> EmulatedJob:
+def _job(state: RunwayState, request: web.Request) -> EmulatedJob:
     job = state.jobs.get(request.match_info["id"])
     if job is None:
         raise RunwayRefusal(404, "Task not found")
@@ -255,8 +249,7 @@ async def _delete_task(request: web.Request) -> web.Response:
 
 async def _output(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE]
-    name = request.match_info["name"]
-    job = state.jobs.get(name.removesuffix(".mp4"))
-    if job is None or not request.query.get("_jwt") or job.phase() is not JobPhase.DONE or not job.succeeds:
+    if not request.query.get("_jwt"):
         raise web.HTTPNotFound()
+    state.finished_job(request.match_info["name"].removesuffix(".mp4"))
     return bytes_response(request, state.settings.video, "video/mp4")

@@ -31,6 +31,7 @@ from reelay import (
     VideoResult,
     failure_for_http_status,
 )
+from reelay.upstream import BAD_RESPONSE, parse_answer, vendor_error
 
 from .models import MAX_PROMPT_UTF16, Endpoint, RunwayModel, to_ratio
 
@@ -182,24 +183,15 @@ class RunwayTask:
 _converter = cattrs.Converter(forbid_extra_keys=False)
 
 
-def _bad_answer(what: str) -> UpstreamError:
-    return UpstreamError(FailureKind.TRANSIENT, f"Runway answered {what}", code="upstream_bad_response")
-
-
 def parse_task(body: Any) -> RunwayTask:
-    if not isinstance(body, Mapping):
-        raise _bad_answer("without a task object")
-    try:
-        return _converter.structure(body, RunwayTask)
-    except (cattrs.BaseValidationError, TypeError, ValueError):
-        raise _bad_answer("a task object it could not read") from None
+    return parse_answer(body, RunwayTask, _converter, vendor="Runway", what="a task object")
 
 
 def created_id(body: Any) -> str:
     """The task id of a create answer (``{"id": ...}``)."""
     task_id = body.get("id") if isinstance(body, Mapping) else None
     if not isinstance(task_id, str) or not task_id:
-        raise _bad_answer("a create without a task id")
+        raise UpstreamError(FailureKind.TRANSIENT, "Runway answered a create without a task id", code=BAD_RESPONSE)
     return task_id
 
 
@@ -308,5 +300,4 @@ def upstream_error(
     kind = failure_kind(http_status, message)
     if lookup and http_status == 404:
         kind = FailureKind.NOT_FOUND
-    detail = f"Runway answered HTTP {http_status}" + (f": {message}" if message else "")
-    return UpstreamError(kind, detail, http_status=http_status, retry_after=retry_after)
+    return vendor_error("Runway", http_status, kind, message=message, retry_after=retry_after)

@@ -1,31 +1,21 @@
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
-import aiohttp
 import pluggy
 import pytest
-from aioresponses import aioresponses
 
 from reelay import Channel, GenerationRequest, UnifiedRequest
 from reelay.normalize import normalize
 from reelay.plugins import make_plugin_manager
+from reelay.testing.fixtures import http, load_fixture, mocked
 from reelay_runway import RunwayPlugin
 from reelay_runway.models import BY_NAME
 
-FIXTURES = Path(__file__).parent / "fixtures"
 BASE = "https://runway.test"
 
-
-@pytest.fixture
-def load_fixture() -> Callable[[str], Any]:
-    def load(name: str) -> Any:
-        return json.loads((FIXTURES / f"{name}.json").read_text())
-
-    return load
+__all__ = ["http", "load_fixture", "mocked"]  # reelay.testing.fixtures (pytest_plugins is refused below the top)
 
 
 @pytest.fixture
@@ -47,15 +37,3 @@ def normalized() -> Callable[..., GenerationRequest]:
         return normalize(UnifiedRequest(model=model, **fields), BY_NAME[model].spec, public_id="video_test123")
 
     return build
-
-
-@pytest.fixture
-def mocked() -> Iterator[aioresponses]:
-    with aioresponses() as mock:
-        yield mock
-
-
-@pytest.fixture
-async def http():
-    async with aiohttp.ClientSession() as session:
-        yield session

@@ -28,7 +28,7 @@ from reelay import (
     VendorSpec,
 )
 from reelay.emulation import EmulatorSpec
-from reelay.upstream import join_url, request_json
+from reelay.upstream import Regions, join_url, request_json
 
 from . import wire
 from .emulator import DEMO_CREDENTIALS, create_app
@@ -42,20 +42,16 @@ TASKS_PATH = "/api/v3/contents/generations/tasks"
 VENDOR_NAME = "Seedance"
 
 
+#: The Arks: ``region`` picks the host, ``base_url`` (when not the default) overrides it.
+REGIONS = Regions({region.value: region.origin for region in Region}, default=Region.CN, label="a Seedance region")
+
+
 def channel_region(channel: Channel) -> Region:
     """The channel's Ark; an unknown name is reported by ``validate_channel`` and treated as ``cn`` here."""
-    try:
-        return Region(str(channel.options.get("region", Region.CN.value)).lower())
-    except ValueError:
-        return Region.CN
+    return Region(REGIONS.region(channel))
 
 
-def channel_origin(channel: Channel) -> str:
-    """``base_url`` when set to something else than the vendor default, else the region's host."""
-    base = channel.base_url.rstrip("/")
-    if base and base != Region.CN.origin:
-        return base
-    return channel_region(channel).origin
+channel_origin = REGIONS.origin
 
 
 def _emulator(region: Region) -> EmulatorSpec:
@@ -90,10 +86,7 @@ class SeedancePlugin(VendorPlugin):
     # ------------------------------------------------------------ configuration
 
     def validate_channel(self, channel: Channel) -> list[str]:
-        region = str(channel.options.get("region", Region.CN.value)).lower()
-        if region not in {r.value for r in Region}:
-            return [f"options.region: {region!r} is not a Seedance region; use cn or intl"]
-        return []
+        return REGIONS.problems(channel)
 
     def serves(self, model: ModelSpec, channel: Channel) -> bool:
         return seedance_model(model).region is channel_region(channel)

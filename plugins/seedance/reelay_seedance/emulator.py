@@ -30,7 +30,17 @@ from typing import Any
 import attrs
 from aiohttp import web
 
-from reelay.emulation import EmulatedJob, EmulatorSettings, JobPhase, Scenario, scenario_for
+from reelay.emulation import (
+    EmulatedJob,
+    EmulatorRefusal,
+    EmulatorSettings,
+    EmulatorState,
+    JobPhase,
+    Scenario,
+    json_object,
+    refusals,
+    scenario_for,
+)
 from reelay.http.ranges import bytes_response
 
 from .models import BY_NAME, RATIOS, Region, SeedanceModel
@@ -64,10 +74,14 @@ _TYPES = {400: "BadRequest", 401: "Unauthorized", 404: "NotFound", 409: "Conflic
 _DATA_IMAGE = re.compile(r"^data:image/[a-z0-9.+-]+;base64,[A-Za-z0-9+/=]+$")
 
 
-class ArkFault(Exception):
+class ArkFault(EmulatorRefusal):
+    """Ark's ``{"error": {code, message, param, type}}``, with a request id in the message and a header."""
+
     def __init__(self, status: int, code: str, message: str, param: str = ""):
-        super().__init__(message)
-        self.status, self.code, self.message, self.param = status, code, message, param
+        request_id = uuid.uuid4().hex
+        error = {"code": code, "message": f"{message} Request id: {request_id}", "param": param}
+        error["type"] = _TYPES.get(status, "BadRequest")
+        super().__init__(status, {"error": error}, headers={"x-request-id": request_id})
 
 
 def _invalid(param: str, reason: str) -> ArkFault:
@@ -77,11 +91,7 @@ def _invalid(param: str, reason: str) -> ArkFault:
 
 
 @attrs.define
-class ArkState:
-    settings: EmulatorSettings
-    jobs: dict[str, EmulatedJob] = attrs.field(factory=dict)
-    submissions: int = 0
-
+class ArkState(EmulatorState):
     @property
     def region(self) -> Region:
         return Region(self.settings.options.get("region", Region.CN.value))
@@ -92,7 +102,7 @@ STATE = web.AppKey("seedance_state", ArkState)
 
 def create_app(settings: EmulatorSettings) -> web.Application:
     """The emulator application (an app factory, mountable elsewhere)."""
-    app = web.Application(middlewares=[_ark_errors])
+    app = web.Application(middlewares=[refusals])
     app[STATE] = ArkState(settings)
     tasks = "/api/v3/contents/generations/tasks"
     app.router.add_post(tasks, _create)
@@ -100,17 +110,6 @@ def create_app(settings: EmulatorSettings) -> web.Application:
     app.router.add_delete(tasks + "/{id}", _delete)
     app.router.add_get("/tos/{id}.mp4", _video)
     return app
-
-
-@web.middleware
-async def _ark_errors(request: web.Request, handler: Any) -> web.StreamResponse:
-    try:
-        return await handler(request)
-    except ArkFault as fault:
-        request_id = uuid.uuid4().hex
-        error = {"code": fault.code, "message": f"{fault.message} Request id: {request_id}", "param": fault.param}
-        error["type"] = _TYPES.get(fault.status, "BadRequest")
-        return web.json_response({"error": error}, status=fault.status, headers={"x-request-id": request_id})
 
 
 def _authorized(request: web.Request) -> ArkState:
@@ -126,15 +125,13 @@ def _authorized(request: web.Request) -> ArkState:
 
 async def _create(request: web.Request) -> web.Response:
     state = _authorized(request)
-    state.submissions += 1
-    if state.submissions <= state.settings.fail_submissions:
+    if state.submission_fails():
         raise ArkFault(500, "InternalServiceError", "The service encountered an unexpected internal error.")
-    try:
-        body = await request.json()
-    except ValueError:
-        raise ArkFault(400, "InvalidParameter", "The request body is not valid JSON.") from None
-    if not isinstance(body, dict):
-        raise ArkFault(400, "InvalidParameter", "The request body must be a JSON object.")
+    body = await json_object(
+        request,
+        not_json=ArkFault(400, "InvalidParameter", "The request body is not valid JSON."),
+        not_object=ArkFault(400, "InvalidParameter", "The request body must be a JSON object."),
+    )
     model = _model(body.get("model"), state.region)
     prompt = _validate(body, model)
     scenario = scenario_for(prompt)
@@ -297,7 +294,5 @@ async def _delete(request: web.Request) -> web.Response:
 
 async def _video(request: web.Request) -> web.Response:
     state = request.app[STATE]
-    job = state.jobs.get(request.match_info["id"])
-    if job is None or _status(job) != "succeeded":
-        raise web.HTTPNotFound()
+    state.finished_job(request.match_info["id"])
     return bytes_response(request, state.settings.video, "video/mp4")

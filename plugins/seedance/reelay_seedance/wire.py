@@ -28,6 +28,7 @@ from reelay import (
     VideoResult,
     failure_for_http_status,
 )
+from reelay.upstream import parse_answer, vendor_error
 
 from .models import SeedanceModel
 
@@ -167,17 +168,8 @@ class ArkTask:
 _converter = cattrs.Converter(forbid_extra_keys=False)
 
 
-def _bad_answer(what: str) -> UpstreamError:
-    return UpstreamError(FailureKind.TRANSIENT, f"Seedance answered {what}", code="upstream_bad_response")
-
-
 def parse_task(body: Any) -> ArkTask:
-    if not isinstance(body, Mapping):
-        raise _bad_answer("without a task object")
-    try:
-        return _converter.structure(body, ArkTask)
-    except (cattrs.BaseValidationError, TypeError, ValueError):
-        raise _bad_answer("a task object it could not read") from None
+    return parse_answer(body, ArkTask, _converter, vendor="Seedance", what="a task object")
 
 
 # ---------------------------------------------------------------- statuses
@@ -274,8 +266,4 @@ def upstream_error(http_status: int, body: Any, retry_after: float | None = None
     message = str(error.get("message") or "")[:400]
     param = error.get("param") if isinstance(error.get("param"), str) else None
     kind = failure_kind(http_status, code)
-    detail = f"Seedance error {code}" if code else f"Seedance answered HTTP {http_status}"
-    if message:
-        detail += f": {message}"
-    stable = "content_policy_violation" if kind is FailureKind.CONTENT_POLICY else None
-    return UpstreamError(kind, detail, code=stable, param=param, http_status=http_status, retry_after=retry_after)
+    return vendor_error("Seedance", http_status, kind, code=code, message=message, param=param, retry_after=retry_after)

@@ -1,28 +1,19 @@
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
-import aiohttp
 import pluggy
 import pytest
-from aioresponses import aioresponses
 
 from reelay import Channel, GenerationRequest, UnifiedRequest
 from reelay.normalize import normalize
 from reelay.plugins import make_plugin_manager
+from reelay.testing.fixtures import http, load_fixture, mocked
 from reelay_seedance import plugin
 from reelay_seedance.models import BY_NAME
 
-FIXTURES = Path(__file__).parent / "fixtures"
-
-
-@pytest.fixture
-def load_fixture() -> Callable[[str], Any]:
-    """``load_fixture("seedance-queued")``: a recorded Ark answer from ``fixtures/``."""
-    return lambda name: json.loads(FIXTURES.joinpath(name + ".json").read_text())
+__all__ = ["http", "load_fixture", "mocked"]  # reelay.testing.fixtures (pytest_plugins is refused below the top)
 
 
 @pytest.fixture
@@ -42,15 +33,3 @@ def normalized() -> Callable[..., GenerationRequest]:
         return normalize(UnifiedRequest(model=model, **fields), BY_NAME[model].spec, public_id="video_test")
 
     return build
-
-
-@pytest.fixture
-def mocked() -> Iterator[aioresponses]:
-    with aioresponses() as mock:
-        yield mock
-
-
-@pytest.fixture
-async def http() -> Any:
-    async with aiohttp.ClientSession() as session:
-        yield session

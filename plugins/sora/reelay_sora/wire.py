@@ -35,7 +35,7 @@ from reelay import (
     failure_for_http_status,
 )
 from reelay.normalize import sniff_mime
-from reelay.upstream import JsonResponse
+from reelay.upstream import JsonResponse, parse_answer
 
 from .models import VENDOR
 
@@ -228,14 +228,7 @@ def parse_video(body: Any) -> Video:
 
     :raises UpstreamError: ``TRANSIENT`` when the body is not a video object.
     """
-    if not isinstance(body, dict):
-        raise UpstreamError(FailureKind.TRANSIENT, f"{VENDOR} answered without a video object", code="bad_upstream")
-    try:
-        return _converter.structure(body, Video)
-    except (cattrs.BaseValidationError, ValueError, TypeError):
-        raise UpstreamError(
-            FailureKind.TRANSIENT, f"{VENDOR} answered with an unreadable video object", code="bad_upstream"
-        ) from None
+    return parse_answer(body, Video, _converter, vendor=VENDOR, what="a video object")
 
 
 def parse_video_list(body: Any) -> VideoList:
@@ -243,14 +236,7 @@ def parse_video_list(body: Any) -> VideoList:
 
     :raises UpstreamError: ``TRANSIENT`` when the body is not a list of videos.
     """
-    if not isinstance(body, dict):
-        raise UpstreamError(FailureKind.TRANSIENT, f"{VENDOR} answered without a video list", code="bad_upstream")
-    try:
-        return _converter.structure(body, VideoList)
-    except (cattrs.BaseValidationError, ValueError, TypeError):
-        raise UpstreamError(
-            FailureKind.TRANSIENT, f"{VENDOR} answered with an unreadable video list", code="bad_upstream"
-        ) from None
+    return parse_answer(body, VideoList, _converter, vendor=VENDOR, what="a video list")
 
 
 #: Every status an OpenAI-Videos upstream sends: OpenAI's four, ``cancelled``

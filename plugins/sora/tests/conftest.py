@@ -1,29 +1,23 @@
 from __future__ import annotations
 
-import json
-from collections.abc import AsyncIterator, Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
-import aiohttp
 import pytest
-from aioresponses import aioresponses
 
 from reelay import Channel, Task, VendorRef
+from reelay.testing.fixtures import http, load_fixture, mocked
 
-FIXTURES = Path(__file__).parent / "fixtures"
 BASE_URL = "https://sora.example"
 API_KEY = "sk-test-0123456789abcdef"
 
+__all__ = ["http", "load_fixture", "mocked"]  # reelay.testing.fixtures (pytest_plugins is refused below the top)
+
 
 @pytest.fixture
-def fixture() -> Callable[[str], Any]:
+def fixture(load_fixture) -> Callable[[str], Any]:
     """Load ``tests/fixtures/<name>.json``."""
-
-    def load(name: str) -> Any:
-        return json.loads((FIXTURES / f"{name}.json").read_text())
-
-    return load
+    return load_fixture
 
 
 @pytest.fixture
@@ -45,16 +39,3 @@ def make_task() -> Callable[..., Task]:
         )
 
     return make
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
-
-
-@pytest.fixture
-def mocked() -> Iterator[aioresponses]:
-    """aioresponses on the installed aiohttp."""
-    with aioresponses() as mock:
-        yield mock

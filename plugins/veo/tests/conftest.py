@@ -1,45 +1,29 @@
 from __future__ import annotations
 
-import json
-from pathlib import Path
+import functools
 
-import aiohttp
 import pytest
-from aioresponses import aioresponses
 
 import reelay_veo
 from reelay import Channel
 from reelay.plugins import make_plugin_manager
+from reelay.testing.fixtures import http, load_fixture, mocked
 from reelay_veo import auth
 from reelay_veo.emulator import GEMINI_DEMO_CREDENTIALS, VERTEX_DEMO_CREDENTIALS
 
-FIXTURES = Path(__file__).parent / "fixtures"
+__all__ = ["http", "load_fixture", "mocked"]  # reelay.testing.fixtures (pytest_plugins is refused below the top)
 
 
 @pytest.fixture
-def mocked():
-    with aioresponses() as mock:
-        yield mock
-
-
-@pytest.fixture
-def fixture():
-    def load(name: str):
-        return json.loads((FIXTURES / f"veo-{name}.json").read_text())
-
-    return load
+def fixture(load_fixture):
+    """``fixture("gemini-completed")``: ``fixtures/veo-gemini-completed.json``."""
+    return functools.partial(load_fixture, "veo")
 
 
 @pytest.fixture
 def pm():
     """Only this plugin, whatever else is installed."""
     return make_plugin_manager(load_entry_points=False, plugins=[reelay_veo.plugin])
-
-
-@pytest.fixture
-async def http():
-    async with aiohttp.ClientSession() as session:
-        yield session
 
 
 @pytest.fixture(autouse=True)

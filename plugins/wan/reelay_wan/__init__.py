@@ -28,7 +28,7 @@ from reelay import (
     VendorSpec,
 )
 from reelay.emulation import EmulatorSpec
-from reelay.upstream import join_url, request_json
+from reelay.upstream import Regions, join_url, request_json
 
 from . import wire
 from .emulator import DEMO_CREDENTIALS, create_app
@@ -39,18 +39,11 @@ __all__ = ["MODELS", "VENDOR", "WanPlugin", "create_app", "plugin"]
 __version__ = "0.1.0"
 
 
-def region_of(channel: Channel) -> Region | None:
-    try:
-        return Region(str(channel.options.get("region", "intl")).lower())
-    except ValueError:
-        return None
-
-
-def dashscope_root(channel: Channel) -> str:
-    """``base_url`` unless unset or the default; then the region's host."""
-    if channel.base_url and channel.base_url.rstrip("/") != Region.INTL.origin:
-        return channel.base_url
-    return (region_of(channel) or Region.INTL).origin
+#: Model Studio's regions: ``region`` picks the host, ``base_url`` (when not the default) overrides it.
+REGIONS = Regions(
+    {region.value: region.origin for region in Region}, default=Region.INTL, label="a Model Studio region"
+)
+dashscope_root = REGIONS.origin
 
 
 class WanPlugin(VendorPlugin):
@@ -79,12 +72,10 @@ class WanPlugin(VendorPlugin):
     )
 
     def validate_channel(self, channel: Channel) -> list[str]:
-        if region_of(channel) is None:
-            return [f"options.region: {channel.options.get('region')!r} is not a Model Studio region; use intl or cn"]
-        return []
+        return REGIONS.problems(channel)
 
     def serves(self, model: ModelSpec, channel: Channel) -> bool:
-        return (region_of(channel) or Region.INTL) in wan_model(model).regions
+        return Region(REGIONS.region(channel)) in wan_model(model).regions
 
     def build_payload(self, request: GenerationRequest, model: ModelSpec, channel: Channel) -> dict[str, Any]:
         return wire.build_body(request, wan_model(model), channel.upstream_model(model))

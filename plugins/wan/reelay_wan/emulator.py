@@ -25,7 +25,17 @@ from typing import Any
 import attrs
 from aiohttp import web
 
-from reelay.emulation import EmulatedJob, EmulatorSettings, JobPhase, Scenario, scenario_for
+from reelay.emulation import (
+    EmulatedJob,
+    EmulatorRefusal,
+    EmulatorSettings,
+    EmulatorState,
+    JobPhase,
+    Scenario,
+    bearer_auth,
+    refusals,
+    scenario_for,
+)
 from reelay.http.ranges import bytes_response
 
 from .models import BY_NAME, I2V_TIERS, Kind, Region, WanModel
@@ -34,18 +44,17 @@ DEMO_CREDENTIALS: Mapping[str, str] = {"api_key": "sk-dashscope-demo"}
 _IMAGE = re.compile(r"^(https?://\S+|data:image/(jpeg|jpg|png|bmp|webp);base64,[A-Za-z0-9+/=]+)$")
 
 
-class DashScopeError(Exception):
+class DashScopeError(EmulatorRefusal):
+    """DashScope's ``{code, message, request_id}``, the request id also in a header."""
+
     def __init__(self, status: int, code: str, message: str):
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
+        request_id = str(uuid.uuid4())
+        body = {"code": code, "message": message, "request_id": request_id}
+        super().__init__(status, body, headers={"x-request-id": request_id})
 
 
 @attrs.define
-class Synthesis:
-    settings: EmulatorSettings
-    jobs: dict[str, EmulatedJob] = attrs.field(factory=dict)
-    created: int = 0
-
+class Synthesis(EmulatorState):
     def region(self) -> Region:
         return Region(self.settings.options.get("region", "intl"))
 
@@ -55,7 +64,10 @@ KEY = web.AppKey("wan_state", Synthesis)
 
 def create_app(settings: EmulatorSettings) -> web.Application:
     """The emulator application (an app factory, mountable elsewhere)."""
-    app = web.Application(middlewares=[_errors])
+    key = bearer_auth(
+        lambda request: request.app[KEY].settings.credentials.get("api_key", ""), _denied, open_paths=("/oss/",)
+    )
+    app = web.Application(middlewares=[refusals, key])
     app[KEY] = Synthesis(settings)
     for kind in (Kind.T2V, Kind.KF2V):
         app.router.add_post(kind.path, _creator(kind))
@@ -65,19 +77,8 @@ def create_app(settings: EmulatorSettings) -> web.Application:
     return app
 
 
-@web.middleware
-async def _errors(request: web.Request, handler: Any) -> web.StreamResponse:
-    try:
-        if not request.path.startswith("/oss/"):
-            expected = request.app[KEY].settings.credentials.get("api_key", "")
-            header = request.headers.get("Authorization", "")
-            if header != f"Bearer {expected}":
-                message = "No API-key provided." if not header else "Invalid API-key provided."
-                raise DashScopeError(401, "InvalidApiKey", message)
-        return await handler(request)
-    except DashScopeError as error:
-        body = {"code": error.code, "message": error.message, "request_id": str(uuid.uuid4())}
-        return web.json_response(body, status=error.status, headers={"x-request-id": body["request_id"]})
+def _denied(header: str) -> DashScopeError:
+    return DashScopeError(401, "InvalidApiKey", "No API-key provided." if not header else "Invalid API-key provided.")
 
 
 def _bad(message: str) -> DashScopeError:
@@ -89,8 +90,7 @@ def _creator(path_kind: Kind):
         state = request.app[KEY]
         if request.headers.get("X-DashScope-Async") != "enable":
             raise DashScopeError(403, "AccessDenied", "current user api does not support synchronous calls")
-        state.created += 1
-        if state.created <= state.settings.fail_submissions:
+        if state.submission_fails():
             raise DashScopeError(500, "InternalError", "An internal error has occured, please try again later.")
         body = await request.json()
         model = BY_NAME.get(body.get("model"))
@@ -179,7 +179,5 @@ async def _cancel(request: web.Request) -> web.Response:
 
 async def _video(request: web.Request) -> web.Response:
     state = request.app[KEY]
-    job = state.jobs.get(request.match_info["id"])
-    if job is None or _status(job) != "SUCCEEDED":
-        raise web.HTTPNotFound()
+    state.finished_job(request.match_info["id"])
     return bytes_response(request, state.settings.video, "video/mp4")

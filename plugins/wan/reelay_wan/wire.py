@@ -22,6 +22,7 @@ from reelay import (
     VideoResult,
     failure_for_http_status,
 )
+from reelay.upstream import vendor_error
 
 from .models import I2V_TIERS, Kind, WanModel
 
@@ -105,9 +106,7 @@ def raise_for(http_status: int, body: Any, retry_after: float | None = None) -> 
     fields = body if isinstance(body, Mapping) else {}
     code, message = str(fields.get("code") or ""), str(fields.get("message") or "")[:300]
     kind = failure_kind(http_status, code)
-    text = f"Wan error {code}: {message}" if code else f"Wan answered HTTP {http_status}"
-    stable = "content_policy_violation" if kind is FailureKind.CONTENT_POLICY else None
-    raise UpstreamError(kind, text, code=stable, http_status=http_status, retry_after=retry_after)
+    raise vendor_error("Wan", http_status, kind, code=code, message=message, retry_after=retry_after)
 
 
 # ---------------------------------------------------------------- statuses

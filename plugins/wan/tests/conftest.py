@@ -1,30 +1,23 @@
 from __future__ import annotations
 
-import json
-from pathlib import Path
-from typing import Any
+import functools
 
-import aiohttp
 import pytest
-from aioresponses import aioresponses
 
 from reelay import Channel, UnifiedRequest
 from reelay.normalize import normalize
 from reelay.plugins import make_plugin_manager
+from reelay.testing.fixtures import http, load_fixture, mocked
 from reelay_wan import plugin
 from reelay_wan.models import BY_NAME
 
-HERE = Path(__file__).parent
+__all__ = ["http", "load_fixture", "mocked"]  # reelay.testing.fixtures (pytest_plugins is refused below the top)
 
 
 @pytest.fixture
-def answer():
+def answer(load_fixture):
     """``answer("succeeded")``: DashScope's recorded ``fixtures/wan-succeeded.json``."""
-
-    def read(state: str) -> Any:
-        return json.loads((HERE / "fixtures" / f"wan-{state}.json").read_text())
-
-    return read
+    return functools.partial(load_fixture, "wan")
 
 
 @pytest.fixture
@@ -40,15 +33,3 @@ def pm():
 @pytest.fixture
 def wan_request():
     return lambda model, **fields: normalize(UnifiedRequest(model=model, **fields), BY_NAME[model].spec)
-
-
-@pytest.fixture
-def mocked():
-    with aioresponses() as mock:
-        yield mock
-
-
-@pytest.fixture
-async def http():
-    async with aiohttp.ClientSession() as session:
-        yield session
