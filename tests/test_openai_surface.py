@@ -48,7 +48,9 @@ async def _completed(client, video):
     return done
 
 
-@pytest.mark.parametrize(("vendor", "model", "seconds"), [("sora", "sora-2", "8"), ("veo", "veo-3", "7")])
+@pytest.mark.parametrize(
+    ("vendor", "model", "seconds"), [("sora", "sora-2", "8"), ("veo", "veo-3", "7"), ("kling", "kling-v1", "5")]
+)
 async def test_extend_a_completed_video(demo, vendor, model, seconds):
     if not _installed(vendor):
         pytest.skip(f"reelay-{vendor} is not installed")
@@ -58,6 +60,21 @@ async def test_extend_a_completed_video(demo, vendor, model, seconds):
     assert extension.model == model
     done = await _completed(demo, extension)
     assert int(done.seconds) == int(source.seconds) + int(seconds)
+
+
+async def test_kling_extends_only_what_it_can(demo):
+    if not _installed("kling"):
+        pytest.skip("reelay-kling is not installed")
+    info = (await demo.models.retrieve("kling-v1-6")).model_extra["x_reelay"]["operations"]
+    assert (info["extend"], info["extension_seconds"]) == (True, [5])
+    source = await _completed(demo, await demo.videos.create(model="kling-v1-6", prompt="a red fox"))
+    with pytest.raises(openai.BadRequestError) as caught:  # Kling adds 4 to 5 seconds, not 8
+        await demo.videos.extend(prompt="on", seconds="8", **by_id(source.id))
+    assert caught.value.body["param"] == "seconds"
+    master = await _completed(demo, await demo.videos.create(model="kling-v2-master", prompt="a red fox"))
+    with pytest.raises(openai.BadRequestError) as caught:
+        await demo.videos.extend(prompt="on", seconds="5", **by_id(master.id))
+    assert caught.value.code == "not_supported" and "kling-v2-master" in caught.value.message
 
 
 async def test_edit_a_completed_video_and_an_upload(demo):

@@ -1,4 +1,4 @@
-"""Reelay plugin for Kling (Kuaishou): text-to-video and image-to-video.
+"""Reelay plugin for Kling (Kuaishou): text-to-video, image-to-video and video extension.
 
 Installed as the ``reelay-kling`` distribution; its entry point in the
 ``reelay`` group is :data:`plugin`, a :class:`reelay.VendorPlugin` that answers
@@ -60,6 +60,7 @@ class KlingPlugin(VendorPlugin):
     map_status = staticmethod(wire.map_status)
     open_content = staticmethod(client.open_content)
     find_submission = staticmethod(client.find_submission)
+    extend = staticmethod(client.extend)  # kling-v1 and kling-v1-6 only: the models declare it
 
     def parse_callback(self, body: bytes, task: Task) -> StatusUpdate | None:
         return wire.parse_callback(body, task)

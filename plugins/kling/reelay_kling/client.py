@@ -1,10 +1,11 @@
-"""Calls to Kling: submit a task, query it, find its video.
+"""Calls to Kling: submit a task, query it, find its video, extend a video.
 
 Each coroutine signs its own JWT, so a token never outlives a request.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import aiohttp
@@ -15,6 +16,7 @@ from reelay import (
     FailureKind,
     GenerationRequest,
     InvalidRequest,
+    SourceVideo,
     Task,
     UpstreamError,
     VendorRef,
@@ -22,7 +24,8 @@ from reelay import (
 from reelay.upstream import join_url, request_json
 
 from .auth import auth_headers
-from .wire import Family, KlingPayload, parse_envelope, parse_task, upstream_error
+from .models import MAX_EXTENDED_SECONDS, RETENTION_DAYS
+from .wire import Family, KlingPayload, extend_body, parse_envelope, parse_task, upstream_error
 
 VENDOR_NAME = "Kling"
 
@@ -80,6 +83,60 @@ async def open_content(task: Task, channel: Channel, http: aiohttp.ClientSession
     if not url:
         raise UpstreamError(FailureKind.NOT_FOUND, "Kling has no video for this task")
     return ContentSource(url=url, mime_type="video/mp4")
+
+
+async def extend(
+    source: SourceVideo, prompt: str, seconds: int, channel: Channel, http: aiohttp.ClientSession
+) -> VendorRef:
+    """``POST /v1/videos/video-extend``: 4 to 5 more seconds of a Kling video, with its model and mode.
+
+    Kling extends only videos it generated on the same account (the core runs
+    the extension on the source's channel): ``video_id`` is the source's
+    ``task_result.videos[0].id``. The new task lives on the video-extend
+    family, which its status queries use. Its result is the whole extended
+    video.
+    """
+    task = source.task
+    if task is None or task.vendor_ref is None:
+        raise InvalidRequest(
+            "Kling extends only videos it generated: send {id} of a completed Kling video", param="video"
+        )
+    if task.created_at and time.time() - task.created_at > RETENTION_DAYS * 86400:
+        raise InvalidRequest(
+            f"Kling deletes videos {RETENTION_DAYS} days after generation; task {task.id} can no longer be extended",
+            param="video",
+            code="video_expired",
+        )
+    so_far = task.result.duration if task.result is not None and task.result.duration else task.seconds
+    if so_far is not None and so_far + seconds > MAX_EXTENDED_SECONDS:
+        raise InvalidRequest(
+            f"Kling extends videos up to {MAX_EXTENDED_SECONDS} seconds in all; this one is already {so_far:g}",
+            param="video",
+        )
+    body = extend_body(await _video_id(task, channel, http), prompt)
+    response = await request_json(
+        http,
+        "POST",
+        _url(channel, Family.VIDEO_EXTEND.path),
+        vendor=VENDOR_NAME,
+        headers=auth_headers(channel),
+        json_body=body,
+    )
+    created = parse_task(_success_data(response.status, response.body, response.retry_after()))
+    if not created.task_id:
+        raise UpstreamError(FailureKind.TRANSIENT, "Kling accepted the extension without a task_id")
+    return VendorRef(id=created.task_id, data={"family": Family.VIDEO_EXTEND.value})
+
+
+async def _video_id(task: Task, channel: Channel, http: aiohttp.ClientSession) -> str:
+    """Kling's id of the task's video: kept in the result's extras, else asked of Kling."""
+    known = task.result.extra.get("kling_video_id") if task.result is not None else None
+    if isinstance(known, str) and known:
+        return known
+    result = parse_task(await fetch_status(task, channel, http)).task_result
+    if result is None or not result.videos or not result.videos[0].id:
+        raise UpstreamError(FailureKind.NOT_FOUND, "Kling has no video for this task", code="video_gone")
+    return result.videos[0].id
 
 
 async def _query(channel: Channel, http: aiohttp.ClientSession, family: Family, task_id: str) -> Any:

@@ -18,6 +18,14 @@ Failures are injected with markers in the prompt (see
 
 A request with ``callback_url`` gets the task object posted there when the
 task starts and when it ends, as Kling does (``state.callbacks`` records them).
+
+``POST /v1/videos/video-extend`` extends a finished video by its ``video_id``
+(5 seconds, with the source's model and mode), refusing with 1201 what Kling
+refuses: an unknown ``video_id``, a video of another account, a model whose
+videos cannot be extended, more than 3 minutes in all, a video older than 30
+days, a prompt over 2500 characters, fields the endpoint does not document.
+Other accounts the emulated Kling knows are ``settings.options["accounts"]``
+(access key -> secret key), next to the configured credentials.
 """
 
 from __future__ import annotations
@@ -39,7 +47,18 @@ from reelay.emulation import EmulatedJob, EmulatorSettings, JobPhase, Scenario, 
 from reelay.http.ranges import bytes_response
 
 from .auth import decode_token, pyjwt
-from .models import ASPECT_RATIOS, BY_NAME, CFG_SCALE_MODELS, IMAGE2VIDEO_MODELS, MODES, TEXT2VIDEO_MODELS
+from .models import (
+    ASPECT_RATIOS,
+    BY_NAME,
+    CFG_SCALE_MODELS,
+    EXTEND_MODELS,
+    EXTENSION_SECONDS,
+    IMAGE2VIDEO_MODELS,
+    MAX_EXTENDED_SECONDS,
+    MODES,
+    RETENTION_DAYS,
+    TEXT2VIDEO_MODELS,
+)
 from .wire import CAMERA_TYPES, MAX_PROMPT, Family
 
 DEMO_CREDENTIALS: Mapping[str, str] = {"access_key": "demo-ak", "secret_key": "demo-sk"}
@@ -49,6 +68,8 @@ BLOCKED_MESSAGE = "Failure to pass the risk control system"
 
 _FAMILY_MODELS = {Family.TEXT2VIDEO: TEXT2VIDEO_MODELS, Family.IMAGE2VIDEO: IMAGE2VIDEO_MODELS}
 _DURATIONS = ("5", "10")
+#: The fields ``POST /v1/videos/video-extend`` documents.
+_EXTEND_FIELDS = ("video_id", "prompt", "negative_prompt", "cfg_scale", "callback_url")
 _BASE64 = re.compile(r"^[A-Za-z0-9+/=\s_-]+$")
 
 
@@ -77,6 +98,10 @@ class EmulatorState:
         credentials = self.settings.credentials or DEMO_CREDENTIALS
         return credentials.get("access_key", ""), credentials.get("secret_key", "")
 
+    def other_accounts(self) -> Mapping[str, str]:
+        """Access key -> secret key of the other accounts this Kling knows."""
+        return self.settings.options.get("accounts") or {}
+
 
 STATE = web.AppKey("kling_state", EmulatorState)
 
@@ -86,7 +111,7 @@ def create_app(settings: EmulatorSettings) -> web.Application:
     app = web.Application(middlewares=[_kling_errors])
     app[STATE] = EmulatorState(settings)
     for family in Family:
-        app.router.add_post(family.path, _create_handler(family))
+        app.router.add_post(family.path, _extend if family is Family.VIDEO_EXTEND else _create_handler(family))
         app.router.add_get(family.path, _list_handler(family))
         app.router.add_get(family.path + "/{task_id}", _query_handler(family))
     app.router.add_get("/cdn/videos/{name}", _video)
@@ -129,6 +154,9 @@ def _authenticate(request: web.Request) -> EmulatorState:
         raise KlingFault(401, 1002, "Authorization is invalid")
     access_key, secret_key = state.keys()
     jwt = pyjwt()
+    issuer = _account(token.strip())
+    if issuer in state.other_accounts():
+        access_key, secret_key = issuer, state.other_accounts()[issuer]
     try:
         claims = decode_token(token.strip(), secret_key)
     except jwt.ExpiredSignatureError:
@@ -144,6 +172,20 @@ def _authenticate(request: web.Request) -> EmulatorState:
     return state
 
 
+def _account(token: str) -> str | None:
+    """The token's issuer (the account's access key), read without verifying it."""
+    try:
+        issuer = pyjwt().decode(token, options={"verify_signature": False}).get("iss")
+    except pyjwt().InvalidTokenError:
+        return None
+    return issuer if isinstance(issuer, str) else None
+
+
+def _caller(request: web.Request) -> str | None:
+    """The account of an authenticated request."""
+    return _account(request.headers["Authorization"].partition(" ")[2].strip())
+
+
 def _invalid(message: str) -> KlingFault:
     return KlingFault(400, 1201, message)
 
@@ -153,45 +195,57 @@ def _invalid(message: str) -> KlingFault:
 
 def _create_handler(family: Family) -> Handler:
     async def create(request: web.Request) -> web.Response:
-        state = _authenticate(request)
-        state.submissions += 1
-        if state.submissions <= state.settings.fail_submissions:
-            raise KlingFault(500, 5000, "Internal server error")
-        try:
-            body = await request.json(loads=json.loads)
-        except ValueError:
-            raise KlingFault(400, 1200, "Request body is not valid JSON") from None
-        if not isinstance(body, dict):
-            raise KlingFault(400, 1200, "Request body must be a JSON object")
+        state, body = await _submission(request)
         fields = _validate(family, body, state)
-
-        scenario = scenario_for(fields["prompt"])
-        if scenario is Scenario.REJECT:
-            raise KlingFault(400, 1301, "Failure to pass the content security policy, please modify the input")
-        if scenario is Scenario.INVALID:
-            raise _invalid("Invalid parameter: the request was refused by the emulator scenario")
-
-        task_id = _new_task_id(state)
-        job = EmulatedJob(id=task_id, duration=state.settings.generation_seconds, scenario=scenario, data=fields)
-        state.jobs[task_id] = job
-        if fields["external_task_id"]:
-            state.external_ids[fields["external_task_id"]] = task_id
-        callback_url = body.get("callback_url")
-        if isinstance(callback_url, str) and callback_url.startswith(("http://", "https://")):
-            sender = asyncio.ensure_future(_call_back(state, job, callback_url, _origin(request)))
-            state._senders.add(sender)
-            sender.add_done_callback(state._senders.discard)
-        created = _ms(job.created)
-        data = {
-            "task_id": task_id,
-            "task_status": "submitted",
-            "task_info": _task_info(job),
-            "created_at": created,
-            "updated_at": created,
-        }
-        return _envelope(data)
+        return _accept(request, state, body, {**fields, "account": _caller(request)})
 
     return create
+
+
+async def _submission(request: web.Request) -> tuple[EmulatorState, dict[str, Any]]:
+    """Authenticate a create request, count it (the first ``fail_submissions`` fail) and read its body."""
+    state = _authenticate(request)
+    state.submissions += 1
+    if state.submissions <= state.settings.fail_submissions:
+        raise KlingFault(500, 5000, "Internal server error")
+    try:
+        body = await request.json(loads=json.loads)
+    except ValueError:
+        raise KlingFault(400, 1200, "Request body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise KlingFault(400, 1200, "Request body must be a JSON object")
+    return state, body
+
+
+def _accept(
+    request: web.Request, state: EmulatorState, body: Mapping[str, Any], fields: dict[str, Any]
+) -> web.Response:
+    """Start the job of a valid create request (or refuse it by its prompt's scenario)."""
+    scenario = scenario_for(fields["prompt"])
+    if scenario is Scenario.REJECT:
+        raise KlingFault(400, 1301, "Failure to pass the content security policy, please modify the input")
+    if scenario is Scenario.INVALID:
+        raise _invalid("Invalid parameter: the request was refused by the emulator scenario")
+
+    task_id = _new_task_id(state)
+    job = EmulatedJob(id=task_id, duration=state.settings.generation_seconds, scenario=scenario, data=fields)
+    state.jobs[task_id] = job
+    if fields["external_task_id"]:
+        state.external_ids[fields["external_task_id"]] = task_id
+    callback_url = body.get("callback_url")
+    if isinstance(callback_url, str) and callback_url.startswith(("http://", "https://")):
+        sender = asyncio.ensure_future(_call_back(state, job, callback_url, _origin(request)))
+        state._senders.add(sender)
+        sender.add_done_callback(state._senders.discard)
+    created = _ms(job.created)
+    data = {
+        "task_id": task_id,
+        "task_status": "submitted",
+        "task_info": _task_info(job),
+        "created_at": created,
+        "updated_at": created,
+    }
+    return _envelope(data)
 
 
 def _validate(family: Family, body: Mapping[str, Any], state: EmulatorState) -> dict[str, Any]:
@@ -280,6 +334,64 @@ def _validate(family: Family, body: Mapping[str, Any], state: EmulatorState) -> 
         "aspect_ratio": aspect_ratio,
         "mode": mode,
         "external_task_id": external_id,
+    }
+
+
+# ---------------------------------------------------------------- video extension
+
+
+async def _extend(request: web.Request) -> web.Response:
+    """``POST /v1/videos/video-extend``: a new task whose video is the source's plus 5 seconds."""
+    state, body = await _submission(request)
+    fields = _validate_extension(body, state, _caller(request), _origin(request))
+    return _accept(request, state, body, fields)
+
+
+def _validate_extension(
+    body: Mapping[str, Any], state: EmulatorState, account: str | None, origin: str
+) -> dict[str, Any]:
+    """The fields of an extension request, or a 1201 naming what Kling refuses."""
+    unknown = sorted(set(body) - set(_EXTEND_FIELDS))
+    if unknown:
+        raise _invalid(f"{unknown[0]} is not a video-extend parameter; the model and mode follow the source video")
+    video_id = body.get("video_id")
+    if not isinstance(video_id, str) or not video_id:
+        raise _invalid("video_id is required")
+    for key in ("prompt", "negative_prompt"):
+        value = body.get(key)
+        if value is not None and (not isinstance(value, str) or len(value) > MAX_PROMPT):
+            raise _invalid(f"{key} must be a string of at most {MAX_PROMPT} characters")
+    if "cfg_scale" in body:
+        value = body["cfg_scale"]
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+            raise _invalid("cfg_scale must be a number in [0, 1]")
+
+    source = state.jobs.get(video_id.removesuffix("-0")) if video_id.endswith("-0") else None
+    if source is None or source.phase() is not JobPhase.DONE or not source.succeeds:
+        raise _invalid(f"video_id {video_id} does not exist")
+    if source.data.get("account") != account:
+        raise _invalid(f"video_id {video_id} does not belong to this account")
+    if source.data["model_name"] not in EXTEND_MODELS:
+        raise _invalid(f"video extension is not supported for videos generated by {source.data['model_name']}")
+    if time.time() - (source.created + source.duration) > RETENTION_DAYS * 86400:
+        raise _invalid(f"video_id {video_id} has been cleaned up and can no longer be extended")
+    duration = int(source.data["duration"]) + EXTENSION_SECONDS[0]
+    if duration > MAX_EXTENDED_SECONDS:
+        raise _invalid(f"the extended video would exceed {MAX_EXTENDED_SECONDS // 60} minutes")
+    return {
+        "family": Family.VIDEO_EXTEND.value,
+        "model_name": source.data["model_name"],
+        "prompt": body.get("prompt"),
+        "duration": str(duration),
+        "aspect_ratio": source.data.get("aspect_ratio"),
+        "mode": source.data["mode"],
+        "external_task_id": None,
+        "account": account,
+        "parent_video": {
+            "id": video_id,
+            "url": f"{origin}/cdn/videos/{source.id}.mp4",
+            "duration": source.data["duration"],
+        },
     }
 
 
@@ -373,8 +485,12 @@ def _task_object(job: EmulatedJob, origin: str) -> dict[str, Any]:
 
 
 def _task_info(job: EmulatedJob) -> dict[str, Any]:
-    external_id = job.data.get("external_task_id")
-    return {"external_task_id": external_id} if external_id else {}
+    info: dict[str, Any] = {}
+    if job.data.get("parent_video"):  # an extension: the video it continues
+        info["parent_video"] = job.data["parent_video"]
+    if job.data.get("external_task_id"):
+        info["external_task_id"] = job.data["external_task_id"]
+    return info
 
 
 def _units(job: EmulatedJob) -> str:

@@ -11,6 +11,13 @@ Sources: Kling's API reference (text2video / image2video model enums,
 characters; ``image``/``image_tail`` jpg/jpeg/png, at most 10 MB, each side at
 least 300 px, aspect ratio 1:2.5 to 2.5:1; requests with an end frame are
 5 s only) and Kling's capability map for start+end frames (``image_tail``).
+
+Video extension (``POST /v1/videos/video-extend``), from copies of Kling's
+reference: each extension adds 4 to 5 seconds with the source's own model and
+mode; videos of kling-v1-5 cannot be extended; an extended video can be
+extended again up to 3 minutes in all; videos are deleted (and can no longer be
+extended) 30 days after generation. Only kling-v1 and kling-v1-6 are declared
+able: the copies name no v2 model as able (see the README).
 """
 
 from __future__ import annotations
@@ -46,6 +53,12 @@ IMAGE_RULES = ImageRules(
 )
 #: With an end frame (``image_tail``) Kling generates 5 seconds only.
 INPUTS = (InputRules(InputKind.FIRST_LAST, durations=(5,)),)
+#: What one extension adds: Kling says "4 to 5 seconds", not chosen by the caller.
+EXTENSION_SECONDS = (5,)
+#: The longest video Kling extends to, in seconds ("cannot exceed 3 minutes").
+MAX_EXTENDED_SECONDS = 180
+#: Kling deletes videos this many days after generation; they can no longer be extended.
+RETENTION_DAYS = 30
 
 #: Kling's documented request fields a caller may set through ``metadata``.
 METADATA_FIELDS = (
@@ -100,11 +113,18 @@ def _model(
     cfg_scale: bool = False,
     sound: bool = False,
     sound_modes: tuple[str, ...] = (),
+    extends: bool = False,
 ) -> KlingModel:
     spec = ModelSpec(
         name=name,
         vendor=VENDOR,
-        capabilities=Capabilities(text_to_video=text_to_video, image_to_video=True, end_frame=end_frame),
+        capabilities=Capabilities(
+            text_to_video=text_to_video,
+            image_to_video=True,
+            end_frame=end_frame,
+            extend=extends,
+            extension_seconds=EXTENSION_SECONDS if extends else (),
+        ),
         durations=DURATIONS,
         default_duration=5,
         sizes=ASPECT_RATIOS,
@@ -127,8 +147,9 @@ MODELS: tuple[KlingModel, ...] = (
         text_to_video=True,
         end_frame=True,
         cfg_scale=True,
+        extends=True,
         typical_seconds=240,
-        description="Kling 1.0: text and image to video, motion brush, camera control",
+        description="Kling 1.0: text and image to video, motion brush, camera control, video extension",
     ),
     _model(
         "kling-v1-5",
@@ -143,8 +164,9 @@ MODELS: tuple[KlingModel, ...] = (
         text_to_video=True,
         end_frame=True,
         cfg_scale=True,
+        extends=True,
         typical_seconds=240,
-        description="Kling 1.6: text and image to video",
+        description="Kling 1.6: text and image to video, video extension",
     ),
     _model(
         "kling-v2-master",
@@ -191,6 +213,8 @@ BY_NAME: dict[str, KlingModel] = {model.name: model for model in MODELS}
 TEXT2VIDEO_MODELS = tuple(m.name for m in MODELS if m.spec.capabilities.text_to_video)
 IMAGE2VIDEO_MODELS = tuple(m.name for m in MODELS if m.spec.capabilities.image_to_video)
 CFG_SCALE_MODELS = tuple(m.name for m in MODELS if m.cfg_scale)
+#: The models whose videos ``POST /v1/videos/video-extend`` takes.
+EXTEND_MODELS = tuple(m.name for m in MODELS if m.spec.capabilities.extend)
 
 
 def kling_model(spec: ModelSpec) -> KlingModel:

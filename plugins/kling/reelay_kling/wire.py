@@ -56,6 +56,7 @@ class Family(enum.StrEnum):
 
     TEXT2VIDEO = "text2video"
     IMAGE2VIDEO = "image2video"
+    VIDEO_EXTEND = "video-extend"  # extensions of a Kling video (``video_id``)
 
     @property
     def path(self) -> str:
@@ -118,6 +119,36 @@ def build_payload(request: GenerationRequest, model: KlingModel, upstream_model:
     if request.public_id:
         body["external_task_id"] = request.public_id
     return KlingPayload(family=family, body=body)
+
+
+def extend_body(
+    video_id: str,
+    prompt: str | None,
+    *,
+    negative_prompt: str | None = None,
+    cfg_scale: float | None = None,
+    callback_url: str | None = None,
+) -> dict[str, Any]:
+    """The body of ``POST /v1/videos/video-extend``: Kling's documented fields only.
+
+    The model, mode and length are not sent: Kling takes the source's model
+    and mode and adds 4 to 5 seconds. Raises :class:`InvalidRequest` for a
+    prompt or negative prompt over Kling's 2500 characters.
+    """
+    for name, text in (("prompt", prompt), ("negative_prompt", negative_prompt)):
+        if text is not None and len(text) > MAX_PROMPT:
+            raise InvalidRequest(f"{name} is longer than Kling's {MAX_PROMPT} characters", param=name)
+    if cfg_scale is not None and not 0 <= cfg_scale <= 1:
+        raise InvalidRequest(f"cfg_scale must be a number from 0 to 1, got {cfg_scale!r}", param="cfg_scale")
+    body: dict[str, Any] = {"video_id": video_id}
+    optional = {
+        "prompt": prompt or None,
+        "negative_prompt": negative_prompt or None,
+        "cfg_scale": cfg_scale,
+        "callback_url": callback_url,
+    }
+    body.update((key, value) for key, value in optional.items() if value is not None)
+    return body
 
 
 def _checked_metadata(request: GenerationRequest, model: KlingModel, family: Family) -> dict[str, Any]:

@@ -10,10 +10,10 @@ import aiohttp
 import pytest
 
 import reelay_kling
-from reelay import Channel, FailureKind, Task, TaskStatus, UpstreamError
+from reelay import Channel, FailureKind, SourceVideo, Task, TaskStatus, UpstreamError
 from reelay.emulation import EmulatorSpec, sample_asset, sample_clip, serve_app
 from reelay_kling.auth import make_token
-from reelay_kling.emulator import create_app
+from reelay_kling.emulator import STATE, create_app
 from reelay_kling.models import BY_NAME
 
 PNG_B64 = base64.b64encode(sample_asset("sample.png")).decode()
@@ -352,3 +352,131 @@ async def test_failed_task_message(client):
     assert queried["data"]["task_status"] == "failed"
     assert "risk control" in queried["data"]["task_status_msg"]
     assert "task_result" not in queried["data"]
+
+
+# ---------------------------------------------------------------- video extension
+
+
+async def test_extension_end_to_end_and_again(serve, gateway, pm, http):
+    async with serve() as channel:
+        source = await gateway.submit(channel, "kling-v1", prompt="a red fox", size="720x1280")
+        await gateway.poll(channel, source)
+        for total in (10, 15):  # an extended video can be extended again
+            ref = await pm.hook.reelay_extend(
+                source=SourceVideo(task=source), prompt="the fox runs off", seconds=5, channel=channel, http=http
+            )
+            assert ref.data == {"family": "video-extend"}
+            extension = Task(
+                id=f"video_ext{total}", owner="alice", model="kling-v1", vendor="kling", channel=channel.name
+            )
+            extension.vendor_ref = ref
+            await gateway.poll(channel, extension)
+            assert extension.status is TaskStatus.COMPLETED
+            assert extension.result.duration == total  # Kling's result is the whole extended video
+            status, body = await gateway.content(channel, extension)
+            assert (status, body[4:8]) == (200, b"ftyp")
+            assert body == sample_clip(total, 720, 1280)  # the source's orientation
+            source = extension
+
+
+@pytest.fixture
+async def accounts(aiohttp_client, spec):
+    """An emulator that also knows another account, ``other-ak``."""
+    options = {"accounts": {"other-ak": "other-sk-0123456789abcdefghijklmnop"}}
+    return await aiohttp_client(create_app(spec.settings(generation_seconds=0.2, options=options)))
+
+
+async def finished_video(client, headers=None, **body) -> tuple[str, str]:
+    """Create a text2video task, wait for it, and answer its task id and video id."""
+    body = {"model_name": "kling-v1", "prompt": "p", **body}
+    _, created = await answer(await client.post("/v1/videos/text2video", json=body, headers=headers or bearer()))
+    task_id = created["data"]["task_id"]
+    await asyncio.sleep(0.25)
+    _, queried = await answer(await client.get(f"/v1/videos/text2video/{task_id}", headers=headers or bearer()))
+    return task_id, queried["data"]["task_result"]["videos"][0]["id"]
+
+
+async def test_extension_query_list_and_units(client):
+    task_id, video_id = await finished_video(client, mode="pro")
+    body = {"video_id": video_id, "prompt": "on", "negative_prompt": "blur", "cfg_scale": 0.4}
+    status, created = await answer(await client.post("/v1/videos/video-extend", json=body, headers=bearer()))
+    assert (status, created["code"], created["data"]["task_status"]) == (200, 0, "submitted")
+    extension_id = created["data"]["task_id"]
+    await asyncio.sleep(0.25)
+    _, queried = await answer(await client.get(f"/v1/videos/video-extend/{extension_id}", headers=bearer()))
+    task = queried["data"]
+    assert task["task_status"] == "succeed"
+    assert task["task_info"]["parent_video"]["id"] == video_id
+    assert task["task_info"]["parent_video"]["duration"] == "5"
+    assert task["task_result"]["videos"][0]["duration"] == "10"
+    assert task["final_unit_deduction"] == "7"  # the source's pro mode, 10 s in all
+    status, other_family = await answer(await client.get(f"/v1/videos/text2video/{extension_id}", headers=bearer()))
+    assert (status, other_family["code"]) == (404, 1203)
+    _, listed = await answer(await client.get("/v1/videos/video-extend", headers=bearer()))
+    assert [t["task_id"] for t in listed["data"]] == [extension_id]
+    assert task_id != extension_id
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        ({}, "video_id is required"),
+        ({"video_id": "999999999999999999-0"}, "does not exist"),
+        ({"video_id": "{video}", "prompt": "x" * 2501}, "prompt"),
+        ({"video_id": "{video}", "negative_prompt": "x" * 2501}, "negative_prompt"),
+        ({"video_id": "{video}", "cfg_scale": 2}, "cfg_scale"),
+        ({"video_id": "{video}", "model_name": "kling-v1-6"}, "model_name"),
+        ({"video_id": "{video}", "duration": "5"}, "duration"),
+        ({"video_id": "{video}", "external_task_id": "e-1"}, "external_task_id"),
+    ],
+)
+async def test_extension_invalid_parameters(client, body, fragment):
+    _, video_id = await finished_video(client)
+    body = {key: value.format(video=video_id) if isinstance(value, str) else value for key, value in body.items()}
+    status, refused = await answer(await client.post("/v1/videos/video-extend", json=body, headers=bearer()))
+    assert (status, refused["code"]) == (400, 1201)
+    assert fragment in refused["message"]
+
+
+async def test_extension_of_another_accounts_video_is_refused(accounts):
+    other = bearer("other-ak", "other-sk-0123456789abcdefghijklmnop")
+    _, video_id = await finished_video(accounts, headers=other)
+    body = {"video_id": video_id, "prompt": "mine now"}
+    status, refused = await answer(await accounts.post("/v1/videos/video-extend", json=body, headers=bearer()))
+    assert (status, refused["code"]) == (400, 1201)
+    assert "does not belong to this account" in refused["message"]
+    status, accepted = await answer(await accounts.post("/v1/videos/video-extend", json=body, headers=other))
+    assert (status, accepted["code"]) == (200, 0)
+
+
+async def test_extension_refuses_what_kling_cannot_extend(client):
+    _, created = await answer(
+        await client.post("/v1/videos/text2video", json={"model_name": "kling-v1", "prompt": "p"}, headers=bearer())
+    )
+    running = f"{created['data']['task_id']}-0"
+    status, refused = await answer(
+        await client.post("/v1/videos/video-extend", json={"video_id": running}, headers=bearer())
+    )
+    assert (status, refused["code"]) == (400, 1201)  # no video yet
+    assert "does not exist" in refused["message"]
+
+    _, master = await finished_video(client, model_name="kling-v2-master")
+    status, refused = await answer(
+        await client.post("/v1/videos/video-extend", json={"video_id": master}, headers=bearer())
+    )
+    assert (status, refused["code"]) == (400, 1201)
+    assert "not supported for videos generated by kling-v2-master" in refused["message"]
+
+    jobs = client.server.app[STATE].jobs
+    source_id, long_video = await finished_video(client)
+    jobs[source_id].data["duration"] = "178"
+    status, refused = await answer(
+        await client.post("/v1/videos/video-extend", json={"video_id": long_video}, headers=bearer())
+    )
+    assert "exceed 3 minutes" in refused["message"]
+    jobs[source_id].data["duration"] = "5"
+    jobs[source_id].created -= 31 * 86400
+    status, refused = await answer(
+        await client.post("/v1/videos/video-extend", json={"video_id": long_video}, headers=bearer())
+    )
+    assert "cleaned up" in refused["message"]
