@@ -231,3 +231,19 @@ def test_the_readme_error_table_lists_every_error_code_the_routes_answer():
     table = readme.split("Errors\nare always", 1)[1].split("### ", 1)[0]
     for needle in ("`task_ended`", "| 405 |", "| 408 |", "`method_not_allowed`", "`request_timeout`"):
         assert needle in table, needle
+
+
+@pytest.mark.parametrize("route", ["/v1/videos", "/v1/videos/extensions", "/v1/videos/edits", "/v1/videos/characters"])
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        ("multipart/form-data; boundary=xyz", b"garbage"),
+        ("multipart/form-data", b"--xyz\r\n"),
+        ("multipart/form-data; boundary=xyz", b'--xyz\r\nContent-Disposition: form-data; name="prompt"\r\n\r\nhal'),
+    ],
+    ids=["no-starting-boundary", "no-boundary-parameter", "truncated-part"],
+)
+async def test_a_malformed_multipart_body_is_a_400_never_a_500(gateway, route, content_type, body):
+    status, answer = await gateway.client.request("POST", route, data=body, headers={"Content-Type": content_type})
+    assert status == 400, answer
+    assert answer["error"]["type"] == "invalid_request_error"

@@ -86,6 +86,21 @@ async def read_json(request: web.Request) -> Any:
 
 
 @contextlib.asynccontextmanager
+async def multipart_body(request: web.Request) -> AsyncIterator[None]:
+    """Read a multipart body within ``server.body_timeout``; a malformed one (no
+    boundary, a missing or truncated part) is the caller's 400, not a 500.
+
+    :raises InvalidRequest: the body is not the multipart it says it is.
+    :raises RequestTimeout: when the body did not all arrive in time.
+    """
+    async with body_deadline(request):
+        try:
+            yield
+        except (ValueError, AssertionError) as error:  # what aiohttp's multipart reader raises
+            raise InvalidRequest(f"the multipart body is malformed: {error}") from None
+
+
+@contextlib.asynccontextmanager
 async def body_deadline(request: web.Request) -> AsyncIterator[None]:
     """Bound reading the request's body by ``server.body_timeout`` (aiohttp has no such limit).
 

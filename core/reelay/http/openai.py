@@ -20,10 +20,10 @@ from . import idempotent
 from .common import (
     ROUTE_PREFIX,
     authenticate,
-    body_deadline,
     content_url,
     dispatcher_of,
     json_response,
+    multipart_body,
     read_json,
     task_response,
 )
@@ -43,7 +43,7 @@ def setup_openai_routes(app: web.Application) -> None:
 async def create_video(request: web.Request) -> web.Response:
     token = authenticate(request)
     if request.content_type.startswith("multipart/"):
-        async with body_deadline(request):
+        async with multipart_body(request):
             unified = await _read_multipart(request)
     else:
         body = await read_json(request)
@@ -140,7 +140,7 @@ async def delete_video(request: web.Request) -> web.Response:
 async def remix_video(request: web.Request) -> web.Response:
     token = authenticate(request)
     if request.content_type.startswith("multipart/"):
-        async with body_deadline(request):
+        async with multipart_body(request):
             form = await request.post()
         prompt = form.get("prompt")
     else:

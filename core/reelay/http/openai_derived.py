@@ -15,7 +15,7 @@ from aiohttp import BodyPartReader, web
 
 from ..errors import InvalidRequest, PayloadTooLarge
 from ..models import Character, SourceVideo
-from .common import ROUTE_PREFIX, authenticate, dispatcher_of, json_response, read_json, task_response
+from .common import ROUTE_PREFIX, authenticate, dispatcher_of, json_response, multipart_body, read_json, task_response
 
 #: Where the video comes from: a task id, or the uploaded bytes.
 Video = SourceVideo | str
@@ -116,7 +116,8 @@ def _required_video(video: Video | None) -> Video:
 async def _read_body(request: web.Request) -> tuple[dict[str, Any], Video | None]:
     """The text fields and the video (a task id or an upload) of a JSON or multipart body."""
     if request.content_type.startswith("multipart/"):
-        return await _read_multipart(request)
+        async with multipart_body(request):
+            return await _read_multipart(request)
     body = await read_json(request)
     if not isinstance(body, dict):
         raise InvalidRequest("the request body must be a JSON object")
