@@ -91,11 +91,13 @@ async def test_a_task_round_trips_with_its_json_columns_and_request(store):
     assert await store.save(done)
     assert await store.get("t1", with_request=True) == attrs.evolve(done, request=None), "a finished task's is dropped"
     failed = attrs.evolve(done, status=TaskStatus.FAILED, result=None, error=TaskError("upstream_failed", "no"))
-    assert await store.save(failed)
-    assert await store.get("t1") == attrs.evolve(failed, request=None)
+    assert not await store.save(failed), "an ended task keeps its end"
+    await store.insert(attrs.evolve(task, id="t2"))
+    assert await store.save(attrs.evolve(failed, id="t2"))
+    assert await store.get("t2") == attrs.evolve(failed, id="t2", request=None)
     await store.delete("t1")
     assert await store.get("t1") is None
-    assert not await store.save(failed), "nothing to write"
+    assert not await store.save(done), "nothing to write"
 
 
 async def test_a_duplicate_insert_fails_and_keeps_the_first(store):

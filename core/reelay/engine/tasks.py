@@ -69,7 +69,10 @@ class Tasks:
         previous = task.status
         task.status = TaskStatus.CANCELLED
         task.completed_at = task.updated_at = context.clock()
-        await self._store.save(task)
+        if not await self._store.save(task):  # it ended while the vendor was asked: that end stands
+            ended = await self._store.get(task_id)
+            status = ended.status.value if ended is not None else "deleted"
+            raise Conflict(f"task {task_id} already ended ({status})", param="task_id", code="task_ended")
         context.events.task_changed(task, previous)
         return task
 

@@ -108,10 +108,12 @@ def _save_statement(*, with_request: bool, leased: bool) -> str:
         assignments.append(f"request = ${request}")
     else:  # a finished task no longer needs its request (nor the images in it)
         assignments.append(f"request = CASE WHEN ${request} THEN NULL ELSE request END")
-    where = f"id = ${request + 1}"
+    # An ended task keeps its end: a late cancel, or a poller that read the task
+    # before it ended, changes nothing (and is told so: False).
+    where = f"id = ${request + 1} AND ({_IS_ACTIVE} OR status = ${request + 2})"
     if leased:
         assignments.append("lease_owner = NULL, lease_until = 0")
-        where += f" AND lease_owner = ${request + 2}"
+        where += f" AND lease_owner = ${request + 3}"
     return f"UPDATE tasks SET {', '.join(assignments)} WHERE {where}"
 
 
@@ -278,7 +280,12 @@ class PostgresStore(PostgresLedger):
         await self._admit(task, admission or Admission(), (_INSERT, to_row(task)))
 
     async def save(self, task: Task, *, lease: str | None = None, with_request: bool = False) -> bool:
-        args = [*to_update_row(task), request_json(task) if with_request else task.is_terminal, task.id]
+        args = [
+            *to_update_row(task),
+            request_json(task) if with_request else task.is_terminal,
+            task.id,
+            task.status.value,
+        ]
         if lease is not None:
             args.append(lease)
         if task.cost is not None and task.is_terminal:  # the settle or refund commits with the state

@@ -97,12 +97,15 @@ class SQLiteStore(sqlite_ledger.SQLiteLedger, SQLiteDatabase):
     async def save(self, task: Task, *, lease: str | None = None, with_request: bool = False) -> bool:
         assignments = _SET + ", " + ("request = ?" if with_request else _FORGET_REQUEST)
         values = (*to_update_row(task), request_json(task) if with_request else task.is_terminal)
+        # An ended task keeps its end: a late cancel, or a poller that read the task
+        # before it ended, changes nothing (and is told so: False).
+        where = f"id = ? AND ({_IS_ACTIVE} OR status = ?)"
         if lease is None:
-            sql, params = f"UPDATE tasks SET {assignments} WHERE id = ?", (*values, task.id)
+            sql, params = f"UPDATE tasks SET {assignments} WHERE {where}", (*values, task.id, task.status.value)
         else:
             release = "lease_owner = NULL, lease_until = 0"
-            sql = f"UPDATE tasks SET {assignments}, {release} WHERE id = ? AND lease_owner = ?"
-            params = (*values, task.id, lease)
+            sql = f"UPDATE tasks SET {assignments}, {release} WHERE {where} AND lease_owner = ?"
+            params = (*values, task.id, task.status.value, lease)
         if task.cost is not None and task.is_terminal:  # the settle or refund commits with the state
             return await self.transact(functools.partial(sqlite_ledger.close, task, (sql, params), task.updated_at))
         changed, _ = await self.execute(sql, params, inline=True)
