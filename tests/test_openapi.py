@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reelay.http.app import create_app
-from reelay.http.openapi import OPERATIONS, build_document, served_routes
+from reelay.http.openapi import OPERATIONS, build_document, render_html, served_routes
 from reelay.http.wire import NOT_FROM_JSON, parse_unified_request, task_to_json
 from reelay.models import UnifiedRequest
 from reelay.testing import TEST_TOKEN, gateway_config
@@ -186,6 +186,104 @@ def test_task_schema_documents_exactly_the_task_keys(app):
     assert task["required"] == list(task_to_json(minimal, "u"))
     for sample in [minimal, *others]:
         assert errors_of(task_to_json(sample, "http://x/content"), task, document) == []
+
+
+def _examples(content: dict[str, Any]) -> list[Any]:
+    """The values of a media type's ``example`` and ``examples``."""
+    found = [content["example"]] if "example" in content else []
+    return found + [example["value"] for example in content.get("examples", {}).values()]
+
+
+#: Media types whose examples are not shown (a video's bytes).
+_BINARY = {"video/mp4"}
+
+
+@pytest.fixture
+def full_document(acme_pm, tmp_path):
+    """The document of an app serving every optional route (admin, metrics) too."""
+    from reelay.engine import Dispatcher
+
+    config = gateway_config([], tmp_path)
+    config = attrs.evolve(
+        config,
+        admin=attrs.evolve(config.admin, key="admin-key-for-tests-0123"),
+        metrics=attrs.evolve(config.metrics, enabled=True),
+    )
+    return build_document(served_routes(create_app(config, dispatcher=Dispatcher(config, pm=acme_pm))))
+
+
+def test_every_operation_has_examples(full_document):
+    document = full_document
+    assert {"admin_reload", "metrics", "content"} <= {op["operationId"] for op in _operations(document)}
+    for operation in _operations(document):
+        name = operation["operationId"]
+        for media, content in (operation.get("requestBody") or {}).get("content", {}).items():
+            assert _examples(content), f"{name}: no {media} request example"
+        success = [
+            (media, content)
+            for status, answer in operation["responses"].items()
+            if status.startswith("2")
+            for media, content in resolve(answer, document).get("content", {}).items()
+            if media not in _BINARY
+        ]
+        if success:
+            assert any(_examples(content) for _, content in success), f"{name}: no 2xx example"
+        errors = [
+            content
+            for status, answer in operation["responses"].items()
+            if status[0] in "45" or status == "default"
+            for content in resolve(answer, document)["content"].values()
+        ]
+        assert errors and all(_examples(content) for content in errors), f"{name}: an error answer has no example"
+
+
+def test_every_example_is_valid_against_its_schema(full_document):
+    document = full_document
+    answers = [
+        (f"{op['operationId']} {status}", resolve(answer, document))
+        for op in _operations(document)
+        for status, answer in op["responses"].items()
+    ]
+    bodies = [(f"{op['operationId']} body", op["requestBody"]) for op in _operations(document) if "requestBody" in op]
+    bodies += [(f"components {name}", answer) for name, answer in document["components"]["responses"].items()]
+    checked = 0
+    for where, part in answers + bodies:
+        for media, content in part.get("content", {}).items():
+            for example in _examples(content):
+                checked += 1
+                assert errors_of(example, content["schema"], document) == [], (where, media, example)
+    assert checked > 50
+
+
+def test_error_examples_use_the_gateways_codes(full_document):
+    examples = {
+        status: [value["error"] for value in _examples(answer["content"]["application/json"])]
+        for status, answer in full_document["components"]["responses"].items()
+    }
+    assert {"rate_limit_exceeded", "too_many_connections"} <= {error["code"] for error in examples["E429"]}
+    assert [error["code"] for error in examples["E401"]] == ["invalid_api_key"]
+    assert all(error["type"] and error["message"] for errors in examples.values() for error in errors)
+
+
+def test_task_examples_are_what_the_wire_writes(full_document):
+    """The Task examples are task_to_json of the sample tasks, not a hand-kept copy."""
+    from reelay.http.openapi_examples import sample_tasks, task_json
+
+    _, (completed, _) = sample_tasks()
+    example = full_document["paths"]["/v1/videos/{task_id}"]["get"]["responses"]["200"]["content"]["application/json"]
+    assert example["example"] == task_json(completed)
+
+
+def test_docs_page_shows_the_examples_and_nested_fields(full_document):
+    text = render_html(full_document)
+    assert text.count("<pre>") >= len(list(_operations(full_document)))
+    assert "too_many_connections" in text
+    assert "<code>error.code</code>" in text and "<code>error.param</code>" in text  # Error and Task's error
+
+
+def _operations(document: dict[str, Any]):
+    for methods in document["paths"].values():
+        yield from methods.values()
 
 
 @given(data=st.data())

@@ -7,6 +7,7 @@ import contextlib
 import json
 import time
 
+import aiohttp
 import attrs
 import pytest
 from acme_gateway import acme_gateway
@@ -156,3 +157,37 @@ async def test_reelay_serve_closes_slow_headers_after_the_configured_header_time
     finally:
         process.terminate()
         assert await asyncio.wait_for(process.wait(), 10) == 0
+
+
+async def test_max_connections_answers_429_past_the_cap(acme_pm, tmp_path):
+    """Two event streams in flight fill a cap of 2: a third request is refused at once, served once they end."""
+    server = attrs.evolve(TIMEOUTS, keepalive_timeout=5, max_connections=2)
+    headers = {"Authorization": f"Bearer {TEST_TOKEN}"}
+    async with (
+        acme_gateway(acme_pm, tmp_path, generation_seconds=1.0, server=server) as gateway,
+        aiohttp.ClientSession(gateway.base_url) as http,
+    ):
+        async with http.post(
+            "/v1/video/generations", json={"model": "acme-1", "prompt": "a fox"}, headers=headers
+        ) as r:
+            task = await r.json()
+        async with (
+            http.get(f"/v1/videos/{task['id']}/events", headers=headers) as first,
+            http.get(f"/v1/videos/{task['id']}/events", headers=headers) as second,
+        ):
+            assert first.status == second.status == 200
+            async with http.get("/healthz") as refused:
+                assert refused.status == 429 and refused.headers["Retry-After"] == "1"
+                assert (await refused.json())["error"]["code"] == "too_many_connections"
+            await first.read()
+            await second.read()
+        async with http.get("/healthz") as served:
+            assert served.status == 200
+
+
+def test_max_connections_is_parsed_and_checked():
+    assert ServerConfig().max_connections == 0
+    assert parse_config({"server": {"max_connections": 64}}).server.max_connections == 64
+    for wrong in (-1, 1.5, "8"):
+        with pytest.raises(ConfigError, match="max_connections"):
+            parse_config({"server": {"max_connections": wrong}})

@@ -50,7 +50,9 @@ class ServerConfig:
     A new connection must send its request headers within ``header_timeout``
     seconds, a request's body must arrive within ``body_timeout``, and an
     idle keep-alive connection (or one slow to send its next request) is
-    closed after ``keepalive_timeout``.
+    closed after ``keepalive_timeout``. At most ``max_connections`` requests
+    run at once in the process (0: unlimited); past it a request is answered
+    429 ``too_many_connections`` with ``Retry-After: 1``.
     """
 
     host: str = "127.0.0.1"
@@ -60,6 +62,7 @@ class ServerConfig:
     header_timeout: float = attrs.field(default=10.0, validator=attrs.validators.gt(0))
     body_timeout: float = attrs.field(default=60.0, validator=attrs.validators.gt(0))
     keepalive_timeout: float = attrs.field(default=15.0, validator=attrs.validators.gt(0))
+    max_connections: int = attrs.field(default=0, validator=attrs.validators.ge(0))
 
 
 @frozen

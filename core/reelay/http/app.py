@@ -17,6 +17,7 @@ from ..engine.delivery import DeliveryWorker
 from ..engine.poller import Poller
 from . import admin, model_info, openai, openai_derived, routes, usage
 from .callbacks import setup_callback_routes
+from .capacity import capacity_middleware
 from .common import DISPATCHER, OWNS_ALL_ROUTES, POLLER, PUBLIC_URL, ROUTE_PREFIX, Handler
 from .metrics import kept_file_counter, metrics_middleware, metrics_page
 from .middleware import error_middleware
@@ -53,6 +54,8 @@ def setup_routes(app: web.Application, dispatcher: Dispatcher, *, poller: bool =
     app[DISPATCHER] = dispatcher
     if error_middleware not in app.middlewares:
         app.middlewares.append(error_middleware)
+    if dispatcher.config.server.max_connections:  # inside the error middleware, which renders its 429
+        app.middlewares.append(capacity_middleware(dispatcher.config.server.max_connections))
     public = dispatcher.config.server.public_url
     if public:
         app[PUBLIC_URL] = public.rstrip("/")

@@ -15,7 +15,6 @@ import html
 import json
 import typing
 from collections.abc import Iterable
-from decimal import Decimal
 from typing import Any
 
 import attrs
@@ -23,16 +22,10 @@ from aiohttp import web
 
 from .. import __version__
 from ..models import (
-    Adjustment,
-    Cost,
-    CostState,
-    Task,
-    TaskError,
     TaskStatus,
     UnifiedRequest,
-    VideoResult,
 )
-from . import openapi_derived
+from . import openapi_derived, openapi_examples
 from .wire import FIELD_SCHEMAS, NOT_FROM_JSON, TYPE_SCHEMAS, task_to_json
 
 OPENAPI_VERSION = "3.1.0"
@@ -166,22 +159,7 @@ _TASK_FIELDS: dict[str, dict[str, Any]] = {
 }
 
 
-def _sample_tasks() -> tuple[Task, list[Task]]:
-    """A minimal task (its keys are always present) and tasks that fill every optional key."""
-    minimal = Task(id="t", owner="o", model="m", vendor="v", channel="c")
-    full = Task(
-        id="t",
-        owner="o",
-        model="m",
-        vendor="v",
-        channel="c",
-        status=TaskStatus.COMPLETED,
-        result=VideoResult(url="u", duration=5.0),
-        adjustments=(Adjustment("duration", 7, 8, "nearest"),),
-        cost=Cost(Decimal("0.35"), "USD", CostState.SETTLED),
-    )
-    failed = Task(id="t", owner="o", model="m", vendor="v", channel="c", error=TaskError("c", "m"))
-    return minimal, [full, failed]
+_sample_tasks = openapi_examples.sample_tasks
 
 
 def task_schema() -> dict[str, Any]:
@@ -568,6 +546,12 @@ OPERATIONS: dict[str, dict[str, Any]] = {
         "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}}},
         "errors": (400, 401),
     },
+    "admin.reload": {
+        "tags": ["Admin"],
+        "summary": "Re-read the configuration file: what changed, or 400 `invalid_configuration` (nothing changed)",
+        "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}}},
+        "errors": (400, 401),
+    },
     "openai.create": {
         "tags": ["OpenAI Videos"],
         "summary": "Create a video (OpenAI Videos protocol)",
@@ -663,14 +647,13 @@ def build_document(routes: Iterable[tuple[str, str, str]], server_url: str | Non
         known = OPERATIONS.get(name)
         operation = copy.deepcopy(known) if known else {"summary": name, "responses": {}, "errors": (400,)}
         operation["operationId"] = name.replace(".", "_")
+        openapi_examples.add_examples(name, operation)
         for status in operation.pop("errors"):
             operation["responses"][str(status)] = {"$ref": f"#/components/responses/E{status}"}
         operation["responses"]["default"] = {"$ref": "#/components/responses/Error"}
         paths.setdefault(path, {})[method.lower()] = operation
-    responses = {
-        f"E{status}": {"description": text, "content": _json("Error")} for status, text in sorted(_ERRORS.items())
-    }
-    responses["Error"] = {"description": "Any other error", "content": _json("Error")}
+    responses = {f"E{status}": _error_answer(text, status) for status, text in sorted(_ERRORS.items())}
+    responses["Error"] = _error_answer("Any other error", None)
     document: dict[str, Any] = {
         "openapi": OPENAPI_VERSION,
         "info": {
@@ -691,6 +674,12 @@ def build_document(routes: Iterable[tuple[str, str, str]], server_url: str | Non
     if server_url:
         document["servers"] = [{"url": server_url}]
     return document
+
+
+def _error_answer(description: str, status: int | None) -> dict[str, Any]:
+    content = _json("Error")
+    content["application/json"]["examples"] = openapi_examples.error_examples(status)
+    return {"description": description, "content": content}
 
 
 def document_for(request: web.Request) -> dict[str, Any]:
@@ -764,17 +753,39 @@ def _code(text: str) -> str:
     return "".join(f"<code>{part}</code>" if index % 2 else part for index, part in enumerate(parts))
 
 
-def _fields_table(schema: dict[str, Any]) -> str:
-    properties = schema.get("properties", {})
-    if not properties:
-        return ""
+def _nested(schema: dict[str, Any]) -> dict[str, Any]:
+    """The object schema inside ``schema`` (itself, or an ``anyOf`` option) whose fields are listed too."""
+    for option in [schema, *schema.get("anyOf", ())]:
+        if option.get("properties"):
+            return option
+    return {}
+
+
+def _field_rows(schema: dict[str, Any], prefix: str = "") -> str:
     required = set(schema.get("required", ()))
-    rows = "".join(
-        f"<tr><td><code>{_e(name)}</code></td><td>{_e(type_text(prop))}</td>"
-        f"<td>{'required' if name in required else ''}</td><td>{_code(prop.get('description', ''))}</td></tr>"
-        for name, prop in properties.items()
-    )
+    rows = []
+    for name, prop in schema.get("properties", {}).items():
+        rows.append(
+            f"<tr><td><code>{_e(prefix + name)}</code></td><td>{_e(type_text(prop))}</td>"
+            f"<td>{'required' if name in required else ''}</td><td>{_code(prop.get('description', ''))}</td></tr>"
+        )
+        inner = _nested(prop) or _nested(prop.get("items", {}))
+        if inner:
+            rows.append(_field_rows(inner, f"{prefix}{name}{'[]' if 'items' in prop else ''}."))
+    return "".join(rows)
+
+
+def _fields_table(schema: dict[str, Any]) -> str:
+    """The schema's fields, those of nested objects as ``parent.field`` rows."""
+    rows = _field_rows(schema)
+    if not rows:
+        return ""
     return f"<table><tr><th>field</th><th>type</th><th></th><th></th></tr>{rows}</table>"
+
+
+def _example(label: str, value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, indent=2)
+    return f"<details><summary>{_e(label)}</summary><pre>{_e(text)}</pre></details>"
 
 
 def render_html(document: dict[str, Any]) -> str:
@@ -795,7 +806,7 @@ def render_html(document: dict[str, Any]) -> str:
     for path, methods in document["paths"].items():
         for method, operation in methods.items():
             by_tag.setdefault((operation.get("tags") or ["Other"])[0], []).append((method, path, operation))
-    links = "".join(f'<a href="#{_slug(tag)}">{_e(tag)}</a>' for tag in [*by_tag, "schemas"])
+    links = "".join(f'<a href="#{_slug(tag)}">{_e(tag)}</a>' for tag in [*by_tag, "errors", "schemas"])
     out.append(f"<nav>{links}</nav>")
     for tag, operations in by_tag.items():
         out.append(f'<h2 id="{_slug(tag)}">{_e(tag)}</h2>')
@@ -818,10 +829,16 @@ def render_html(document: dict[str, Any]) -> str:
                     name = _schema_name(content["schema"])
                     out.append(f'<p>Body (<code>{_e(media)}</code>): <a href="#{_e(name)}">{_e(name)}</a></p>')
                     out.append(_fields_table(schemas.get(name, {})))
-            answers = []
+                    if "example" in content:
+                        out.append(_example(f"Example request ({media})", content["example"]))
+            answers, examples = [], []
             for status, answer in operation["responses"].items():
-                if "$ref" in answer:
-                    answer = responses[_schema_name(answer)]
+                shared = _schema_name(answer)
+                if shared:
+                    answer = responses[shared]
+                for media, content in (answer.get("content") or {}).items():
+                    if "example" in content:
+                        examples.append(_example(f"Example answer {status} ({media})", content["example"]))
                 media = next(iter(answer.get("content", {}) or {"": {}}))
                 schema = (answer.get("content") or {}).get(media, {}).get("schema", {})
                 name = _schema_name(schema)
@@ -829,8 +846,17 @@ def render_html(document: dict[str, Any]) -> str:
                     target = f'<a href="#{_e(name)}">{_e(name)}</a>'
                 else:
                     target = f"<code>{_e(media)}</code>" if media else ""
-                answers.append(f"<tr><td>{_e(status)}</td><td>{_e(answer['description'])}</td><td>{target}</td></tr>")
-            out.append(f"<table><tr><th>answer</th><th></th><th></th></tr>{''.join(answers)}</table></div>")
+                code = f'<a href="#answer-{_e(shared)}">{_e(status)}</a>' if shared else _e(status)
+                answers.append(f"<tr><td>{code}</td><td>{_e(answer['description'])}</td><td>{target}</td></tr>")
+            out.append(f"<table><tr><th>answer</th><th></th><th></th></tr>{''.join(answers)}</table>")
+            out.extend(examples)
+            out.append("</div>")
+    out.append('<h2 id="errors">errors</h2>')
+    for name, answer in responses.items():
+        title = name[1:] if name[1:].isdigit() else name
+        out.append(f'<h3 id="answer-{_e(name)}">{_e(title)}: {_code(answer["description"])}</h3>')
+        for label, example in answer["content"]["application/json"].get("examples", {}).items():
+            out.append(_example(label, example["value"]))
     out.append('<h2 id="schemas">schemas</h2>')
     for name, schema in schemas.items():
         out.append(f'<h3 id="{_e(name)}">{_e(name)}</h3>')

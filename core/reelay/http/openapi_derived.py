@@ -132,7 +132,7 @@ SCHEMAS["ModelList"] = {
     "required": ["object", "data"],
 }
 
-_MODEL_EXAMPLE = {
+MODEL_EXAMPLE = {
     "id": "example-1",
     "object": "model",
     "created": 0,
@@ -157,19 +157,6 @@ _MODEL_EXAMPLE = {
     },
 }
 
-_TASK_EXAMPLE = {
-    "id": "video_3kq9Xw0dT2bq1Z7m5YpHc4sN",
-    "object": "video",
-    "model": "example-1",
-    "status": "queued",
-    "progress": 0,
-    "created_at": 1767225600,
-    "seconds": "12",
-    "size": "720x1280",
-    "prompt": "the fox runs off",
-    "remixed_from_video_id": "video_8a06e19b408b4cf19b709d25",
-}
-
 
 def _derived(summary: str, description: str, request: str, example: dict[str, Any]) -> dict[str, Any]:
     return {
@@ -186,14 +173,14 @@ def _derived(summary: str, description: str, request: str, example: dict[str, An
         "responses": {
             "200": {
                 "description": "The new task (its own id; `remixed_from_video_id` names the source)",
-                "content": {"application/json": {"schema": {"$ref": _REF + "Task"}, "example": _TASK_EXAMPLE}},
+                "content": {"application/json": {"schema": {"$ref": _REF + "Task"}}},
             }
         },
         "errors": (400, 401, 403, 404, 409, 413, 502, 503),
     }
 
 
-_CHARACTER_EXAMPLE = {
+CHARACTER_EXAMPLE = {
     "id": "char_Qm9zc3lGb3hPbmVUd29UaHJlZQ",
     "object": "video.character",
     "name": "Mossy",
@@ -211,7 +198,7 @@ OPERATIONS: dict[str, dict[str, Any]] = {
         "responses": {
             "200": {
                 "description": "The model",
-                "content": {"application/json": {"schema": {"$ref": _REF + "Model"}, "example": _MODEL_EXAMPLE}},
+                "content": {"application/json": {"schema": {"$ref": _REF + "Model"}, "example": MODEL_EXAMPLE}},
             }
         },
         "errors": (401, 404),
@@ -242,9 +229,7 @@ OPERATIONS: dict[str, dict[str, Any]] = {
         "responses": {
             "200": {
                 "description": "The character",
-                "content": {
-                    "application/json": {"schema": {"$ref": _REF + "Character"}, "example": _CHARACTER_EXAMPLE}
-                },
+                "content": {"application/json": {"schema": {"$ref": _REF + "Character"}, "example": CHARACTER_EXAMPLE}},
             }
         },
         "errors": (400, 401, 403, 404, 413, 502, 503),
@@ -256,9 +241,7 @@ OPERATIONS: dict[str, dict[str, Any]] = {
         "responses": {
             "200": {
                 "description": "The character",
-                "content": {
-                    "application/json": {"schema": {"$ref": _REF + "Character"}, "example": _CHARACTER_EXAMPLE}
-                },
+                "content": {"application/json": {"schema": {"$ref": _REF + "Character"}, "example": CHARACTER_EXAMPLE}},
             }
         },
         "errors": (401, 404, 502, 503),
