@@ -22,9 +22,9 @@ def test_every_case_runs_at_smoke_size(tmp_path):
     bench = Bench(SMOKE, tmp_path, log=lambda line: None)
     for case in CASES.values():
         case(bench)
-    assert [v.case for v in bench.verdicts] == ["1", "3", "2", "4", "5", "5", "6", "7"]  # 5: kept copy, relay
+    assert [v.case for v in bench.verdicts] == ["1", "3", "2", "4", "5", "5", "6", "7", "8"]  # 5: kept copy, relay
     cases = {row[0] for row in bench.rows}
-    assert cases == {"1/3 status read", "2 submission", "4 poller", "5 content", "6 start-up", "7 metrics"}
+    assert cases == {"1/3 status read", "2 submission", "4 poller", "5 content", "6 start-up", "7 metrics", "8 billing"}
     for case, what, median, _ in bench.rows:
         assert math.isfinite(float(median)) and float(median) >= 0, (case, what, median)
     polls = {what: float(median) for case, what, median, _ in bench.rows if case == "4 poller"}

@@ -1,4 +1,4 @@
-"""The six cases. Each starts its processes, measures the gateway and its baseline
+"""The cases (1-8; 1 and 3 run together). Each starts its processes, measures the gateway and its baseline
 alternately in the same run, and records medians and one verdict per goal."""
 
 from __future__ import annotations
@@ -408,6 +408,88 @@ def case_submit(b: Bench) -> None:
     )
 
 
+# ---------------------------------------------------------------- case 8: billing on against off
+
+
+#: The bench model's price with billing on, and a token credit no run spends (issue 20).
+BILLING_PRICE = "0.07"
+BILLING_QUOTA = "1000000"
+
+
+def case_billing(b: Bench) -> None:
+    """Case 8: case 2's submissions against a gateway pricing the model (hold at submission,
+    a token with a quota) and the same gateway without prices or quota, alternated."""
+    s = b.settings
+    b.log(f"case 8: submission with billing on and off, {s.connections} connections")
+    spec = b.spec()
+    with contextlib.ExitStack() as stack:
+        emulator = b.start_emulator(stack, "emulator-billing", generation_seconds=3600)
+        channel = fixtures.channel_table(spec, emulator)
+        model = fixtures.text_model(fixtures.Registry.collect(fixtures.plugin_manager_for(b.vendor)), b.vendor).name
+        targets: dict[str, tuple[int, Proc]] = {}
+        for label, on in (("on", True), ("off", False)):
+            work = b.dir(f"billing-{label}")
+            port = free_port()
+            config = fixtures.write_config(
+                work / "reelay.toml",
+                port=port,
+                store=work / "reelay.db",
+                channels=[channel],
+                prices=[{"model": model, "per_second": BILLING_PRICE}] if on else (),
+                quota=BILLING_QUOTA if on else None,
+            )
+            targets[label] = (
+                port,
+                b.start_gateway(stack, f"gateway-billing-{label}", config, port, f"billing-{label}"),
+            )
+        harness = fixtures.VendorHarness.from_config(config, b.vendor)
+        body = json.dumps(harness.request_body())
+        headers = (*_auth(), ("Content-Type", "application/json"))
+        load = Load(method="POST", path="/v1/video/generations", headers=headers, body=body)
+        for label, (port, proc) in targets.items():
+            status, answer = _post(port, load.path, body.encode(), dict(headers))
+            if status != 200:
+                raise RuntimeError(f"a submission (billing {label}) answered {status}: {answer[:300]!r}\n{proc.tail()}")
+            cost = json.loads(answer).get("cost")
+            if (label == "on") != (cost is not None and cost.get("state") == "held"):
+                raise RuntimeError(f"billing {label}: the task's cost is {cost!r}")
+        cpu_us: dict[str, list[float]] = {label: [] for label in targets}
+
+        def measure(label: str) -> WrkResult:
+            port, proc = targets[label]
+            before = proc.cpu_seconds()
+            result = b.wrk(f"http://127.0.0.1:{port}", load, s.connections)
+            if result.requests:
+                cpu_us[label].append((proc.cpu_seconds() - before) / result.requests * 1e6)
+            return result
+
+        if s.warmup_seconds:
+            for port, _ in targets.values():
+                b.wrk(f"http://127.0.0.1:{port}", load, s.connections, s.warmup_seconds)
+        results = _alternate(s.runs, [(label, (lambda name=label: measure(name))) for label in targets])
+        for label, runs in results.items():
+            _check(runs, f"submission, billing {label}")
+    med = {}
+    for label, runs in results.items():
+        rps, p99 = [r.rps for r in runs], [r.p99_ms for r in runs]
+        med[label] = _median(rps)
+        b.row("8 billing", f"submission, billing {label} rps @{s.connections}", f"{med[label]:.0f}", _samples(rps))
+        b.row("8 billing", f"submission, billing {label} p99 ms", f"{_median(p99):.2f}", _samples(p99, "{:.2f}"))
+        b.row(
+            "8 billing",
+            f"submission, billing {label} CPU us per request",
+            f"{_median(cpu_us[label]):.0f}",
+            _samples(cpu_us[label]),
+        )
+    ratio = med["on"] / med["off"]
+    b.verdict(
+        "8",
+        f"case 8 billing: submissions with billing on (price held, token quota) at {ratio:.2f}x without "
+        f"@{s.connections} (goal >= 0.85)",
+        ratio >= 0.85,
+    )
+
+
 # ---------------------------------------------------------------- case 4: the poller
 
 
@@ -713,4 +795,5 @@ CASES: dict[str, Callable[[Bench], None]] = {
     "content": case_content,
     "startup": case_startup,
     "metrics": case_metrics,
+    "billing": case_billing,
 }

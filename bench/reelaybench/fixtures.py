@@ -56,8 +56,11 @@ def write_config(
     level: str = "info",
     keep_results: bool = True,
     metrics: bool = True,
+    prices: Iterable[dict[str, Any]] = (),
+    quota: str | None = None,
 ) -> Path:
-    """A gateway TOML config: one bench token, the given channels (``metrics``: ``[metrics] enabled``)."""
+    """A gateway TOML config: one bench token, the given channels (``metrics``: ``[metrics] enabled``;
+    ``prices``: ``[[prices]]`` tables; ``quota``: the token's starting credit, absent = unlimited)."""
     lines = [
         "[server]",
         'host = "127.0.0.1"',
@@ -71,9 +74,14 @@ def write_config(
     lines += [f"{key} = {_toml(value)}" for key, value in (poller or {"enabled": False}).items()]
     lines += ["[metrics]", f"enabled = {_toml(metrics)}"]
     lines += ["[logging]", f'level = "{level}"', "[[tokens]]", f'name = "{OWNER}"', f'key = "{TOKEN}"']
+    if quota is not None:
+        lines.append(f"quota = {_toml(quota)}")
     for channel in channels:
         lines.append("[[channels]]")
         lines += [f"{key} = {_toml(value)}" for key, value in channel.items()]
+    for price in prices:
+        lines.append("[[prices]]")
+        lines += [f"{key} = {_toml(value)}" for key, value in price.items()]
     path.write_text("\n".join(lines) + "\n")
     return path
 
