@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import struct
 import subprocess
 
 import pytest
@@ -26,34 +25,7 @@ from reelay.emulation import (
     sample_mp4,
     size_dimensions,
 )
-from reelay.testing import running_gateway
-
-
-def mp4_facts(data: bytes) -> tuple[float, int, int]:
-    """Duration (from ``mvhd``) and the video track's width and height (from ``tkhd``) of an MP4."""
-
-    def boxes(start: int, end: int):
-        while start + 8 <= end:
-            size, kind = struct.unpack(">I4s", data[start : start + 8])
-            yield kind, start + 8, start + size
-            start += size
-
-    duration = width = height = None
-    for kind, body, end in boxes(0, len(data)):
-        if kind != b"moov":
-            continue
-        for inner, inner_body, inner_end in boxes(body, end):
-            if inner == b"mvhd":
-                timescale, length = struct.unpack(">II", data[inner_body + 12 : inner_body + 20])  # version 0
-                duration = length / timescale
-            elif inner == b"trak":
-                for leaf, leaf_body, _ in boxes(inner_body, inner_end):
-                    if leaf == b"tkhd":
-                        w, h = struct.unpack(">II", data[leaf_body + 76 : leaf_body + 84])  # 16.16 fixed point
-                        if w and h:
-                            width, height = w >> 16, h >> 16
-    assert duration is not None and width is not None and height is not None
-    return duration, width, height
+from reelay.testing import mp4_facts, running_gateway
 
 
 def ffprobe(data: bytes, tmp_path) -> tuple[float, int, int]:

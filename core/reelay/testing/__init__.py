@@ -69,6 +69,7 @@ __all__ = [
     "fast_poller",
     "gateway_config",
     "interrupted_submission",
+    "mp4_facts",
     "outside_channel",
     "png_data_uri",
     "running_gateway",
@@ -97,6 +98,38 @@ def png_data_uri(width: int, height: int, rgb: tuple[int, int, int] = (200, 80, 
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", raw) + chunk(b"IEND", b"")
     return "data:image/png;base64," + base64.b64encode(png).decode()
+
+
+def mp4_facts(data: bytes) -> tuple[float, int, int]:
+    """Duration (from ``mvhd``) and the video track's width and height (from ``tkhd``) of an MP4.
+
+    Enough to check that an emulator served a clip of the asked length and
+    orientation (see :func:`reelay.emulation.orientation`).
+    """
+
+    def boxes(start: int, end: int) -> Iterable[tuple[bytes, int, int]]:
+        while start + 8 <= end:
+            size, kind = struct.unpack(">I4s", data[start : start + 8])
+            yield kind, start + 8, start + size
+            start += size
+
+    duration = width = height = None
+    for kind, body, end in boxes(0, len(data)):
+        if kind != b"moov":
+            continue
+        for inner, inner_body, inner_end in boxes(body, end):
+            if inner == b"mvhd":
+                timescale, length = struct.unpack(">II", data[inner_body + 12 : inner_body + 20])  # version 0
+                duration = length / timescale
+            elif inner == b"trak":
+                for leaf, leaf_body, _ in boxes(inner_body, inner_end):
+                    if leaf == b"tkhd":
+                        w, h = struct.unpack(">II", data[leaf_body + 76 : leaf_body + 84])  # 16.16 fixed point
+                        if w and h:
+                            width, height = w >> 16, h >> 16
+    if duration is None or width is None or height is None:
+        raise ValueError("not an MP4 with a moov header and a video track")
+    return duration, width, height
 
 
 def outside_channel(

@@ -7,7 +7,9 @@ follows from the image fields; durations and resolutions are checked per
 model (10 s never at 1080P, 512P only for 02 with a first frame only); tasks
 go ``Preparing`` -> ``Queueing`` -> ``Processing`` -> ``Success`` with a
 ``file_id``, which ``/v1/files/retrieve`` turns into a ``download_url`` served
-by the emulator itself without auth, like MiniMax's CDN.
+by the emulator itself without auth, like MiniMax's CDN: a landscape clip of
+the asked duration (``settings.video_for``), whose length the file's
+``bytes`` tells.
 
 Markers in the prompt (:class:`reelay.emulation.Scenario`): ``reject`` ->
 1026 at creation; ``invalid`` -> 2013; ``fail`` -> ``Fail``; ``block`` ->
@@ -117,7 +119,12 @@ async def _create(request: web.Request) -> web.Response:
     if scenario is Scenario.INVALID:
         raise _param("refused by the emulator scenario")
     task_id = str(secrets.randbelow(9 * 10**14) + 10**14)
-    state.jobs[task_id] = EmulatedJob(task_id, state.settings.generation_seconds, scenario, data={"model": model.name})
+    state.jobs[task_id] = EmulatedJob(
+        task_id,
+        state.settings.generation_seconds,
+        scenario,
+        data={"model": model.name, "duration": body.get("duration", 6)},
+    )
     return _answer(task_id=task_id)
 
 
@@ -192,7 +199,7 @@ async def _retrieve(request: web.Request) -> web.Response:
     if file_id not in state.files:
         raise _param("file_id not found")
     url = f"{request.scheme}://{request.host}/cdn/{file_id}.mp4?Expires=3600"
-    file = {"file_id": int(file_id), "bytes": len(state.settings.video), "filename": "output_aigc.mp4"}
+    file = {"file_id": int(file_id), "bytes": len(_video(state, file_id)), "filename": "output_aigc.mp4"}
     file.update(purpose="video_generation", download_url=url, created_at=int(state.jobs[state.files[file_id]].created))
     return _answer(file=file)
 
@@ -201,4 +208,9 @@ async def _download(request: web.Request) -> web.Response:
     state = request.app[STATE]
     if request.match_info["file_id"] not in state.files:
         raise web.HTTPNotFound()
-    return bytes_response(request, state.settings.video, "video/mp4")
+    return bytes_response(request, _video(state, request.match_info["file_id"]), "video/mp4")
+
+
+def _video(state: MiniMaxState, file_id: str) -> bytes:
+    """The clip of a finished task's file: its asked duration, landscape (the task reports 1366x768)."""
+    return state.settings.video_for(state.jobs[state.files[file_id]].data["duration"], "16:9")

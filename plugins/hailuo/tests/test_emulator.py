@@ -7,9 +7,9 @@ import asyncio
 import pytest
 
 from reelay import Channel, FailureKind, Task, TaskStatus, UnifiedRequest, UpstreamError
-from reelay.emulation import sample_mp4, serve_app
+from reelay.emulation import orientation, sample_clip, serve_app
 from reelay.normalize import normalize
-from reelay.testing import sample_image_data_uri
+from reelay.testing import mp4_facts, sample_image_data_uri
 from reelay_hailuo import plugin
 from reelay_hailuo.models import BY_NAME
 
@@ -41,7 +41,22 @@ async def test_text_to_video_and_the_file(pm, emulated, http):
     assert [u.status for u in seen][-1] is TaskStatus.COMPLETED
     source = await pm.hook.reelay_open_content(task=task, channel=emulated, http=http, variant="video")
     async with http.get(source.url, headers={"Range": "bytes=0-9"}) as response:
-        assert response.status == 206 and await response.read() == sample_mp4()[:10]
+        assert response.status == 206 and await response.read() == sample_clip(6, 16, 9)[:10]  # 6 s by default
+
+
+@pytest.mark.parametrize(("fields", "seconds"), [({"duration": 10}, 10), ({}, 6)])
+async def test_the_file_has_the_asked_duration_and_its_size(pm, emulated, http, fields, seconds):
+    task, seen = await run(pm, emulated, http, prompt="a fox", size="1366x768", **fields)
+    assert seen[-1].status is TaskStatus.COMPLETED
+    retrieve = f"{emulated.base_url}/v1/files/retrieve"
+    auth = {"Authorization": f"Bearer {emulated.credentials['api_key']}"}
+    async with http.get(retrieve, params={"file_id": task.result.extra["file_id"]}, headers=auth) as response:
+        file = (await response.json())["file"]
+    async with http.get(file["download_url"]) as response:
+        video = await response.read()
+    assert video == sample_clip(seconds, 16, 9) and file["bytes"] == len(video)  # the files API tells its length
+    duration, width, height = mp4_facts(video)
+    assert duration == pytest.approx(seconds, abs=0.05) and orientation(width, height) == "landscape"
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from reelay.emulation import sample_asset, sample_mp4, serve_app
+from reelay.emulation import sample_asset, serve_app
 from reelay.testing import TEST_TOKEN, channel_for, gateway_config, running_gateway
 from reelay_hailuo import plugin
 
@@ -23,7 +23,8 @@ async def test_videos_api_with_image_upload_and_image_url(pm, tmp_path):
             first = await sdk.videos.create(model="MiniMax-Hailuo-2.3-Fast", prompt="run", input_reference=upload)
             finished = await sdk.videos.poll(first.id, poll_interval_ms=50)
             assert (finished.status, finished.seconds, finished.size) == ("completed", "6", "1366x768")
-            assert (await sdk.videos.download_content(first.id)).content == sample_mp4()
+            content = (await sdk.videos.download_content(first.id)).content
+            assert content == spec.settings().video_for(6, "1366x768")  # the task's duration and size
             linked = await sdk.videos.create(
                 model="I2V-01", prompt="run", extra_body={"input_reference": {"image_url": "https://img.example/c.png"}}
             )

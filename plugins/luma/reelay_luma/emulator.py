@@ -6,7 +6,8 @@ documents it: Bearer auth (401 ``{"detail": "Invalid API key is provided"}``),
 201 with a queued Generation, ``GET``/``DELETE /generations/{id}``,
 ``GET /credits`` and ``GET /ping``. Generations go ``queued`` ->
 ``dreaming`` -> ``completed`` over ``settings.generation_seconds``; the
-video and thumbnail are served from the emulator's own "CDN" without auth.
+video (a clip of the asked duration and aspect ratio, ``settings.video_for``)
+and thumbnail are served from the emulator's own "CDN" without auth.
 Refusals follow the docs' error texts with ``{"detail": "..."}``; schema
 errors (a wrong enum, a duration sent as a number) answer 422 with a
 FastAPI-style list, which is what the plugin must also be able to read.
@@ -218,9 +219,12 @@ async def _ping(request: web.Request) -> web.Response:
 
 async def _cdn(request: web.Request) -> web.StreamResponse:
     dreams = request.app[DREAMS]
-    dreams.finished_job(request.match_info["id"])
+    generation = dreams.finished_job(request.match_info["id"])
     if request.match_info["file"] == "video.mp4":
-        return bytes_response(request, dreams.settings.video, "video/mp4")
+        asked = generation.data["request"]
+        seconds = int(asked.get("duration", "5s").removesuffix("s"))
+        video = dreams.settings.video_for(seconds, asked.get("aspect_ratio", "16:9"))
+        return bytes_response(request, video, "video/mp4")
     if request.match_info["file"] == "thumb.jpg":
         return bytes_response(request, sample_asset("sample.jpg"), "image/jpeg")
     raise web.HTTPNotFound()

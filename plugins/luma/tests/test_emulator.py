@@ -6,7 +6,8 @@ import asyncio
 
 import pytest
 
-from reelay.emulation import EmulatorSettings
+from reelay.emulation import EmulatorSettings, orientation, sample_clip
+from reelay.testing import mp4_facts
 from reelay_luma.emulator import DEMO_KEY, luma_app
 
 BEARER = {"Authorization": f"Bearer {DEMO_KEY}"}
@@ -71,3 +72,25 @@ async def test_a_generation_dreams_then_completes_and_can_be_deleted(dream):
     assert video.status == 200 and (await video.read())[4:8] == b"ftyp"
     assert (await dream.delete(f"/dream-machine/v1/generations/{generation['id']}", headers=BEARER)).status == 204
     assert (await dream.get(f"/dream-machine/v1/generations/{generation['id']}", headers=BEARER)).status == 404
+
+
+@pytest.mark.parametrize(
+    ("fields", "clip_seconds", "ratio", "shape"),
+    [
+        ({"duration": "9s", "aspect_ratio": "9:16"}, 10, (9, 16), "portrait"),  # 9 s: the nearest clip, the longer
+        ({"aspect_ratio": "1:1"}, 5, (1, 1), "square"),  # Luma's default 5 s
+        ({}, 5, (16, 9), "landscape"),  # and 16:9
+    ],
+)
+async def test_the_video_has_the_asked_duration_and_orientation(dream, fields, clip_seconds, ratio, shape):
+    body = {"model": "ray-2", "prompt": "a fox", **fields}
+    generation = await (await dream.post(CREATE, json=body, headers=BEARER)).json()
+    for _ in range(100):
+        generation = await (await dream.get(f"/dream-machine/v1/generations/{generation['id']}", headers=BEARER)).json()
+        if generation["state"] == "completed":
+            break
+        await asyncio.sleep(0.01)
+    video = await (await dream.get("/cdn/" + generation["assets"]["video"].split("/cdn/", 1)[1])).read()
+    assert video == sample_clip(clip_seconds, *ratio)
+    duration, width, height = mp4_facts(video)
+    assert duration == pytest.approx(clip_seconds, abs=0.05) and orientation(width, height) == shape

@@ -7,7 +7,8 @@ shape (``{"error": "Validation of body failed", "issues": [...]}``), tasks
 going ``THROTTLED`` -> ``PENDING`` -> ``RUNNING`` (with ``progress``) ->
 ``SUCCEEDED`` over ``settings.generation_seconds``, ``DELETE`` cancelling a
 running task and deleting a finished one. Outputs are signed URLs on the
-emulator itself (``/outputs/<id>.mp4?_jwt=...``), served with ``Range``.
+emulator itself (``/outputs/<id>.mp4?_jwt=...``), served with ``Range``: a
+clip of the task's duration and ratio (``settings.video_for``).
 
 Prompt markers (:class:`reelay.emulation.Scenario`): ``[emulate:reject]`` ->
 400 from moderation, ``[emulate:invalid]`` -> 400 validation,
@@ -251,5 +252,7 @@ async def _output(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE]
     if not request.query.get("_jwt"):
         raise web.HTTPNotFound()
-    state.finished_job(request.match_info["name"].removesuffix(".mp4"))
-    return bytes_response(request, state.settings.video, "video/mp4")
+    job = state.finished_job(request.match_info["name"].removesuffix(".mp4"))
+    body = job.data["body"]
+    seconds = body.get("duration") or BY_NAME[job.data["model"]].spec.default_duration
+    return bytes_response(request, state.settings.video_for(seconds, body.get("ratio")), "video/mp4")

@@ -6,7 +6,8 @@ import asyncio
 
 import pytest
 
-from reelay.emulation import EmulatorSettings
+from reelay.emulation import EmulatorSettings, orientation, sample_clip
+from reelay.testing import mp4_facts
 from reelay_runway.emulator import DEMO_CREDENTIALS, create_app
 
 AUTH = {"Authorization": f"Bearer {DEMO_CREDENTIALS['api_key']}", "X-Runway-Version": "2024-11-06"}
@@ -75,6 +76,28 @@ async def test_a_task_advances_to_a_signed_output_and_is_deleted(runway):
     assert video.status == 200 and (await video.read())[4:8] == b"ftyp"
     assert (await runway.delete(f"/v1/tasks/{task_id}", headers=AUTH)).status == 204
     assert (await runway.get(f"/v1/tasks/{task_id}", headers=AUTH)).status == 404
+
+
+@pytest.mark.parametrize(
+    ("body", "seconds", "shape"),
+    [
+        ({**GEN45, "ratio": "720:1280", "duration": 10}, 10, "portrait"),
+        ({"model": "veo3.1", "promptText": "a fox", "ratio": "1080:1920"}, 8, "portrait"),  # veo3.1's default 8 s
+    ],
+)
+async def test_the_output_has_the_asked_duration_and_orientation(runway, body, seconds, shape):
+    task_id = (await (await runway.post("/v1/text_to_video", json=body, headers=AUTH)).json())["id"]
+    task: dict = {}
+    for _ in range(200):
+        task = await (await runway.get(f"/v1/tasks/{task_id}", headers=AUTH)).json()
+        if task["status"] == "SUCCEEDED":
+            break
+        await asyncio.sleep(0.01)
+    output = task["output"][0]
+    video = await (await runway.get(output.split(str(runway.server.make_url("")).rstrip("/"))[-1])).read()
+    assert video == sample_clip(seconds, *map(int, body["ratio"].split(":")))
+    duration, width, height = mp4_facts(video)
+    assert duration == pytest.approx(seconds, abs=0.05) and orientation(width, height) == shape
 
 
 async def test_delete_cancels_a_running_task(aiohttp_client):

@@ -9,7 +9,9 @@ modes, resolution, ratio, duration per model, unknown fields), tasks going
 ``queued`` -> ``running`` -> ``succeeded`` over ``settings.generation_seconds``,
 DELETE that cancels a queued task and refuses a running one (409), and the
 ``{"error": {code, message, param, type}}`` shape with a request id. The video
-URL points at the emulator itself, like Ark's pre-signed TOS links.
+URL points at the emulator itself, like Ark's pre-signed TOS links; the video
+is a clip of the task's duration and ratio (``settings.video_for``; 16:9 when
+the ratio is absent or ``adaptive``).
 
 Markers in the prompt (:class:`reelay.emulation.Scenario`): ``reject`` -> 400
 ``InputTextSensitiveContentDetected``; ``invalid`` -> 400 ``InvalidParameter``;
@@ -294,5 +296,8 @@ async def _delete(request: web.Request) -> web.Response:
 
 async def _video(request: web.Request) -> web.Response:
     state = request.app[STATE]
-    state.finished_job(request.match_info["id"])
-    return bytes_response(request, state.settings.video, "video/mp4")
+    job = state.finished_job(request.match_info["id"])
+    ratio = job.data["ratio"]
+    if ratio in (None, "adaptive"):  # the emulator reports 16:9 for these
+        ratio = "16:9"
+    return bytes_response(request, state.settings.video_for(job.data["duration"], ratio), "video/mp4")

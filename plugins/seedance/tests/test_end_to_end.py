@@ -8,10 +8,10 @@ from collections.abc import AsyncIterator
 import pytest
 
 from reelay import Channel, FailureKind, Task, TaskStatus, UnifiedRequest, UpstreamError
-from reelay.emulation import sample_mp4, serve_app
+from reelay.emulation import orientation, sample_clip, serve_app
 from reelay.normalize import normalize
 from reelay.plugins import Registry
-from reelay.testing import sample_image_data_uri
+from reelay.testing import mp4_facts, sample_image_data_uri
 
 
 @pytest.fixture
@@ -63,7 +63,31 @@ async def test_text_to_video_to_bytes(pm, registry, channel, http):
     task.result = updates[-1].result
     source = await pm.hook.reelay_open_content(task=task, channel=channel, http=http, variant="video")
     async with http.get(source.url) as response:
-        assert await response.read() == sample_mp4()
+        assert await response.read() == sample_clip(6, 9, 16)  # the asked duration and ratio
+
+
+@pytest.mark.parametrize(
+    ("fields", "seconds", "ratio", "shape"),
+    [
+        ({"duration": 10, "size": "9:16"}, 10, (9, 16), "portrait"),
+        ({"duration": 12, "size": "1:1"}, 12, (1, 1), "square"),
+        ({}, 5, (16, 9), "landscape"),  # no ratio sent: Ark's 16:9, and its 5 s
+        ({"image": "https://img.example/frame.png", "duration": 4}, 4, (16, 9), "landscape"),  # adaptive: 16:9
+    ],
+)
+async def test_the_video_has_the_asked_duration_and_orientation(
+    pm, registry, channel, http, fields, seconds, ratio, shape
+):
+    task = await _submit(pm, registry, channel, http, prompt="a fox", **fields)
+    updates = await _poll(pm, task, channel, http)
+    assert updates[-1].status is TaskStatus.COMPLETED
+    task.result = updates[-1].result
+    source = await pm.hook.reelay_open_content(task=task, channel=channel, http=http, variant="video")
+    async with http.get(source.url) as response:
+        video = await response.read()
+    assert video == sample_clip(seconds, *ratio)
+    duration, width, height = mp4_facts(video)
+    assert duration == pytest.approx(seconds, abs=0.05) and orientation(width, height) == shape
 
 
 @pytest.mark.parametrize("image", [sample_image_data_uri(), "https://img.example/frame.png"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from reelay.emulation import sample_asset, sample_mp4, serve_app
+from reelay.emulation import sample_asset, serve_app
 from reelay.plugins import Registry
 from reelay.testing import TEST_TOKEN, channel_for, gateway_config, running_gateway
 
@@ -30,7 +30,8 @@ async def test_create_with_an_image_poll_and_download(pm, tmp_path):
         )
         done = await client.videos.poll(video.id, poll_interval_ms=50)
         assert done.status == "completed" and done.seconds == "4"
-        assert (await client.videos.download_content(video.id)).content == sample_mp4()
+        content = (await client.videos.download_content(video.id)).content
+        assert content == settings.video_for(4, "16:9")  # 4 s; an image's ratio is adaptive, served as 16:9
         by_url = await client.videos.create(
             model=MODEL,
             prompt="from a url",

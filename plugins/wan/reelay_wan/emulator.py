@@ -7,7 +7,9 @@ region's catalogue (``settings.options["region"]``), kf2v models only on the
 durations per model (400 ``InvalidParameter``), tasks going PENDING ->
 RUNNING -> SUCCEEDED, UNKNOWN for ids it never made, cancel only while
 PENDING (400 ``UnsupportedOperation``), errors as ``{code, message,
-request_id}``. The video URL points at the emulator, like a signed OSS link.
+request_id}``. The video URL points at the emulator, like a signed OSS link;
+the video is a clip of the asked ``duration`` and ``size``
+(``settings.video_for``; landscape without a size).
 
 Prompt markers: ``reject`` -> 400 ``DataInspectionFailed``; ``invalid`` -> 400
 ``InvalidParameter``; ``fail`` -> FAILED ``InternalError``; ``block`` ->
@@ -179,5 +181,6 @@ async def _cancel(request: web.Request) -> web.Response:
 
 async def _video(request: web.Request) -> web.Response:
     state = request.app[KEY]
-    state.finished_job(request.match_info["id"])
-    return bytes_response(request, state.settings.video, "video/mp4")
+    parameters = state.finished_job(request.match_info["id"]).data
+    size = str(parameters.get("size", "1280*720")).replace("*", "x")  # no size (image-to-video, a default): landscape
+    return bytes_response(request, state.settings.video_for(parameters.get("duration", 5), size), "video/mp4")

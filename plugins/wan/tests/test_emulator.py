@@ -7,9 +7,9 @@ import asyncio
 import pytest
 
 from reelay import Channel, FailureKind, Task, TaskStatus, UnifiedRequest, UpstreamError
-from reelay.emulation import sample_mp4, serve_app
+from reelay.emulation import orientation, sample_clip, serve_app
 from reelay.normalize import normalize
-from reelay.testing import sample_image_data_uri
+from reelay.testing import mp4_facts, sample_image_data_uri
 from reelay_wan import plugin
 from reelay_wan.models import BY_NAME
 
@@ -44,7 +44,26 @@ async def test_text_to_video_bytes(pm, intl, http):
     assert update.status is TaskStatus.COMPLETED and update.result.duration == 15.0
     source = await pm.hook.reelay_open_content(task=task, channel=intl, http=http, variant="video")
     async with http.get(source.url) as response:
-        assert await response.read() == sample_mp4()
+        assert await response.read() == sample_clip(15, 1080, 1920)  # the longest clip, portrait
+
+
+@pytest.mark.parametrize(
+    ("model", "fields", "seconds", "ratio", "shape"),
+    [
+        ("wan2.6-t2v", {"size": "720x1280", "duration": 10}, 10, (9, 16), "portrait"),
+        ("wan2.6-t2v", {"size": "1440x1440", "duration": 7}, 7, (1, 1), "square"),
+        ("wan2.2-t2v-plus", {}, 5, (16, 9), "landscape"),  # DashScope's defaults: 5 s, 1920*1080
+    ],
+)
+async def test_the_video_has_the_asked_duration_and_orientation(pm, intl, http, model, fields, seconds, ratio, shape):
+    task, update = await generate(pm, intl, http, model, prompt="a cat", **fields)
+    assert update.status is TaskStatus.COMPLETED
+    source = await pm.hook.reelay_open_content(task=task, channel=intl, http=http, variant="video")
+    async with http.get(source.url) as response:
+        video = await response.read()
+    assert video == sample_clip(seconds, *ratio)
+    duration, width, height = mp4_facts(video)
+    assert duration == pytest.approx(seconds, abs=0.05) and orientation(width, height) == shape
 
 
 @pytest.mark.parametrize("image", [sample_image_data_uri(), "https://img.example/cat.png"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from reelay.emulation import sample_asset, sample_mp4, serve_app
+from reelay.emulation import sample_asset, serve_app
 from reelay.testing import TEST_TOKEN, channel_for, gateway_config, running_gateway
 from reelay_wan import plugin
 
@@ -26,7 +26,8 @@ async def test_sdk_round_trip(pm, tmp_path):
             input_reference=("f.png", sample_asset("sample.png"), "image/png"),
         )
         assert (await videos.poll(made.id, poll_interval_ms=50)).status == "completed"
-        assert (await videos.download_content(made.id)).content == sample_mp4()
+        # DashScope's default 5 s; image-to-video sends no size, so the clip is landscape
+        assert (await videos.download_content(made.id)).content == spec.settings().video_for(5, None)
         url_made = await videos.create(
             model="wan2.6-i2v",
             prompt="wave",
