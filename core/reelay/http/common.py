@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 import structlog
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 
 from ..engine import Dispatcher
 from ..engine.poller import Poller
@@ -83,6 +83,24 @@ async def read_json(request: web.Request) -> Any:
         return orjson.loads(raw)
     except orjson.JSONDecodeError:  # also invalid UTF-8 and lone surrogates
         raise InvalidRequest("the request body is not valid JSON") from None
+
+
+async def multipart_parts(request: web.Request) -> AsyncIterator[tuple[BodyPartReader, bytes]]:
+    """Each part of a multipart body with its decoded bytes, the whole within ``server.max_body_mb``.
+
+    :raises PayloadTooLarge: the parts add up to more than the limit.
+    """
+    limit = request.app[DISPATCHER].config.server.max_body_mb * 1024 * 1024
+    reader = await request.multipart()
+    total = 0
+    while (part := await reader.next()) is not None:
+        if not isinstance(part, BodyPartReader):
+            continue  # a nested multipart: not a form OpenAI's SDK sends
+        data = await part.read(decode=True)
+        total += len(data)
+        if total > limit:
+            raise PayloadTooLarge("request body too large (limit: server.max_body_mb)")
+        yield part, data
 
 
 @contextlib.asynccontextmanager

@@ -11,9 +11,9 @@ import base64
 from typing import Any
 
 import attrs
-from aiohttp import BodyPartReader, web
+from aiohttp import web
 
-from ..errors import InvalidRequest, PayloadTooLarge
+from ..errors import InvalidRequest
 from ..images import sniff_image
 from ..models import ImageInput, UnifiedRequest
 from . import idempotent
@@ -24,6 +24,7 @@ from .common import (
     dispatcher_of,
     json_response,
     multipart_body,
+    multipart_parts,
     read_json,
     task_response,
 )
@@ -65,18 +66,9 @@ def _reference_url(reference: dict[str, Any]) -> str:
 
 
 async def _read_multipart(request: web.Request) -> UnifiedRequest:
-    limit = int(dispatcher_of(request).config.server.max_body_mb * 1024 * 1024)
     fields: dict[str, Any] = {}
     uploads: list[ImageInput] = []
-    reader = await request.multipart()
-    total = 0
-    while (part := await reader.next()) is not None:
-        if not isinstance(part, BodyPartReader):
-            continue
-        data = await part.read(decode=True)
-        total += len(data)
-        if total > limit:
-            raise PayloadTooLarge("request body too large (limit: server.max_body_mb)")
+    async for part, data in multipart_parts(request):
         name = part.name or ""
         if part.filename is not None:
             if name != "input_reference":

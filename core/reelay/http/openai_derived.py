@@ -11,11 +11,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from aiohttp import BodyPartReader, web
+from aiohttp import web
 
-from ..errors import InvalidRequest, PayloadTooLarge
+from ..errors import InvalidRequest
 from ..models import Character, SourceVideo
-from .common import ROUTE_PREFIX, authenticate, dispatcher_of, json_response, multipart_body, read_json, task_response
+from .common import (
+    ROUTE_PREFIX,
+    authenticate,
+    dispatcher_of,
+    json_response,
+    multipart_body,
+    multipart_parts,
+    read_json,
+    task_response,
+)
 
 #: Where the video comes from: a task id, or the uploaded bytes.
 Video = SourceVideo | str
@@ -130,18 +139,9 @@ async def _read_body(request: web.Request) -> tuple[dict[str, Any], Video | None
 
 
 async def _read_multipart(request: web.Request) -> tuple[dict[str, Any], Video | None]:
-    limit = int(dispatcher_of(request).config.server.max_body_mb * 1024 * 1024)
     fields: dict[str, Any] = {}
     video: Video | None = None
-    reader = await request.multipart()
-    total = 0
-    while (part := await reader.next()) is not None:
-        if not isinstance(part, BodyPartReader):
-            continue
-        data = await part.read(decode=True)
-        total += len(data)
-        if total > limit:
-            raise PayloadTooLarge("request body too large (limit: server.max_body_mb)")
+    async for part, data in multipart_parts(request):
         name = part.name or ""
         if part.filename is not None:
             if name != "video":
