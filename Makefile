@@ -18,8 +18,12 @@ $(STAMP): pyproject.toml $(PLUGINS)
 run: $(STAMP)
 	$(BIN)/reelay demo $(ARGS)
 
+# The suite mostly waits (real servers, timers): 4 workers finish it in about a
+# third of the time on 2 cores. PYTEST_WORKERS=0 runs it in one process.
+PYTEST_WORKERS ?= 4
+
 test: $(STAMP)
-	$(BIN)/python -m pytest $(ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check core plugins tests bench
