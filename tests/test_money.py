@@ -94,6 +94,17 @@ async def test_a_size_has_its_own_price_per_second(acme_pm, tmp_path):
         assert task["cost"]["amount"] == "1.12"
 
 
+async def test_a_priced_model_says_its_price_in_x_reelay(acme_pm, tmp_path):
+    async with priced_gateway(acme_pm, tmp_path) as gateway:
+        status, model = await gateway.client.request("GET", "/v1/models/acme-1")
+        _, listing = await gateway.client.request("GET", "/v1/models")
+    assert status == 200
+    assert model["x_reelay"]["price_per_second"] == {"amount": "0.07", "per_request": "0.00", "currency": "USD"}
+    assert [entry["x_reelay"]["price_per_second"] for entry in listing["data"] if entry["id"] == "acme-1"] == [
+        model["x_reelay"]["price_per_second"]
+    ]
+
+
 async def test_a_failed_generation_refunds(acme_pm, tmp_path):
     async with priced_gateway(acme_pm, tmp_path) as gateway:
         client = gateway.client

@@ -70,6 +70,27 @@ class Session:
         click.echo(json.dumps(value, indent=2))
 
 
+def wait_options(what: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--wait``, ``--output`` and ``--timeout`` for a command that starts a task (``what``: its name in help)."""
+
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        command = click.option("--timeout", type=float, default=None, help="Give up waiting after this many seconds.")(
+            command
+        )
+        command = click.option(
+            "--output",
+            "-o",
+            type=click.Path(dir_okay=False, path_type=Path),
+            default=None,
+            help=f"Where to save the video (implies --wait; default with --wait: <{what} id>.mp4).",
+        )(command)
+        return click.option(
+            "--wait", "-w", is_flag=True, help=f"Follow the {what} with a progress bar, then download the video."
+        )(command)
+
+    return decorate
+
+
 def client_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """``--base-url``, ``--api-key`` and ``--json`` for a command; passes a :class:`Session`."""
 
@@ -259,15 +280,7 @@ def _parse_meta(values: tuple[str, ...]) -> dict[str, Any]:
 @click.option("--seconds", default=None, help="Length in seconds, OpenAI style (instead of --duration).")
 @click.option("--size", "-s", default=None, help="1280x720, 720x1280 or a ratio like 16:9.")
 @click.option("--meta", "meta", multiple=True, help="Vendor extra as key=value (value read as JSON if it parses).")
-@click.option("--wait", "-w", is_flag=True, help="Follow the task with a progress bar, then download the video.")
-@click.option(
-    "--output",
-    "-o",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Where to save the video (implies --wait; default with --wait: <task id>.mp4).",
-)
-@click.option("--timeout", type=float, default=None, help="Give up waiting after this many seconds.")
+@wait_options("task")
 @client_options
 def generate(
     session: Session,
@@ -457,15 +470,7 @@ def delete_task(session: Session, task_id: str) -> None:
 @tasks.command("remix")
 @click.argument("task_id")
 @click.option("--prompt", "-p", required=True, help="The new prompt.")
-@click.option("--wait", "-w", is_flag=True, help="Follow the new task with a progress bar, then download the video.")
-@click.option(
-    "--output",
-    "-o",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Where to save the video (implies --wait; default with --wait: <new task id>.mp4).",
-)
-@click.option("--timeout", type=float, default=None, help="Give up waiting after this many seconds.")
+@wait_options("new task")
 @client_options
 def remix_task(
     session: Session, task_id: str, prompt: str, wait: bool, output: Path | None, timeout: float | None

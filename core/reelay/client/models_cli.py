@@ -46,5 +46,6 @@ def describe(entry: dict[str, Any]) -> list[str]:
         lines.append(f"  {kind} input: durations {rules.get('durations')}, sizes {rules.get('sizes')}, {prompt}")
     lines.extend(f"  {line}" for line in (info.get("precedence") or {}).get("summary", []))
     if "price_per_second" in info:
-        lines.append(f"  price: {info['price_per_second']} per second")
+        price = info["price_per_second"]
+        lines.append(f"  price: {price['amount']} {price['currency']} per second (+ {price['per_request']} a request)")
     return lines

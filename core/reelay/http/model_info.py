@@ -3,7 +3,7 @@
 ``x_reelay`` carries what ``reelay plugins`` shows locally, as data: the
 model's capabilities and operations, durations and sizes per kind of input,
 defaults, precedence rules and limits, and its price per second once billing
-is configured (:func:`price_per_second` is the hook point).
+is configured (:func:`price_per_second`).
 """
 
 from __future__ import annotations
@@ -14,16 +14,22 @@ from aiohttp import web
 
 from ..engine import Dispatcher
 from ..engine.routing import ALIAS_OWNER
-from ..models import InputKind, ModelSpec
+from ..models import InputKind, ModelSpec, amount_text
 from .common import authenticate, dispatcher_of, json_response
 
 
-def price_per_second(dispatcher: Dispatcher, model: ModelSpec) -> float | None:
-    """The model's price per generated second, or None while no billing is configured.
-
-    Billing fills this in from its price table; the key is left out of ``x_reelay`` when None.
-    """
-    return None
+def price_per_second(dispatcher: Dispatcher, model: ModelSpec) -> dict[str, str] | None:
+    """The model's ``[[prices]]`` entry as ``{"amount", "per_request", "currency"}`` (exact
+    decimal text, per generated second), or None when the model has no price."""
+    billing = dispatcher.context.billing
+    price = billing.prices.get(model.name)
+    if price is None:
+        return None
+    return {
+        "amount": amount_text(price.per_second),
+        "per_request": amount_text(price.per_request),
+        "currency": billing.currency,
+    }
 
 
 def model_modes(model: ModelSpec) -> list[str]:

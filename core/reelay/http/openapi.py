@@ -231,53 +231,11 @@ def component_schemas() -> dict[str, Any]:
             "required": ["prompt"],
         },
         "Task": task_schema(),
-        "TaskList": {
-            "type": "object",
-            "properties": {
-                "object": {"const": "list"},
-                "data": {"type": "array", "items": {"$ref": _REF + "Task"}},
-                "first_id": _NULLABLE_STR,
-                "last_id": _NULLABLE_STR,
-                "has_more": {"type": "boolean"},
-            },
-            "required": ["object", "data", "first_id", "last_id", "has_more"],
-        },
+        "TaskList": page_of({"$ref": _REF + "Task"}),
         "Deleted": {
             "type": "object",
             "properties": {"id": {"type": "string"}, "object": {"const": "video.deleted"}, "deleted": {"const": True}},
             "required": ["id", "object", "deleted"],
-        },
-        "ModelList": {
-            "type": "object",
-            "properties": {
-                "object": {"const": "list"},
-                "data": {
-                    "type": "array",
-                    "items": {
-                        "type": "object",
-                        "properties": {
-                            "id": {"type": "string"},
-                            "object": {"const": "model"},
-                            "created": {"type": "integer"},
-                            "owned_by": {"type": "string"},
-                            "x_reelay": {
-                                "type": "object",
-                                "description": "Reelay's additions to the OpenAI model object.",
-                                "properties": {
-                                    "modes": {
-                                        "type": "array",
-                                        "items": {"enum": ["text-to-video", "image-to-video"]},
-                                        "description": "What the model generates from; a model without "
-                                        "text-to-video needs an image.",
-                                    }
-                                },
-                            },
-                        },
-                        "required": ["id", "object", "created", "owned_by"],
-                    },
-                },
-            },
-            "required": ["object", "data"],
         },
         "Health": {
             "type": "object",
@@ -319,35 +277,40 @@ _USAGE = {
     },
     "required": ["object", "currency", "quota", "balance", "held", "spent", "by_model"],
 }
-_USAGE_ENTRIES = {
+
+
+def page_of(item: dict[str, Any]) -> dict[str, Any]:
+    """A page of a list, in OpenAI's shape: ``data`` of ``item``, ``first_id``, ``last_id``, ``has_more``."""
+    return {
+        "type": "object",
+        "properties": {
+            "object": {"const": "list"},
+            "data": {"type": "array", "items": item},
+            "first_id": _NULLABLE_STR,
+            "last_id": _NULLABLE_STR,
+            "has_more": {"type": "boolean"},
+        },
+        "required": ["object", "data", "first_id", "last_id", "has_more"],
+    }
+
+
+_USAGE_ENTRY = {
     "type": "object",
     "properties": {
-        "object": {"const": "list"},
-        "data": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "properties": {
-                    "id": {"type": "string"},
-                    "object": {"const": "usage.entry"},
-                    "kind": {"enum": ["hold", "settle", "refund", "credit"]},
-                    "amount": _MONEY,
-                    "currency": {"type": "string"},
-                    "created_at": {"type": "integer"},
-                    "task_id": _NULLABLE_STR,
-                    "model": _NULLABLE_STR,
-                    "seconds": {"type": ["number", "null"]},
-                    "note": _NULLABLE_STR,
-                },
-                "required": ["id", "object", "kind", "amount", "currency", "created_at"],
-            },
-        },
-        "first_id": _NULLABLE_STR,
-        "last_id": _NULLABLE_STR,
-        "has_more": {"type": "boolean"},
+        "id": {"type": "string"},
+        "object": {"const": "usage.entry"},
+        "kind": {"enum": ["hold", "settle", "refund", "credit"]},
+        "amount": _MONEY,
+        "currency": {"type": "string"},
+        "created_at": {"type": "integer"},
+        "task_id": _NULLABLE_STR,
+        "model": _NULLABLE_STR,
+        "seconds": {"type": ["number", "null"]},
+        "note": _NULLABLE_STR,
     },
-    "required": ["object", "data", "first_id", "last_id", "has_more"],
+    "required": ["id", "object", "kind", "amount", "currency", "created_at"],
 }
+_USAGE_ENTRIES = page_of(_USAGE_ENTRY)
 
 
 # ---------------------------------------------------------------- operations

@@ -91,6 +91,11 @@ _X_REELAY = {
     "description": "What the model accepts and can do (Reelay's extension of OpenAI's model object).",
     "properties": {
         "vendor": {"type": "string"},
+        "modes": {
+            **_LIST,
+            "items": {"enum": ["text-to-video", "image-to-video"]},
+            "description": "What the model generates from; a model without text-to-video needs an image.",
+        },
         "description": {"type": "string"},
         "aliases": {**_LIST, "items": {"type": "string"}},
         "capabilities": {
@@ -111,7 +116,15 @@ _X_REELAY = {
         "metadata_fields": {**_LIST, "items": {"type": "string"}},
         "limits": {"type": "object"},
         "typical_seconds": {"type": "number"},
-        "price_per_second": {"type": "number", "description": "Present when billing is configured."},
+        "price_per_second": {
+            "type": "object",
+            "description": "The model's `[[prices]]` entry (exact decimal text); absent when it has none.",
+            "properties": {
+                "amount": {"type": "string"},
+                "per_request": {"type": "string"},
+                "currency": {"type": "string"},
+            },
+        },
     },
     "required": ["vendor", "capabilities", "operations", "durations", "sizes", "inputs", "precedence"],
 }
