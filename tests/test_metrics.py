@@ -127,3 +127,26 @@ async def test_two_apps_keep_their_own_registries(acme_pm, tmp_path):
         _, _, fresh = await scrape(second)
     assert total(samples(text), "reelay_submissions_total") == 1
     assert total(samples(fresh), "reelay_submissions_total") == 0
+
+
+def test_latency_family_buckets_count_observations_up_to_their_bound_and_feed_the_counter_beside():
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from reelay.engine.latency import LatencyFamily
+
+    registry = CollectorRegistry()
+    family = LatencyFamily(
+        "t_seconds", "latency", ("route",), (0.1, 1.0), counter=("t_requests", "requests", ("status",))
+    )
+    registry.register(family)
+    ok, failed = family.recorder("get", "200"), family.recorder("get", "500")
+    for seconds in (0.05, 0.1, 0.5):
+        ok(seconds)
+    failed(2.0)
+    found = samples(generate_latest(registry).decode())
+    bucket = lambda le: found[("t_seconds_bucket", frozenset({("route", "get"), ("le", le)}))]  # noqa: E731
+    assert (bucket("0.1"), bucket("1.0"), bucket("+Inf")) == (2, 3, 4)  # 0.1 falls in le="0.1"
+    assert found[("t_seconds_count", frozenset({("route", "get")}))] == 4
+    assert found[("t_seconds_sum", frozenset({("route", "get")}))] == 2.65
+    assert found[("t_requests_total", frozenset({("route", "get"), ("status", "200")}))] == 3
+    assert found[("t_requests_total", frozenset({("route", "get"), ("status", "500")}))] == 1

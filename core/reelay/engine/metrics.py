@@ -13,7 +13,6 @@ Labels never carry a task id, a token, a prompt or a vendor's free text.
 
 from __future__ import annotations
 
-import functools
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
@@ -23,6 +22,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from ..hookspecs import hookimpl
 from ..models import Channel, Task, TaskStatus
 from .breakers import Breakers, BreakerState
+from .latency import LatencyFamily, Recorder
 
 _FAST = (0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 _UPSTREAM = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
@@ -34,12 +34,15 @@ class Metrics:
 
     def __init__(self, registry: CollectorRegistry | None = None):
         self.registry = registry = registry or CollectorRegistry(auto_describe=True)
-        self.requests = Counter(
-            "reelay_http_requests", "HTTP requests by route and status", ["route", "status"], registry=registry
+        # The two families every request feeds are lock-free series (see .latency).
+        self.requests = LatencyFamily(
+            "reelay_http_request_duration_seconds",
+            "HTTP request latency",
+            ("route",),
+            _FAST,
+            counter=("reelay_http_requests", "HTTP requests by route and status", ("status",)),
         )
-        self.request_seconds = Histogram(
-            "reelay_http_request_duration_seconds", "HTTP request latency", ["route"], buckets=_FAST, registry=registry
-        )
+        registry.register(self.requests)
         self.submissions = Counter(
             "reelay_submissions",
             "Submissions to a channel by model and outcome (ok or the failure kind)",
@@ -74,13 +77,10 @@ class Metrics:
         self.content_bytes = Counter(
             "reelay_content_bytes", "Video bytes served, from the kept copy or relayed", ["source"], registry=registry
         )
-        self.store_seconds = Histogram(
-            "reelay_store_operation_duration_seconds",
-            "Store operation latency",
-            ["operation"],
-            buckets=_FAST,
-            registry=registry,
+        self.store_seconds = LatencyFamily(
+            "reelay_store_operation_duration_seconds", "Store operation latency", ("operation",), _FAST
         )
+        registry.register(self.store_seconds)
         self.channel_state = Gauge(
             "reelay_channel_state", "1 for each channel's breaker state", ["channel", "state"], registry=registry
         )
@@ -94,32 +94,33 @@ class Metrics:
             registry=registry,
         )
         self.rate_limited = Counter("reelay_rate_limited", "Requests refused by a token's rpm", registry=registry)
-        # The labelled children of the hot paths, looked up once.
-        self._http: dict[tuple[str, int], tuple[Any, Any]] = {}
-        self._store: dict[str, Any] = {}
+        # Recorders and labelled children of the hot paths, looked up once.
+        self._http: dict[tuple[str, int], Recorder] = {}
+        self._children: dict[tuple[object, tuple[str, ...]], Any] = {}
 
     # ------------------------------------------------------------ the HTTP edge
 
     def http_request(self, route: str, status: int, seconds: float) -> None:
         """One answered request (``route`` is the route's name, never the path)."""
-        children = self._http.get((route, status))
-        if children is None:
-            children = self._http[(route, status)] = (
-                self.requests.labels(route, str(status)),
-                self.request_seconds.labels(route),
-            )
-        children[0].inc()
-        children[1].observe(seconds)
+        record = self._http.get((route, status))
+        if record is None:
+            record = self._http[(route, status)] = self.requests.recorder(route, str(status))
+        record(seconds)
 
     def content_served(self, source: str, size: int) -> None:
         """``size`` video bytes went out, from the ``kept`` copy or ``relayed`` from the vendor."""
         self.content_bytes.labels(source).inc(size)
 
-    def store_operation(self, operation: str, seconds: float) -> None:
-        child = self._store.get(operation)
+    def store_recorder(self, operation: str) -> Recorder:
+        """The function a store operation's latency (seconds) is reported to."""
+        return self.store_seconds.recorder(operation)
+
+    def _child(self, family: Any, *labels: str) -> Any:
+        """``family.labels(*labels)``, looked up once (the lookup validates and locks each time)."""
+        child = self._children.get((family, labels))
         if child is None:
-            child = self._store[operation] = self.store_seconds.labels(operation)
-        child.observe(seconds)
+            child = self._children[(family, labels)] = family.labels(*labels)
+        return child
 
     # ------------------------------------------------------------ observer hooks
 
@@ -127,22 +128,23 @@ class Metrics:
     def reelay_upstream_called(
         self, channel: Channel, operation: str, seconds: float, outcome: str, model: str | None
     ) -> None:
-        self.upstream_calls.labels(channel.name, operation, outcome).inc()
-        self.upstream_seconds.labels(channel.name, operation).observe(seconds)
+        child = self._child
+        child(self.upstream_calls, channel.name, operation, outcome).inc()
+        child(self.upstream_seconds, channel.name, operation).observe(seconds)
         if operation == "submit":
-            self.submissions.labels(model or "", channel.name, outcome).inc()
+            child(self.submissions, model or "", channel.name, outcome).inc()
         elif operation == "poll":
-            self.polls.labels(channel.name).inc()
+            child(self.polls, channel.name).inc()
             if outcome != "ok":
-                self.poll_failures.labels(channel.name, outcome).inc()
+                child(self.poll_failures, channel.name, outcome).inc()
 
     @hookimpl
     def reelay_task_changed(self, task: Task, previous: TaskStatus) -> None:
         if not task.is_terminal:
             return
-        self.finished.labels(task.model, task.status.value).inc()
+        self._child(self.finished, task.model, task.status.value).inc()
         if task.status is TaskStatus.COMPLETED and task.completed_at is not None:
-            self.completion_seconds.labels(task.model).observe(max(0.0, task.completed_at - task.created_at))
+            self._child(self.completion_seconds, task.model).observe(max(0.0, task.completed_at - task.created_at))
 
     @hookimpl
     def reelay_unknown_status(self, channel: Channel, status: str) -> None:
@@ -188,7 +190,7 @@ class MeteredStore:
         for name in self._TIMED:
             method = getattr(store, name, None)
             if method is not None:
-                setattr(self, name, _timed(method, functools.partial(metrics.store_operation, name)))
+                setattr(self, name, _timed(method, metrics.store_recorder(name)))
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)

@@ -19,7 +19,7 @@ from . import admin, model_info, openai, openai_derived, routes, usage
 from .callbacks import setup_callback_routes
 from .capacity import capacity_middleware
 from .common import DISPATCHER, OWNS_ALL_ROUTES, POLLER, PUBLIC_URL, ROUTE_PREFIX, Handler
-from .metrics import kept_file_counter, metrics_middleware, metrics_page
+from .metrics import metrics_middleware, metrics_page
 from .middleware import error_middleware
 from .notify import setup_notify_routes
 from .openapi import docs_page, openapi_json
@@ -82,7 +82,6 @@ def setup_routes(app: web.Application, dispatcher: Dispatcher, *, poller: bool =
 
     if dispatcher.metrics is not None:
         app.middlewares.insert(0, metrics_middleware(dispatcher.metrics))  # outermost: sees final statuses
-        app.on_response_prepare.append(kept_file_counter(dispatcher.metrics))
 
     app.cleanup_ctx.append(lifecycle)
     router = app.router

@@ -53,30 +53,14 @@ def metrics_middleware(metrics: Metrics) -> Middleware:
 
 
 async def _count_content(request: web.Request, response: web.StreamResponse, metrics: Metrics) -> None:
-    """Count a relayed video's bytes (sent by now); a kept file is counted as it starts (:func:`kept_file_counter`)."""
-    if isinstance(response, web.FileResponse) or request.method == "HEAD" or response.status not in (200, 206):
+    """Count a video's bytes, sent by now: a kept file goes out from the handler (it is prepared there)."""
+    if request.method == "HEAD" or response.status not in (200, 206):
+        return
+    if isinstance(response, web.FileResponse):
+        metrics.content_served("kept", response.content_length or 0)
         return
     size = response.content_length if response.content_length is not None else response.body_length
     metrics.content_served("relayed", size)
-
-
-def kept_file_counter(metrics: Metrics) -> Callable[[web.Request, web.StreamResponse], Awaitable[None]]:
-    """An ``on_response_prepare`` receiver counting kept files' bytes.
-
-    A kept file goes out with ``sendfile(2)`` after the handler and the
-    middlewares have returned; its length is known when its headers are sent.
-    """
-
-    async def count(request: web.Request, response: web.StreamResponse) -> None:
-        if (
-            isinstance(response, web.FileResponse)
-            and request.method != "HEAD"
-            and response.status in (200, 206)
-            and getattr(request.match_info.route, "name", None) == _CONTENT_ROUTE
-        ):
-            metrics.content_served("kept", response.content_length or 0)
-
-    return count
 
 
 async def metrics_page(request: web.Request) -> web.Response:
