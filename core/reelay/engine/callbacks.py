@@ -96,7 +96,9 @@ class Callbacks:
         update = None
         if channel is not None:
             try:
-                update = context.pm.hook.reelay_parse_callback(body=body, headers=headers, task=task, channel=channel)
+                update = context.hooks(channel).reelay_parse_callback(
+                    body=body, headers=headers, task=task, channel=channel
+                )
             except Exception:  # a plugin bug or a body it chokes on: the poll backstop still runs
                 log.exception("plugin raised reading a callback", task_id=task_id, vendor=vendor)
         if update is None or _backwards(task, update.status):

@@ -49,7 +49,7 @@ class Characters:
         if not ordered:
             raise UpstreamUnavailable("no channel could take this request", status=503, code="no_channel_available")
         channel = ordered[0]
-        hook = context.pm.hook.reelay_create_character
+        hook = context.hooks(channel).reelay_create_character
         awaitable = hook(name=name, video=video, channel=channel, http=context.http)
         if awaitable is None:
             raise not_supported(model.name, "characters", param="model")
@@ -80,7 +80,7 @@ class Characters:
             raise NotFound(f"no character {character_id!r}", param="character_id", code="character_not_found")
         channel = self.context.channels.get(character.channel)
         if channel is not None:
-            hook = self.context.pm.hook.reelay_get_character
+            hook = self.context.hooks(channel).reelay_get_character
             awaitable = hook(character=character, channel=channel, http=self.context.http)
             if awaitable is not None:
                 try:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import aiohttp
 import attrs
@@ -30,6 +30,7 @@ from .calls import UpstreamCalls
 from .events import Events
 from .keys import KeyRing
 from .metrics import Metrics
+from .vendor_hooks import VendorHooks
 
 log = structlog.get_logger("reelay")
 
@@ -73,6 +74,13 @@ class EngineContext:
     _own_session: bool = False
     # Set when there is work sooner than the poller planned (see wake()).
     _new_work: asyncio.Event = attrs.field(factory=asyncio.Event)
+    _vendor_hooks: VendorHooks = attrs.field(
+        default=attrs.Factory(lambda self: VendorHooks(self.pm), takes_self=True), init=False
+    )
+
+    def hooks(self, channel: Channel) -> Any:
+        """The vendor hooks for ``channel`` (``pm.hook`` without other vendors' plugins: :mod:`.vendor_hooks`)."""
+        return self._vendor_hooks.of(channel.vendor)
 
     @property
     def http(self) -> aiohttp.ClientSession:

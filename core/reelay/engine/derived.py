@@ -59,7 +59,9 @@ class DerivedTasks:
 
         def start(video: SourceVideo, channel: Channel) -> Any:
             assert video.task is not None
-            return self.context.pm.hook.reelay_remix(task=video.task, prompt=prompt, channel=channel, http=self._http)
+            return self.context.hooks(channel).reelay_remix(
+                task=video.task, prompt=prompt, channel=channel, http=self._http
+            )
 
         unsupported = InvalidRequest(f"{model.vendor} has no remix", code="remix_not_supported", param="task_id")
         return await self._derive(token, source, model, channel, start, prompt=prompt, unsupported=unsupported)
@@ -78,7 +80,7 @@ class DerivedTasks:
             )
 
         def start(video: SourceVideo, channel: Channel) -> Any:
-            hook = self.context.pm.hook.reelay_extend
+            hook = self.context.hooks(channel).reelay_extend
             return hook(source=video, prompt=prompt, seconds=seconds, channel=channel, http=self._http)
 
         total = (source.task.seconds or 0) + seconds if source.task is not None else seconds
@@ -89,7 +91,9 @@ class DerivedTasks:
         source, model, channel = await self._resolve(token, video, model_name, "edit")
 
         def start(video: SourceVideo, channel: Channel) -> Any:
-            return self.context.pm.hook.reelay_edit(source=video, prompt=prompt, channel=channel, http=self._http)
+            return self.context.hooks(channel).reelay_edit(
+                source=video, prompt=prompt, channel=channel, http=self._http
+            )
 
         return await self._derive(token, source, model, channel, start, prompt=prompt)
 

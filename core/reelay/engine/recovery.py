@@ -52,7 +52,7 @@ class Recovery:
         transiently; it is tried again later). Raises what a plugin's bug raises.
         """
         context = self.context
-        awaitable = context.pm.hook.reelay_find_submission(task=task, channel=channel, http=context.http)
+        awaitable = context.hooks(channel).reelay_find_submission(task=task, channel=channel, http=context.http)
         searched = awaitable is not None
         if searched:
             try:
@@ -99,7 +99,7 @@ class Recovery:
             task.request = stored.request if stored is not None else None
         if task.request is None or model is None:
             return StatusUpdate(TaskStatus.FAILED, error=TaskError("submission_lost", "the submission was lost"))
-        payload = context.pm.hook.reelay_build_payload(request=task.request, model=model, channel=channel)
+        payload = context.hooks(channel).reelay_build_payload(request=task.request, model=model, channel=channel)
         try:
             task.vendor_ref = await self.submitter.send(payload, task.request, channel)
         except UpstreamError as error:

@@ -86,7 +86,9 @@ class Results:
             # Removed from the results directory by hand: the vendor may still have it.
             log.warning("kept result missing; asking the vendor", task_id=task.id)
         channel = context.channel_of(task)
-        awaitable = context.pm.hook.reelay_open_content(task=task, channel=channel, http=context.http, variant=variant)
+        awaitable = context.hooks(channel).reelay_open_content(
+            task=task, channel=channel, http=context.http, variant=variant
+        )
         if awaitable is None:
             raise InvalidRequest(f"variant {variant!r} is not available for this task", param="variant")
         try:
@@ -172,7 +174,7 @@ class Results:
             return None
         store = context.config.store
         try:
-            awaitable = context.pm.hook.reelay_open_content(
+            awaitable = context.hooks(channel).reelay_open_content(
                 task=task, channel=channel, http=context.http, variant="video"
             )
             if awaitable is None:

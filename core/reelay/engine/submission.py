@@ -112,7 +112,7 @@ class Submitter:
                 request = _served_by_alias(request, unified.model, model)
             if context.callback_url is not None and (callback := await context.callback_url(public_id, channel)):
                 request = attrs.evolve(request, callback_url=callback)  # the vendor may call back (issue 18)
-            payload = context.pm.hook.reelay_build_payload(request=request, model=model, channel=channel)
+            payload = context.hooks(channel).reelay_build_payload(request=request, model=model, channel=channel)
             if payload is None:
                 log.error("no plugin builds payloads for vendor", vendor=channel.vendor, channel=channel.name)
                 continue
@@ -207,7 +207,9 @@ class Submitter:
         Raises :class:`UpstreamError` as the plugin does, scrubbed (``FailureKind.CHANNEL`` if none submits).
         """
         context = self.context
-        awaitable = context.pm.hook.reelay_submit(payload=payload, request=request, channel=channel, http=context.http)
+        awaitable = context.hooks(channel).reelay_submit(
+            payload=payload, request=request, channel=channel, http=context.http
+        )
         if awaitable is None:
             raise UpstreamError(FailureKind.CHANNEL, f"no plugin submits to vendor {channel.vendor!r}")
         return await context.calls.timed(channel, "submit", context.from_vendor(awaitable), request.model)

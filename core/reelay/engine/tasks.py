@@ -56,7 +56,7 @@ class Tasks:
         if task.is_terminal:
             raise Conflict(f"task {task_id} already ended ({task.status.value})", param="task_id", code="task_ended")
         channel = context.channel_of(task)
-        awaitable = context.pm.hook.reelay_cancel(task=task, channel=channel, http=context.http)
+        awaitable = context.hooks(channel).reelay_cancel(task=task, channel=channel, http=context.http)
         if awaitable is None:
             raise InvalidRequest(
                 f"task {task_id} cannot be cancelled: vendor {task.vendor} offers no cancel, so it keeps running",

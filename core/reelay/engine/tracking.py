@@ -51,11 +51,11 @@ class Tracker:
         if task.vendor_ref is None:
             return await self._recover(task, channel, lease)
         try:
-            awaitable = context.pm.hook.reelay_fetch_status(task=task, channel=channel, http=context.http)
+            awaitable = context.hooks(channel).reelay_fetch_status(task=task, channel=channel, http=context.http)
             if awaitable is None:
                 raise UpstreamError(FailureKind.CHANNEL, f"no plugin polls vendor {channel.vendor!r}")
             payload = await context.calls.timed(channel, "poll", awaitable, task.model)
-            update = context.pm.hook.reelay_map_status(payload=payload, task=task, channel=channel)
+            update = context.hooks(channel).reelay_map_status(payload=payload, task=task, channel=channel)
             if update is None:
                 raise UpstreamError(FailureKind.TRANSIENT, f"no plugin maps {channel.vendor!r} statuses")
         except UpstreamError as error:
