@@ -61,6 +61,8 @@ class Events:
 
 
 def _notify(hook: Any, **kwargs: Any) -> None:
+    if not hook.get_hookimpls():  # nobody listens: skip pluggy's argument checks and call loop
+        return
     try:
         hook(**kwargs)
     except Exception:  # an observer's bug must not fail the task

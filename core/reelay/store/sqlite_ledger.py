@@ -26,6 +26,11 @@ from .ledger import (
 
 _ACCOUNT = "SELECT token, credit_micros, held_micros, spent_micros, quota_applied FROM accounts WHERE token = ?"
 _ENSURE_ACCOUNT = "INSERT INTO accounts (token) VALUES (?) ON CONFLICT (token) DO NOTHING"
+# One statement for "make the account if need be, and add the hold" (an upsert).
+_HOLD = (
+    "INSERT INTO accounts (token, held_micros) VALUES (?, ?)"
+    " ON CONFLICT (token) DO UPDATE SET held_micros = held_micros + excluded.held_micros"
+)
 _ENTRY_COLUMNS = "seq, token, kind, amount_micros, currency, created_at, task_id, model, seconds, note"
 _INSERT_ENTRY = (
     "INSERT INTO ledger (token, kind, amount_micros, currency, created_at, task_id, model, seconds, note)"
@@ -43,17 +48,20 @@ def entry_from_row(row: Any) -> Entry:
 
 
 def admit(task: Task, admission: Admission, insert: tuple[str, Any], connection: sqlite3.Connection) -> None:
-    """Check the task fits, insert it and write its hold (inside a transaction)."""
-    row = connection.execute(_ACCOUNT, (task.owner,)).fetchone()
+    """Check the task fits, insert it and write its hold (inside a transaction: SQLite's one
+    writer admits one task at a time). The account is read only when the balance limits."""
+    account = None
+    if admission.limited and task.cost is not None:
+        row = connection.execute(_ACCOUNT, (task.owner,)).fetchone()
+        account = account_from_row(row) if row else None
     in_flight = None
     if admission.max_in_flight is not None:
         in_flight = connection.execute(_IN_FLIGHT, (task.owner,)).fetchone()[0]
-    check_admission(task, admission, account_from_row(row) if row else None, in_flight)
+    check_admission(task, admission, account, in_flight)
     connection.execute(*insert)
     if task.cost is not None:
         micros = to_micros(task.cost.amount)
-        connection.execute(_ENSURE_ACCOUNT, (task.owner,))
-        connection.execute("UPDATE accounts SET held_micros = held_micros + ? WHERE token = ?", (micros, task.owner))
+        connection.execute(_HOLD, (task.owner, micros))
         connection.execute(
             _INSERT_ENTRY,
             (
