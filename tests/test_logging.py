@@ -7,15 +7,23 @@ import structlog
 from acme_gateway import ACME_KEY, acme_gateway
 
 from reelay.emulation import sample_asset
-from reelay.logs import configure_logging, scrub
+from reelay.logs import configure_logging, redact_values, scrub, scrub_text
 from reelay.testing import TEST_TOKEN
 
 
-def test_scrub_redacts_secret_keys_and_bearer_values():
-    event = scrub(None, "info", {"api_key": "k", "msg": "Authorization: Bearer abc.def", "blob": "A" * 300})
-    assert event["api_key"] == "[redacted]"
-    assert "abc.def" not in event["msg"]
-    assert event["blob"] == "[base64 omitted]"
+def test_scrub_redacts_secret_keys_and_scrub_text_bearer_values_and_long_base64():
+    event = scrub(None, "info", {"api_key": "k", "API_KEY": "k", "msg": "Authorization: Bearer abc.def"})
+    assert event["api_key"] == event["API_KEY"] == "[redacted]"
+    line = scrub_text(json.dumps(event | {"blob": "A" * 300, "short": "B" * 199}))
+    assert "abc.def" not in line and "Bearer [redacted]" in line
+    assert '"blob": "[base64 omitted]"' in line and "B" * 199 in line
+
+
+def test_a_configured_value_is_redacted_as_rendered_plain_json_escaped_or_repr():
+    secret = 'sk-"quoted\\slash'
+    redact_values([secret])
+    for rendered in (secret, json.dumps(secret), repr(secret)):
+        assert "quoted" not in scrub_text(f"event=x value={rendered} after")
 
 
 async def test_a_whole_task_logs_no_secret(acme_pm, tmp_path, capsys):
