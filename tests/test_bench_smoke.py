@@ -22,14 +22,27 @@ def test_every_case_runs_at_smoke_size(tmp_path):
     bench = Bench(SMOKE, tmp_path, log=lambda line: None)
     for case in CASES.values():
         case(bench)
-    assert [v.case for v in bench.verdicts] == ["1", "3", "2", "4", "5", "5", "6", "7", "8"]  # 5: kept copy, relay
+    # 4b: the poller with Kling's callbacks; 5: kept copy, relay
+    assert [v.case for v in bench.verdicts] == ["1", "3", "2", "4", "4b", "5", "5", "6", "7", "8"]
     cases = {row[0] for row in bench.rows}
-    assert cases == {"1/3 status read", "2 submission", "4 poller", "5 content", "6 start-up", "7 metrics", "8 billing"}
+    assert cases == {
+        "1/3 status read",
+        "2 submission",
+        "4 poller",
+        "4b poller, callbacks",
+        "5 content",
+        "6 start-up",
+        "7 metrics",
+        "8 billing",
+    }
     for case, what, median, _ in bench.rows:
         assert math.isfinite(float(median)) and float(median) >= 0, (case, what, median)
     polls = {what: float(median) for case, what, median, _ in bench.rows if case == "4 poller"}
     assert polls["upstream polls per task (mean)"] >= 1
     assert polls["tasks unfinished at the deadline"] == 0
+    called_back = {what: float(median) for case, what, median, _ in bench.rows if case == "4b poller, callbacks"}
+    assert called_back["tasks unfinished at the deadline with callbacks"] == 0
+    assert called_back["tasks without a final callback"] == 0
 
 
 def test_profile_summary_separates_idle_and_start_up(tmp_path):

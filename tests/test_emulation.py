@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 import subprocess
+import time
 
 import pytest
 from aiohttp import web
@@ -16,6 +18,7 @@ from reelay.emulation import (
     EmulatorRefusal,
     EmulatorSettings,
     EmulatorState,
+    JobPhase,
     Scenario,
     bearer_auth,
     json_object,
@@ -136,6 +139,20 @@ def test_emulator_state_serves_only_a_finished_successful_job():
     for job_id in ("running", "failed", "cancelled", "unknown"):
         with pytest.raises(web.HTTPNotFound):
             state.finished_job(job_id)
+
+
+async def test_wait_until_follows_a_retime_made_while_waiting():
+    job = EmulatedJob("moved", duration=3600)
+    waiter = asyncio.ensure_future(job.wait_until(1.0))
+    await asyncio.sleep(0.05)
+    assert not waiter.done()
+    job.retime(time.time(), 0.1)  # done in 0.1 s instead of an hour
+    await asyncio.wait_for(waiter, 2)
+    assert job.phase() is JobPhase.DONE
+    job.retime(time.time() + 0.2, 0.2)  # later again: waits for the new time
+    started = time.perf_counter()
+    await job.wait_until(0.5)
+    assert time.perf_counter() - started >= 0.29 and job.phase() is JobPhase.RUNNING
 
 
 async def test_bearer_auth_refuses_a_missing_or_wrong_key_and_keeps_open_paths_open(aiohttp_client):

@@ -3,9 +3,11 @@
 ``python -m reelaybench.emulator --vendor kling --port 0`` prints
 ``listening <url>``. Besides the vendor's own API it answers:
 
-- ``GET /_bench/stats``: status polls per job, when each job finished and
-  when a poll first saw it finished;
+- ``GET /_bench/stats``: status polls per job, when each job finished,
+  when a poll first saw it finished and, for a vendor that calls back, when
+  the emulator sent each job's last callback;
 - ``POST /_bench/retime``: set jobs' start times and durations (the poller case);
+  callbacks already scheduled follow (``EmulatedJob.retime``);
 - ``GET /_bench/last``: the last vendor request that was not a poll (method,
   path, headers, body), which the submission baseline replays.
 """
@@ -56,6 +58,16 @@ def find_jobs(app: web.Application) -> dict[str, EmulatedJob]:
     raise RuntimeError("cannot find the emulator's jobs")
 
 
+def find_callbacks(app: web.Application) -> list[tuple[str, str, float]]:
+    """The callbacks the emulator sent, as (job id, status, time sent), oldest first; [] for a vendor
+    that does not call back (the Kling emulator keeps them as ``state.callbacks``)."""
+    for key in app:
+        callbacks = getattr(app[key], "callbacks", None)
+        if isinstance(callbacks, list):
+            return callbacks
+    return []
+
+
 def instrument(app: web.Application) -> web.Application:
     stats: dict[str, Any] = {"polls": {}, "done_seen": {}, "last": None}
     app[STATS] = stats
@@ -93,12 +105,15 @@ def instrument(app: web.Application) -> web.Application:
 
     async def get_stats(request: web.Request) -> web.Response:
         table = jobs()
+        # Later callbacks of a job overwrite earlier ones: its last (the one saying it ended) stays.
+        called_back = {job_id: sent for job_id, _, sent in find_callbacks(app)}
         return web.json_response(
             {
                 "jobs": len(table),
                 "polls": stats["polls"],
                 "done_seen": stats["done_seen"],
                 "done_at": {job_id: job.created + job.duration for job_id, job in table.items()},
+                "called_back": called_back,
             }
         )
 
@@ -110,8 +125,7 @@ def instrument(app: web.Application) -> web.Application:
         created = {}
         for index, job_id in enumerate(ids):
             job = table[job_id]
-            job.created = start + spread * index / max(1, len(ids))
-            job.duration = duration
+            job.retime(start + spread * index / max(1, len(ids)), duration)
             created[job_id] = job.created
         return web.json_response({"created": created})
 

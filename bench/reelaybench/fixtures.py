@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator
@@ -58,13 +59,16 @@ def write_config(
     metrics: bool = True,
     prices: Iterable[dict[str, Any]] = (),
     quota: str | None = None,
+    public_url: str | None = None,
 ) -> Path:
     """A gateway TOML config: one bench token, the given channels (``metrics``: ``[metrics] enabled``;
-    ``prices``: ``[[prices]]`` tables; ``quota``: the token's starting credit, absent = unlimited)."""
+    ``prices``: ``[[prices]]`` tables; ``quota``: the token's starting credit, absent = unlimited;
+    ``public_url``: ``[server] public_url``, which vendors that call back are given)."""
     lines = [
         "[server]",
         'host = "127.0.0.1"',
         f"port = {port}",
+        *([f"public_url = {_toml(public_url)}"] if public_url else []),
         "[store]",
         f"url = {_toml('sqlite:///' + str(store))}",
         f"results_dir = {_toml(str(store.parent / 'results'))}",
@@ -103,6 +107,12 @@ def channel_table(spec: EmulatorSpec, base_url: str, **extra: Any) -> dict[str, 
         table["options"] = dict(spec.channel_options)
     table.update(extra)
     return table
+
+
+def calls_back(vendor: str) -> bool:
+    """Whether ``vendor``'s plugin says it calls back (``VendorSpec.callbacks``)."""
+    spec = Registry.collect(plugin_manager_for(vendor)).vendors.get(vendor)
+    return bool(spec is not None and spec.callbacks)
 
 
 def plugin_manager_for(vendor: str) -> pluggy.PluginManager:
@@ -144,17 +154,33 @@ class VendorHarness:
             body["duration"] = self.model.default_duration
         return body
 
-    async def submit_jobs(self, count: int, concurrency: int = 32) -> list[tuple[Task, VendorRef]]:
-        """``count`` vendor jobs through the plugin's own submit hook, each with its task."""
+    async def submit_jobs(
+        self, count: int, concurrency: int = 32, *, callbacks: bool = False
+    ) -> list[tuple[Task, VendorRef]]:
+        """``count`` vendor jobs through the plugin's own submit hook, each with its task.
+
+        ``callbacks``: each request carries a callback URL the engine made, as a
+        submission through the gateway does (it needs ``[server] public_url``),
+        its token written into the config's store; fill that store with
+        ``fill_store(..., fresh=False)`` to keep the tokens.
+        """
         unified = UnifiedRequest(model=self.model.name, prompt=PROMPT, duration=self.model.default_duration)
         policy = self.config.policy_for(self.channel)
         made: list[tuple[Task, VendorRef]] = []
         next_index = iter(range(count))
-        async with aiohttp.ClientSession() as http:
+        async with contextlib.AsyncExitStack() as stack:
+            http = await stack.enter_async_context(aiohttp.ClientSession())
+            if callbacks:
+                await stack.enter_async_context(self.dispatcher)  # opens the store the tokens go to
+                if self.dispatcher.context.callback_url is None:
+                    raise RuntimeError("no callback URLs: the config needs [server] public_url")
 
             async def worker() -> None:
                 for index in next_index:
                     request = normalize(unified, self.model, policy, task_id(index))
+                    if callbacks:
+                        url = await self.dispatcher.context.callback_url(request.public_id, self.channel)
+                        request = attrs.evolve(request, callback_url=url)
                     payload = self.pm.hook.reelay_build_payload(request=request, model=self.model, channel=self.channel)
                     ref = await self.pm.hook.reelay_submit(
                         payload=payload, request=request, channel=self.channel, http=http
@@ -230,15 +256,24 @@ def create_schema(path: Path) -> None:
     asyncio.run(make())
 
 
-def fill_store(path: Path, tasks: Iterable[Task] | None = None, *, template: Task | None = None, count: int = 0) -> int:
+def fill_store(
+    path: Path,
+    tasks: Iterable[Task] | None = None,
+    *,
+    template: Task | None = None,
+    count: int = 0,
+    fresh: bool = True,
+) -> int:
     """Rows straight into the store's schema: ``tasks`` as given, or ``count`` copies of ``template``.
 
     Copies get ids ``task_id(0..count-1)``; rows go in with ``executemany``,
-    not through the API.
+    not through the API. ``fresh``: into a new store (else into the one at
+    ``path``, which has its schema, keeping what it holds).
     """
-    for stale in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
-        stale.unlink(missing_ok=True)
-    create_schema(path)
+    if fresh:
+        for stale in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            stale.unlink(missing_ok=True)
+        create_schema(path)
     insert = f"INSERT INTO tasks ({', '.join(COLUMNS)}) VALUES ({', '.join('?' for _ in COLUMNS)})"
     db = sqlite3.connect(str(path), isolation_level=None)
     try:

@@ -9,6 +9,7 @@ orientation, and a loopback server runner.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import enum
 import time
@@ -112,6 +113,8 @@ class EmulatedJob:
 
     A job is queued for the first tenth of its time, running until
     ``duration`` has passed, then done (succeeded or failed per ``scenario``).
+    An emulator that acts on its own at some point of a job (a vendor calling
+    back) waits with :meth:`wait_until`, which follows :meth:`retime`.
     """
 
     id: str
@@ -120,6 +123,25 @@ class EmulatedJob:
     created: float = attrs.field(factory=time.time)
     data: dict[str, Any] = attrs.field(factory=dict)
     cancelled: bool = False
+    #: Set, and replaced, when the job is retimed: wakes :meth:`wait_until`.
+    _retimed: asyncio.Event | None = attrs.field(default=None, init=False, repr=False, eq=False)
+
+    def retime(self, created: float, duration: float) -> None:
+        """Move the job's start (Unix seconds) and length (seconds); whoever waits in :meth:`wait_until` follows."""
+        self.created, self.duration = created, duration
+        if self._retimed is not None:
+            self._retimed.set()
+            self._retimed = None
+
+    async def wait_until(self, fraction: float) -> None:
+        """Sleep until ``fraction`` of the job's time has passed (0.1: it runs; 1: it is done),
+        following :meth:`retime` made meanwhile."""
+        # A millisecond late, so that phase() read then agrees the moment has come.
+        while (delay := self.created + self.duration * fraction + 0.001 - time.time()) > 0:
+            if self._retimed is None:
+                self._retimed = asyncio.Event()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._retimed.wait(), delay)
 
     def elapsed(self, now: float | None = None) -> float:
         return (time.time() if now is None else now) - self.created

@@ -512,8 +512,8 @@ def _origin(request: web.Request) -> str:
 async def _call_back(state: EmulatorState, job: EmulatedJob, url: str, origin: str) -> None:
     """Post the task object to ``callback_url`` as Kling does: when the task starts and when it ends."""
     async with aiohttp.ClientSession() as http:
-        for at in (job.duration * 0.1, job.duration):
-            await asyncio.sleep(max(0.0, job.created + at - time.time()) + 0.001)
+        for fraction in (0.1, 1.0):
+            await job.wait_until(fraction)  # follows the job when a test or the bench retimes it
             data = _task_object(job, origin)
             state.callbacks.append((job.id, data["task_status"], time.time()))
             try:
