@@ -5,6 +5,7 @@ import time
 
 import acme
 import attrs
+import pytest
 from acme_gateway import acme_gateway
 
 from reelay.config import PollerConfig
@@ -269,3 +270,30 @@ async def test_checkpoints_run_off_the_write_path(tmp_path, monkeypatch):
     await store.close()
     assert ran, "no checkpoint ran"
     assert (tmp_path / "c.db").stat().st_size > 0
+
+
+async def test_a_transact_that_raises_leaves_nothing_alone_or_beside_other_writes(tmp_path):
+    from reelay.models import Task
+    from reelay.store.sqlite import SQLiteStore
+
+    store = SQLiteStore(str(tmp_path / "t.db"))
+    await store.open()
+
+    def half_then_fail(name):
+        def work(connection):
+            connection.execute("INSERT INTO accounts (token) VALUES (?)", (name,))
+            raise ValueError(f"{name} refused")
+
+        return work
+
+    with pytest.raises(ValueError, match="alone refused"):
+        await store.transact(half_then_fail("alone"))  # alone in its transaction
+    results = await asyncio.gather(
+        store.transact(half_then_fail("beside")),
+        store.insert(Task(id="kept", owner="o", model="m", vendor="v", channel="c")),
+        return_exceptions=True,
+    )
+    assert isinstance(results[0], ValueError) and results[1] is None
+    _, rows = await store.execute("SELECT token FROM accounts")
+    assert rows == [] and await store.get("kept") is not None
+    await store.close()

@@ -91,6 +91,15 @@ def _savepoint(connection: sqlite3.Connection, work: Callable[[sqlite3.Connectio
     return (0, result)
 
 
+def _alone(connection: sqlite3.Connection, work: Callable[[sqlite3.Connection], Any]) -> _Outcome:
+    """A transact() callable alone in its transaction: what it raises rolls the transaction back."""
+    try:
+        return (0, work(connection))
+    except Exception as error:
+        connection.execute("ROLLBACK")
+        return error
+
+
 class StoreUnavailable(ReelayError):
     """The database could not run a statement; callers see a 503, never a 500."""
 
@@ -306,9 +315,13 @@ class SQLiteDatabase:
         self._begin(connection, wait)
         outcomes: list[_Outcome] = []
         try:
-            for sql, params in batch:
-                outcomes.append(_statement(connection, sql, params))
-            connection.execute("COMMIT")
+            if len(batch) == 1 and batch[0][0] is _TRANSACT:  # alone: the transaction is its savepoint
+                outcomes.append(_alone(connection, batch[0][1][0]))
+            else:
+                for sql, params in batch:
+                    outcomes.append(_statement(connection, sql, params))
+            if connection.in_transaction:  # _alone() rolled it back
+                connection.execute("COMMIT")
         except BaseException:
             if connection.in_transaction:
                 connection.execute("ROLLBACK")
