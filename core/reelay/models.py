@@ -295,8 +295,17 @@ class ModelSpec:
     def upstream(self) -> str:
         return self.upstream_name or self.name
 
+    #: What :meth:`rules_for` answers, per kind of input, worked out once (normalize asks on every submission).
+    _effective: Mapping[InputKind, InputRules] = attrs.field(init=False, eq=False, repr=False, hash=False)
+
+    def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "_effective", {kind: self._work_out(kind) for kind in InputKind})
+
     def rules_for(self, kind: InputKind) -> InputRules:
         """The effective durations, sizes and prompt rule for one kind of input."""
+        return self._effective[kind]
+
+    def _work_out(self, kind: InputKind) -> InputRules:
         found = {rules.kind: rules for rules in self.inputs}
         own = found.get(kind) or InputRules(kind)
         inherited = found.get(InputKind.IMAGE) if kind is InputKind.FIRST_LAST else None
