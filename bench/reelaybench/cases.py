@@ -653,7 +653,7 @@ def _poller_run(b: Bench, run: int, *, callbacks: bool = False) -> dict[str, flo
             task.created_at = task.updated_at = retimed[ref.id]
             task.next_poll_at = task.created_at + first_delay
         fixtures.fill_store(db, [task for task, _ in made], fresh=not callbacks)
-        label = "poller" if run == 0 and not callbacks else ""
+        label = ("poller-callbacks" if callbacks else "poller") if run == 0 else ""
         gateway = b.start_gateway(stack, "gateway-poller", config, port, label)
         cpu_before, emulator_cpu_before = gateway.cpu_seconds(), emulator_proc.cpu_seconds()
         deadline = start + s.poller_spread + s.poller_done_after + 4 * s.poller_typical + 30

@@ -27,12 +27,18 @@ class CallbackTokens:
     def __init__(self, database: Any, *, postgres: bool):
         self._db = database
         self._postgres = postgres
+        self._dialect: dict[str, str] = {}  # each statement in PostgreSQL's placeholders, worked out once
 
     async def _run(self, sql: str, *params: Any) -> tuple[int, list[Any]]:
         if self._postgres:
-            counter = iter(range(1, len(params) + 1))
-            sql = re.sub(r"\?", lambda _: f"${next(counter)}", sql)
-        return await self._db.execute(sql, params)
+            translated = self._dialect.get(sql)
+            if translated is None:
+                counter = iter(range(1, len(params) + 1))
+                translated = self._dialect[sql] = re.sub(r"\?", lambda _: f"${next(counter)}", sql)
+            return await self._db.execute(translated, params)
+        # Every statement here touches one row by its key: on SQLite they run on the
+        # loop's thread with the turn's other single-row writes (no hop to the store's thread).
+        return await self._db.execute(sql, params, inline=True)
 
     async def add(self, token: str, task_id: str, vendor: str, now: float) -> None:
         await self._run(
