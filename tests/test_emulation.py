@@ -1,8 +1,10 @@
-"""The emulators' videos look like what was asked (the task's duration and orientation); their handler helpers."""
+"""The emulators' videos look like what was asked (the task's duration and orientation); their handler helpers;
+the callbacks they post."""
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import shutil
 import subprocess
@@ -14,6 +16,7 @@ from aiohttp import web
 from reelay.demo import DEMO_TOKEN, demo_environment
 from reelay.emulation import (
     CLIP_SECONDS,
+    CallbackSender,
     EmulatedJob,
     EmulatorRefusal,
     EmulatorSettings,
@@ -21,14 +24,16 @@ from reelay.emulation import (
     JobPhase,
     Scenario,
     bearer_auth,
+    is_http_url,
     json_object,
     orientation,
     refusals,
     sample_clip,
     sample_mp4,
+    serve_app,
     size_dimensions,
 )
-from reelay.testing import mp4_facts, running_gateway
+from reelay.testing import callback_receiver, mp4_facts, running_gateway
 
 
 def ffprobe(data: bytes, tmp_path) -> tuple[float, int, int]:
@@ -193,3 +198,53 @@ async def test_json_object_refuses_what_is_not_a_json_object(aiohttp_client):
     assert await (await client.post("/v1/jobs", data=b"{oops")).json() == {"error": "not JSON"}
     assert await (await client.post("/v1/jobs", json=[1])).json() == {"error": "not an object"}
     assert await (await client.post("/v1/jobs", json={"prompt": "p"})).json() == {"prompt": "p"}
+
+
+def test_is_http_url():
+    assert is_http_url("https://a.example/x") and is_http_url("HTTP://a.example")
+    assert not is_http_url("ftp://a.example") and not is_http_url(None) and not is_http_url(42)
+
+
+async def test_callbacks_are_posted_at_the_jobs_moments_with_its_state_then():
+    app, received = callback_receiver()
+    sender = CallbackSender(status_key="state", moments=(0.0, 0.1, 1.0))
+    job = EmulatedJob(id="j1", duration=0.3)
+    async with serve_app(app) as url:
+        sender.start(job, f"{url}/cb", lambda: {"id": job.id, "state": job.phase().value})
+        await asyncio.sleep(0.7)
+    assert [body["state"] for body in received] == ["queued", "running", "done"]
+    assert [(sent.job_id, sent.status, sent.answer) for sent in sender.sent] == [
+        ("j1", "queued", 200), ("j1", "running", 200), ("j1", "done", 200),
+    ]  # fmt: skip
+    assert sender.sent[-1].at >= job.created + job.duration and sender.urls == {"j1": f"{url}/cb"}
+
+
+async def test_a_refused_callback_is_posted_again_only_when_its_status_is_retried():
+    app, received = callback_receiver([500, 503, 500, 500])
+    sender = CallbackSender(status_key="s", moments=(0.0, 1.0), retries=2, retry_delay=0.05, retried=frozenset({"end"}))
+    job = EmulatedJob(id="j2", duration=0.1)
+    states = iter(["start", "end"])
+    async with serve_app(app) as url:
+        sender.start(job, f"{url}/cb", lambda: {"s": next(states)})
+        await asyncio.sleep(0.7)
+    # "start" is refused (500) and not retried; "end" is refused twice, then taken on the last retry.
+    assert [(sent.status, sent.answer) for sent in sender.sent] == [
+        ("start", 500), ("end", 503), ("end", 500), ("end", 500),
+    ]  # fmt: skip
+    assert len(received) == 4
+    ends = [sent.at for sent in sender.sent if sent.status == "end"]
+    assert all(later - earlier >= 0.05 for earlier, later in itertools.pairwise(ends))
+
+
+async def test_nothing_is_posted_for_a_none_snapshot_or_an_unreachable_url_and_stop_cancels():
+    sender = CallbackSender(status_key="s", moments=(0.0, 1.0), retries=1, retry_delay=0.01, timeout=0.5)
+    job = EmulatedJob(id="j3", duration=0.3)
+    snapshots = iter([None, {"s": "late"}])
+    sender.start(job, "http://127.0.0.1:9/cb", lambda: next(snapshots))  # port 9: nothing listens
+    await asyncio.sleep(0.15)
+    assert sender.sent == []  # the first moment had nothing to say
+    await asyncio.sleep(0.5)
+    assert [(sent.status, sent.answer) for sent in sender.sent] == [("late", None), ("late", None)]
+    sender.start(EmulatedJob(id="j4", duration=10.0, created=time.time()), "http://127.0.0.1:9/cb", dict)
+    await sender.stop()
+    assert not sender._running

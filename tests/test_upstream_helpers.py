@@ -1,4 +1,4 @@
-"""reelay.upstream's helpers for plugins: reading answers, wording errors, picking a region's host."""
+"""reelay.upstream's helpers for plugins: reading answers and callbacks, wording errors, picking a region's host."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import cattrs
 import pytest
 from attrs import frozen
 
-from reelay import Channel, FailureKind, UpstreamError
-from reelay.upstream import BAD_RESPONSE, Regions, parse_answer, vendor_error
+from reelay import Channel, FailureKind, StatusUpdate, Task, TaskStatus, UpstreamError, VendorRef
+from reelay.upstream import BAD_RESPONSE, Regions, callback_update, parse_answer, vendor_error
 
 
 @frozen
@@ -90,3 +90,39 @@ def test_regions_name_the_channels_region_and_report_an_unknown_one():
     assert REGIONS.named(channel(region="mars")) is None and REGIONS.region(channel(region="mars")) == "intl"
     assert REGIONS.problems(channel(region="cn")) == []
     assert REGIONS.problems(channel(region="Mars")) == ["options.region: 'mars' is not an Acme region; use intl or cn"]
+
+
+def _job(data):
+    return parse_answer(data, Job, CONVERTER, vendor="Acme", what="a job")
+
+
+def _map(data) -> StatusUpdate:
+    states = {"running": TaskStatus.IN_PROGRESS, "done": TaskStatus.COMPLETED}
+    job = _job(data)
+    if job.state not in states:
+        raise UpstreamError(FailureKind.TRANSIENT, "unknown state", code=BAD_RESPONSE)
+    return StatusUpdate(states[job.state])
+
+
+TASK = Task(id="video_1", owner="o", model="m", vendor="acme", channel="c", vendor_ref=VendorRef("j1"))
+
+
+def test_callback_update_reads_the_body_as_a_poll_reads_the_answer():
+    update = callback_update(b'{"id": "j1", "state": "done", "extra": 1}', TASK, lambda data: _job(data).id, _map)
+    assert update == StatusUpdate(TaskStatus.COMPLETED)
+
+
+@pytest.mark.parametrize(
+    ("body", "task"),
+    [
+        (b'{"id": "j2", "state": "done"}', TASK),  # another task's
+        (b'{"id": "j1", "state": "done"}', Task(id="video_1", owner="o", model="m", vendor="acme", channel="c")),
+        (b"{not json", TASK),
+        (b"\xff\xfe", TASK),  # not UTF-8
+        (b"[1, 2]", TASK),  # not an object: the reader's UpstreamError
+        (b'{"state": "done"}', TASK),  # no id
+        (b'{"id": "j1", "state": "pondering"}', TASK),  # the mapping's UpstreamError
+    ],
+)
+def test_callback_update_refuses_what_does_not_name_the_task_or_cannot_be_read(body, task):
+    assert callback_update(body, task, lambda data: _job(data).id, _map) is None

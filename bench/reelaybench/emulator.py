@@ -24,7 +24,7 @@ from typing import Any
 
 from aiohttp import web
 
-from reelay.emulation import EmulatedJob, EmulatorSpec, JobPhase, serve_app
+from reelay.emulation import CallbackSender, EmulatedJob, EmulatorSpec, JobPhase, serve_app
 from reelay.plugins import Registry, make_plugin_manager
 
 STATS = web.AppKey("reelaybench.stats", dict)
@@ -60,11 +60,11 @@ def find_jobs(app: web.Application) -> dict[str, EmulatedJob]:
 
 def find_callbacks(app: web.Application) -> list[tuple[str, str, float]]:
     """The callbacks the emulator sent, as (job id, status, time sent), oldest first; [] for a vendor
-    that does not call back (the Kling emulator keeps them as ``state.callbacks``)."""
+    that does not call back (an emulator that does keeps a :class:`CallbackSender` as ``state.callbacks``)."""
     for key in app:
-        callbacks = getattr(app[key], "callbacks", None)
-        if isinstance(callbacks, list):
-            return callbacks
+        sender = getattr(app[key], "callbacks", None)
+        if isinstance(sender, CallbackSender):
+            return [(sent.job_id, sent.status, sent.at) for sent in sender.sent]
     return []
 
 

@@ -4,7 +4,8 @@ An emulator is a real :class:`aiohttp.web.Application` that speaks one
 vendor's wire protocol. Plugins build theirs from these pieces: a job clock
 that advances statuses over a configurable time, failure scenarios chosen by
 markers in the prompt, small real MP4s matching a job's duration and
-orientation, and a loopback server runner.
+orientation, a sender of the callbacks a vendor posts, and a loopback server
+runner.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import Any, NamedTuple
 
+import aiohttp
 import attrs
 from aiohttp import web
 from attrs import frozen
@@ -317,6 +319,11 @@ async def json_object(request: web.Request, *, not_json: Exception, not_object: 
     return body
 
 
+def is_http_url(value: Any) -> bool:
+    """Whether ``value`` is text naming an http(s) URL, as vendors check image and callback URLs."""
+    return isinstance(value, str) and value.lower().startswith(("http://", "https://"))
+
+
 @attrs.define
 class EmulatorState:
     """What an emulator keeps between requests: its settings, its jobs by id, its submissions.
@@ -343,3 +350,89 @@ class EmulatorState:
         if job is None or job.cancelled or job.phase() is not JobPhase.DONE or not job.succeeds:
             raise web.HTTPNotFound()
         return job
+
+
+# ---------------------------------------------------------------- callbacks
+
+
+class SentCallback(NamedTuple):
+    """One post of a callback by an emulator."""
+
+    job_id: str
+    status: str  # the vendor's status the body carried
+    at: float  # when it was posted (``time.time()``)
+    answer: int | None = None  # the HTTP status answered; None: no answer (not yet, unreachable, timed out)
+
+
+@attrs.define
+class CallbackSender:
+    """Posts a vendor's callbacks about emulated jobs to the URL each request gave.
+
+    An emulator keeps one on its state, calls :meth:`start` for each job
+    created with a callback URL, and stops it when the application is cleaned
+    up (``app.on_cleanup.append(sender.stop)``). What differs between vendors
+    is settings: when posts are made, which are retried and how, and the body
+    (the emulator's own view of the job at that moment, as its status query
+    answers it).
+
+    :param status_key: the body's field holding the vendor's status (recorded in :attr:`sent`).
+    :param moments: when to post, as fractions of a job's duration: 0 is its
+        creation, 0.1 when an :class:`EmulatedJob` starts running, 1 when it ends.
+    :param retries: posts made again after one not answered 200 (or not
+        answered within ``timeout``).
+    :param retry_delay: seconds between a post and its retry.
+    :param timeout: seconds a post waits for its answer.
+    :param retried: the statuses whose callbacks are retried; None: all.
+    :ivar sent: every post made, retries included, in order.
+    :ivar urls: the callback URL of each job started, by job id.
+    """
+
+    status_key: str
+    moments: tuple[float, ...] = (0.1, 1.0)
+    retries: int = 0
+    retry_delay: float = 0.1
+    timeout: float = 5.0
+    retried: frozenset[str] | None = None
+    sent: list[SentCallback] = attrs.field(factory=list)
+    urls: dict[str, str] = attrs.field(factory=dict)
+    _running: set[asyncio.Task[None]] = attrs.field(factory=set, repr=False)
+
+    def start(self, job: EmulatedJob, url: str, snapshot: Callable[[], Mapping[str, Any] | None]) -> None:
+        """Post ``snapshot()`` to ``url`` at each of :attr:`moments` of ``job``; a None snapshot posts nothing."""
+        self.urls[job.id] = url
+        sender = asyncio.ensure_future(self._send(job, url, snapshot))
+        self._running.add(sender)
+        sender.add_done_callback(self._running.discard)
+
+    async def stop(self, _app: web.Application | None = None) -> None:
+        """Cancel the posts not made yet (an ``on_cleanup`` handler)."""
+        running = list(self._running)
+        for sender in running:
+            sender.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
+
+    async def _send(self, job: EmulatedJob, url: str, snapshot: Callable[[], Mapping[str, Any] | None]) -> None:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout)) as http:
+            for moment in self.moments:
+                await job.wait_until(moment)  # follows the job when a test or the bench retimes it
+                body = snapshot()
+                if body is not None:
+                    await self._post(http, job.id, url, body)
+
+    async def _post(self, http: aiohttp.ClientSession, job_id: str, url: str, body: Mapping[str, Any]) -> None:
+        status = str(body.get(self.status_key, ""))
+        attempts = 1 + (self.retries if self.retried is None or status in self.retried else 0)
+        for attempt in range(attempts):
+            if attempt:
+                await asyncio.sleep(self.retry_delay)
+            # Recorded before posting: a test reading it once the receiver has acted must find it.
+            index = len(self.sent)
+            self.sent.append(SentCallback(job_id, status, time.time()))
+            try:
+                async with http.post(url, json=dict(body)) as response:
+                    await response.read()
+                    self.sent[index] = self.sent[index]._replace(answer=response.status)
+            except (aiohttp.ClientError, TimeoutError):
+                continue  # no answer: retried like a refusal
+            if response.status == 200:
+                return

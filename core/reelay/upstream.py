@@ -2,13 +2,15 @@
 
 One place turns connection errors, timeouts and non-JSON answers into
 :class:`reelay.UpstreamError`, so every plugin reports them the same way and
-never leaks a credential into a message.
+never leaks a credential into a message; and one reads a vendor's callback
+as its status answer.
 """
 
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping
+import json
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 import aiohttp
@@ -17,7 +19,7 @@ import cattrs
 import orjson
 
 from .errors import FailureKind, UpstreamError
-from .models import Channel
+from .models import Channel, StatusUpdate, Task
 
 T = TypeVar("T")
 
@@ -127,6 +129,35 @@ def parse_answer(body: Any, cls: type[T], converter: cattrs.Converter, *, vendor
         raise UpstreamError(
             FailureKind.TRANSIENT, f"{vendor} answered {what} it could not read", code=BAD_RESPONSE
         ) from None
+
+
+def callback_update(
+    body: bytes, task: Task, vendor_id: Callable[[Any], str], map_status: Callable[[Any], StatusUpdate]
+) -> StatusUpdate | None:
+    """A vendor's callback that posts its status answer (the JSON a poll gets), read as the poll reads it.
+
+    For vendors that sign nothing: the callback URL's per-task token is the
+    credential, and the body must name the task's vendor id.
+
+    :param body: the callback's body, as received.
+    :param task: the task the callback's token belongs to.
+    :param vendor_id: the vendor's id of the task in a decoded answer (the plugin's own reader).
+    :param map_status: the plugin's status mapping of a decoded answer, the one its polls use.
+    :return: the update; None when the body is not JSON, is not an answer the
+        plugin can read (:class:`UpstreamError` from its reader or mapping:
+        another shape, an undocumented status), names another task, or
+        arrives before the task's vendor id is recorded (nothing to check it
+        against). None changes nothing: the polls go on.
+    """
+    try:
+        data = json.loads(body)
+        named = vendor_id(data)
+        update = map_status(data)
+    except (ValueError, UpstreamError):  # json's errors are ValueErrors, undecodable bytes too
+        return None
+    if task.vendor_ref is None or named != task.vendor_ref.id:
+        return None
+    return update
 
 
 def vendor_error(

@@ -17,7 +17,8 @@ Failures are injected with markers in the prompt (see
 ``settings.fail_submissions`` submissions answer 500 code 5000.
 
 A request with ``callback_url`` gets the task object posted there when the
-task starts and when it ends, as Kling does (``state.callbacks`` records them).
+task starts and when it ends, as Kling does, without retries
+(``state.callbacks.sent`` records them).
 
 ``POST /v1/videos/video-extend`` extends a finished video by its ``video_id``
 (5 seconds, with the source's model and mode), refusing with 1201 what Kling
@@ -30,7 +31,6 @@ Other accounts the emulated Kling knows are ``settings.options["accounts"]``
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import secrets
@@ -39,11 +39,18 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-import aiohttp
 import attrs
 from aiohttp import web
 
-from reelay.emulation import EmulatedJob, EmulatorSettings, JobPhase, Scenario, scenario_for
+from reelay.emulation import (
+    CallbackSender,
+    EmulatedJob,
+    EmulatorSettings,
+    JobPhase,
+    Scenario,
+    is_http_url,
+    scenario_for,
+)
 from reelay.http.ranges import bytes_response
 
 from .auth import decode_token, pyjwt
@@ -90,9 +97,8 @@ class EmulatorState:
     external_ids: dict[str, str] = attrs.field(factory=dict)
     submissions: int = 0
     queries: int = 0  # task queries answered (the gateway's polls)
-    #: Callbacks posted: (Kling task id, task_status, time sent).
-    callbacks: list[tuple[str, str, float]] = attrs.field(factory=list)
-    _senders: set[asyncio.Task[None]] = attrs.field(factory=set)
+    #: Kling posts the task object when a task starts and when it ends; it does not retry.
+    callbacks: CallbackSender = attrs.field(factory=lambda: CallbackSender(status_key="task_status"))
 
     def keys(self) -> tuple[str, str]:
         credentials = self.settings.credentials or DEMO_CREDENTIALS
@@ -115,7 +121,7 @@ def create_app(settings: EmulatorSettings) -> web.Application:
         app.router.add_get(family.path, _list_handler(family))
         app.router.add_get(family.path + "/{task_id}", _query_handler(family))
     app.router.add_get("/cdn/videos/{name}", _video)
-    app.on_cleanup.append(_stop_callbacks)
+    app.on_cleanup.append(app[STATE].callbacks.stop)
     return app
 
 
@@ -232,11 +238,9 @@ def _accept(
     state.jobs[task_id] = job
     if fields["external_task_id"]:
         state.external_ids[fields["external_task_id"]] = task_id
-    callback_url = body.get("callback_url")
-    if isinstance(callback_url, str) and callback_url.startswith(("http://", "https://")):
-        sender = asyncio.ensure_future(_call_back(state, job, callback_url, _origin(request)))
-        state._senders.add(sender)
-        sender.add_done_callback(state._senders.discard)
+    if is_http_url(body.get("callback_url")):
+        origin = _origin(request)
+        state.callbacks.start(job, body["callback_url"], lambda: _task_object(job, origin))
     created = _ms(job.created)
     data = {
         "task_id": task_id,
@@ -504,30 +508,6 @@ def _ms(seconds: float) -> int:
 
 def _origin(request: web.Request) -> str:
     return f"{request.scheme}://{request.host}"
-
-
-# ---------------------------------------------------------------- callbacks
-
-
-async def _call_back(state: EmulatorState, job: EmulatedJob, url: str, origin: str) -> None:
-    """Post the task object to ``callback_url`` as Kling does: when the task starts and when it ends."""
-    async with aiohttp.ClientSession() as http:
-        for fraction in (0.1, 1.0):
-            await job.wait_until(fraction)  # follows the job when a test or the bench retimes it
-            data = _task_object(job, origin)
-            state.callbacks.append((job.id, data["task_status"], time.time()))
-            try:
-                async with http.post(url, json=data, timeout=aiohttp.ClientTimeout(total=5)) as response:
-                    await response.read()
-            except (aiohttp.ClientError, TimeoutError):
-                pass  # Kling does not retry either; the gateway's polls are the backstop
-
-
-async def _stop_callbacks(app: web.Application) -> None:
-    senders = list(app[STATE]._senders)
-    for sender in senders:
-        sender.cancel()
-    await asyncio.gather(*senders, return_exceptions=True)
 
 
 # ---------------------------------------------------------------- CDN

@@ -43,6 +43,7 @@ class LumaPlugin(VendorPlugin):
         credentials=(CredentialSpec("api_key", description="Luma API key (luma-...), sent as a Bearer token"),),
         can_cancel=True,
         docs_url="https://docs.lumalabs.ai/docs/api",
+        callbacks=True,  # Luma posts the Generation to callback_url on each update (wire.parse_callback)
     )
     models = MODELS
     emulators = (EmulatorSpec(vendor=VENDOR, create_app=luma_app, credentials={"api_key": DEMO_KEY}),)
@@ -68,6 +69,9 @@ class LumaPlugin(VendorPlugin):
 
     async def cancel(self, task: Task, channel: Channel, http: aiohttp.ClientSession) -> None:
         await client.delete(task, channel, http)
+
+    def parse_callback(self, body: bytes, task: Task) -> StatusUpdate | None:
+        return wire.parse_callback(body, task)
 
 
 plugin = LumaPlugin()

@@ -12,6 +12,12 @@ Refusals follow the docs' error texts with ``{"detail": "..."}``; schema
 errors (a wrong enum, a duration sent as a number) answer 422 with a
 FastAPI-style list, which is what the plugin must also be able to read.
 
+A create body with ``callback_url`` gets the Generation posted there, as
+Luma does, when it starts dreaming and when it completes or fails; a post
+not answered 200 is made again up to 3 times, 100 ms apart
+(``state.callbacks.sent`` records every post). A deleted generation calls
+back no more.
+
 Prompt markers (:class:`reelay.emulation.Scenario`): ``[emulate:reject]`` ->
 400 from moderation, ``[emulate:invalid]`` -> 400, ``[emulate:fail]`` ->
 ``failed`` with "Prompt processing failed", ``[emulate:block]`` -> ``failed``
@@ -30,6 +36,7 @@ import attrs
 from aiohttp import web
 
 from reelay.emulation import (
+    CallbackSender,
     EmulatedJob,
     EmulatorRefusal,
     EmulatorSettings,
@@ -37,6 +44,7 @@ from reelay.emulation import (
     JobPhase,
     Scenario,
     bearer_auth,
+    is_http_url,
     json_object,
     refusals,
     sample_asset,
@@ -62,9 +70,18 @@ def _schema(field: str, message: str) -> Refused:
     return Refused(422, [{"loc": ["body", field], "msg": message, "type": "value_error"}])
 
 
+def _luma_callbacks() -> CallbackSender:
+    """Luma's callbacks (docs.lumalabs.ai/changelog/callbacks-and-credits-balance): a non-200
+    answer is retried 3 times, 100 ms apart, each post timing out after 5 s."""
+    return CallbackSender(status_key="state", retries=3, retry_delay=0.1, timeout=5.0)
+
+
 @attrs.define
 class Dreams(EmulatorState):
-    """The generations (``jobs``) and the submissions counted."""
+    """The generations (``jobs``), the submissions and generation reads counted, the callbacks posted."""
+
+    queries: int = 0  # GET /generations/{id} answered (the gateway's polls)
+    callbacks: CallbackSender = attrs.field(factory=_luma_callbacks)
 
     @property
     def key(self) -> str:
@@ -86,6 +103,7 @@ def luma_app(settings: EmulatorSettings) -> web.Application:
     app.router.add_get(f"{PREFIX}/credits", _credits)
     app.router.add_get(f"{PREFIX}/ping", _ping)
     app.router.add_get("/cdn/dream_machine/{id}/{file}", _cdn)
+    app.on_cleanup.append(app[DREAMS].callbacks.stop)
     return app
 
 
@@ -113,7 +131,10 @@ async def _create(request: web.Request) -> web.Response:
         id=str(uuid.uuid4()), duration=dreams.settings.generation_seconds, scenario=scenario, data={"request": body}
     )
     dreams.jobs[generation.id] = generation
-    return web.json_response(_generation(generation, _origin(request)), status=201)
+    origin = _origin(request)
+    if "callback_url" in body:
+        dreams.callbacks.start(generation, body["callback_url"], lambda: _callback(dreams, generation, origin))
+    return web.json_response(_generation(generation, origin), status=201)
 
 
 def _check(body: Mapping[str, Any]) -> None:
@@ -125,6 +146,8 @@ def _check(body: Mapping[str, Any]) -> None:
     for field, allowed in (("aspect_ratio", ASPECT_RATIOS), ("duration", DURATIONS), ("resolution", RESOLUTIONS)):
         if field in body and body[field] not in allowed:
             raise _schema(field, f"Input should be one of {', '.join(allowed)}")
+    if "callback_url" in body and not is_http_url(body["callback_url"]):
+        raise _schema("callback_url", "URL scheme should be 'http' or 'https'")
     frames = body.get("keyframes") or {}
     if not isinstance(frames, dict) or set(frames) - {"frame0", "frame1"}:
         raise _schema("keyframes", "Keyframes are frame0 and frame1")
@@ -156,8 +179,7 @@ def _keyframe_type(frame: Any, slot: str) -> str | None:
         return None
     kind = frame.get("type") if isinstance(frame, dict) else None
     if kind == "image":
-        url = frame.get("url")
-        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        if not is_http_url(frame.get("url")):
             raise _schema(f"keyframes.{slot}.url", "URL scheme should be 'http' or 'https'")
         return kind
     if kind == "generation" and isinstance(frame.get("id"), str):
@@ -201,7 +223,14 @@ def _find(request: web.Request) -> EmulatedJob:
 
 
 async def _read(request: web.Request) -> web.Response:
-    return web.json_response(_generation(_find(request), _origin(request)))
+    generation = _find(request)
+    request.app[DREAMS].queries += 1
+    return web.json_response(_generation(generation, _origin(request)))
+
+
+def _callback(dreams: Dreams, generation: EmulatedJob, origin: str) -> dict[str, Any] | None:
+    """The body of a callback about ``generation`` now: the Generation a read answers; None once deleted."""
+    return _generation(generation, origin) if generation.id in dreams.jobs else None
 
 
 async def _delete(request: web.Request) -> web.Response:

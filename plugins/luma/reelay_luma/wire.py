@@ -1,4 +1,4 @@
-"""Luma's wire format: snake_case create bodies, Generation objects, ``detail`` errors.
+"""Luma's wire format: snake_case create bodies, Generation objects (answers and callbacks), ``detail`` errors.
 
 Generations are read through a private cattrs converter into attrs classes;
 Luma echoes the request and adds fields over time, so unknown keys are
@@ -21,6 +21,7 @@ from reelay import (
     ImageInput,
     InvalidRequest,
     StatusUpdate,
+    Task,
     TaskError,
     TaskStatus,
     UpstreamError,
@@ -28,7 +29,7 @@ from reelay import (
     VideoResult,
     failure_for_http_status,
 )
-from reelay.upstream import parse_answer, vendor_error
+from reelay.upstream import callback_update, parse_answer, vendor_error
 
 from .models import PROMPT_MAX, PROMPT_MIN, RESOLUTIONS
 
@@ -50,6 +51,8 @@ def create_body(request: GenerationRequest, model: str) -> dict[str, Any]:
 
     The core has refused a missing prompt for text-to-video and one past
     :data:`PROMPT_MAX` characters (the models' data); Luma's minimum has no field.
+    ``callback_url`` is sent only when the core gives one (the gateway's own
+    route; callers cannot set it through metadata).
     """
     keyframes = _keyframes(request)
     prompt = request.prompt
@@ -67,6 +70,8 @@ def create_body(request: GenerationRequest, model: str) -> dict[str, Any]:
         body["duration"] = f"{request.duration}s"
     if keyframes:
         body["keyframes"] = keyframes
+    if request.callback_url is not None:
+        body["callback_url"] = request.callback_url
     body.update(_extras(request.extra, keyframes))
     return body
 
@@ -188,6 +193,27 @@ def failure(reason: str | None) -> TaskError:
     if reason and CALLER_INPUT.search(reason):
         return TaskError("invalid_input", text)
     return TaskError("generation_failed", text)
+
+
+# ---------------------------------------------------------------- callbacks
+
+
+def parse_callback(body: bytes, task: Task) -> StatusUpdate | None:
+    """A Luma callback about ``task`` as the status update a poll would give, or None.
+
+    With ``callback_url`` in the create body, Luma POSTs the whole Generation
+    object (as ``GET /generations/{id}`` answers it) on each update:
+    ``dreaming``, ``completed`` with ``assets.video``, ``failed`` with
+    ``failure_reason``; a state may arrive more than once, and an answer other
+    than 200 is retried 3 times, 100 ms apart, each post timing out after 5 s
+    (docs.lumalabs.ai/changelog/callbacks-and-credits-balance, API v1.1.0).
+    Luma does not sign callbacks: the URL's per-task token is the credential,
+    and the body must name the task's generation (``id`` equal to
+    ``task.vendor_ref``). None for anything else (another generation's body, a
+    task whose generation id is not recorded yet, unreadable JSON, a state
+    Luma does not document): it changes nothing, and the polls go on.
+    """
+    return callback_update(body, task, lambda data: read_generation(data).id, generation_update)
 
 
 # ---------------------------------------------------------------- error answers

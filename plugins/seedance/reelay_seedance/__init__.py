@@ -79,6 +79,7 @@ class SeedancePlugin(VendorPlugin):
         },
         can_cancel=True,
         docs_url="https://www.volcengine.com/docs/82379/1520757",
+        callbacks=True,  # Ark posts the task object to callback_url on each status (wire.parse_callback)
     )
     models = tuple(model.spec for model in MODELS)
     emulators = (_emulator(Region.CN), _emulator(Region.INTL))
@@ -125,6 +126,9 @@ class SeedancePlugin(VendorPlugin):
         if not url:
             raise UpstreamError(FailureKind.NOT_FOUND, "Seedance has no video for this task")
         return ContentSource(url=url, mime_type="video/mp4")  # pre-signed: no credentials
+
+    def parse_callback(self, body: bytes, task: Task) -> StatusUpdate | None:
+        return wire.parse_callback(body, task)
 
     async def cancel(self, task: Task, channel: Channel, http: aiohttp.ClientSession) -> None:
         """DELETE cancels a queued task (Ark refuses a running one with 409 InvalidAction.RunningTaskDeletion)."""

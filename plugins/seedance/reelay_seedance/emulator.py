@@ -13,6 +13,12 @@ URL points at the emulator itself, like Ark's pre-signed TOS links; the video
 is a clip of the task's duration and ratio (``settings.video_for``; 16:9 when
 the ratio is absent or ``adaptive``).
 
+A body with ``callback_url`` gets the task object (as GET answers it)
+posted there, as Ark does, when the task is queued, when it starts running
+and when it succeeds or fails; the last is posted again up to 3 times while
+not answered 200 (``state.callbacks.sent`` records every post). A cancelled
+or deleted task calls back no more.
+
 Markers in the prompt (:class:`reelay.emulation.Scenario`): ``reject`` -> 400
 ``InputTextSensitiveContentDetected``; ``invalid`` -> 400 ``InvalidParameter``;
 ``fail`` -> failed with ``InternalServiceError``; ``block`` -> failed with
@@ -33,12 +39,14 @@ import attrs
 from aiohttp import web
 
 from reelay.emulation import (
+    CallbackSender,
     EmulatedJob,
     EmulatorRefusal,
     EmulatorSettings,
     EmulatorState,
     JobPhase,
     Scenario,
+    is_http_url,
     json_object,
     refusals,
     scenario_for,
@@ -92,8 +100,30 @@ def _invalid(param: str, reason: str) -> ArkFault:
     )
 
 
+#: The statuses Ark calls back on (``cancelled`` is not one of them).
+CALLBACK_STATUSES = frozenset({"queued", "running", "succeeded", "failed", "expired"})
+#: Seconds between the posts of a final callback. Ark documents 3 retries, not their spacing.
+CALLBACK_RETRY_SECONDS = 1.0
+
+
+def _ark_callbacks() -> CallbackSender:
+    """Ark's callbacks: at creation (queued), at the start (running) and the end; only the final
+    ``succeeded``/``failed`` post is retried, 3 times, when not acknowledged within 5 s."""
+    return CallbackSender(
+        status_key="status",
+        moments=(0.0, 0.1, 1.0),
+        retries=3,
+        retry_delay=CALLBACK_RETRY_SECONDS,
+        timeout=5.0,
+        retried=frozenset({"succeeded", "failed"}),
+    )
+
+
 @attrs.define
 class ArkState(EmulatorState):
+    queries: int = 0  # GET of one task answered (the gateway's polls)
+    callbacks: CallbackSender = attrs.field(factory=_ark_callbacks)
+
     @property
     def region(self) -> Region:
         return Region(self.settings.options.get("region", Region.CN.value))
@@ -111,6 +141,7 @@ def create_app(settings: EmulatorSettings) -> web.Application:
     app.router.add_get(tasks + "/{id}", _get)
     app.router.add_delete(tasks + "/{id}", _delete)
     app.router.add_get("/tos/{id}.mp4", _video)
+    app.on_cleanup.append(app[STATE].callbacks.stop)
     return app
 
 
@@ -147,7 +178,10 @@ async def _create(request: web.Request) -> web.Response:
         raise _invalid("content", "refused by the emulator scenario")
     task_id = f"cgt-{time.strftime('%Y%m%d%H%M%S')}-{secrets.token_hex(3)[:5]}"
     fields = {"model": model.name, "duration": body.get("duration", 5), "ratio": body.get("ratio"), "body": body}
-    state.jobs[task_id] = EmulatedJob(task_id, state.settings.generation_seconds, scenario, data=fields)
+    job = state.jobs[task_id] = EmulatedJob(task_id, state.settings.generation_seconds, scenario, data=fields)
+    if "callback_url" in body:
+        origin = _origin(request)
+        state.callbacks.start(job, body["callback_url"], lambda: _callback(state, job, origin))
     return web.json_response({"id": task_id})
 
 
@@ -168,6 +202,8 @@ def _validate(body: Mapping[str, Any], model: SeedanceModel) -> str | None:
     unknown = sorted(set(body) - BODY_FIELDS)
     if unknown:
         raise _invalid(unknown[0], "unknown field")
+    if "callback_url" in body and not is_http_url(body["callback_url"]):
+        raise _invalid("callback_url", "must be an http(s) URL")
     content = body.get("content")
     if not isinstance(content, list) or not content:
         raise ArkFault(
@@ -257,13 +293,25 @@ def _status(job: EmulatedJob) -> str:
 async def _get(request: web.Request) -> web.Response:
     state = _authorized(request)
     job = _job(state, request)
+    state.queries += 1
+    return web.json_response(_task_object(job, _origin(request)))
+
+
+def _callback(state: ArkState, job: EmulatedJob, origin: str) -> dict[str, Any] | None:
+    """The body of a callback about ``job`` now: the task object GET answers; None once deleted or cancelled."""
+    if job.id not in state.jobs or _status(job) not in CALLBACK_STATUSES:
+        return None
+    return _task_object(job, origin)
+
+
+def _task_object(job: EmulatedJob, origin: str) -> dict[str, Any]:
     status = _status(job)
     created = int(job.created)
     task: dict[str, Any] = {"id": job.id, "model": job.data["model"], "status": status}
     task.update(created_at=created, updated_at=int(time.time()), service_tier="default", execution_expires_after=172800)
     if status == "succeeded":
         expires = "X-Tos-Algorithm=TOS4-HMAC-SHA256&X-Tos-Expires=86400"
-        task["content"] = {"video_url": f"{request.scheme}://{request.host}/tos/{job.id}.mp4?{expires}"}
+        task["content"] = {"video_url": f"{origin}/tos/{job.id}.mp4?{expires}"}
         task.update(duration=job.data["duration"], ratio=job.data["ratio"] or "16:9", resolution="720p", seed=42)
         task["framespersecond"] = 24
         task["usage"] = {"completion_tokens": 108900, "total_tokens": 108900}
@@ -276,7 +324,7 @@ async def _get(request: web.Request) -> web.Response:
             else "The service encountered an unexpected internal error."
         )
         task["error"] = {"code": code, "message": message}
-    return web.json_response(task)
+    return task
 
 
 async def _delete(request: web.Request) -> web.Response:
@@ -301,3 +349,7 @@ async def _video(request: web.Request) -> web.Response:
     if ratio in (None, "adaptive"):  # the emulator reports 16:9 for these
         ratio = "16:9"
     return bytes_response(request, state.settings.video_for(job.data["duration"], ratio), "video/mp4")
+
+
+def _origin(request: web.Request) -> str:
+    return f"{request.scheme}://{request.host}"

@@ -1,4 +1,4 @@
-"""Seedance's wire format: the create body out, task objects in, failures sorted.
+"""Seedance's wire format: the create body out, task objects in (answers and callbacks), failures sorted.
 
 Everything that knows Ark's JSON lives here. Task objects are read through a
 private cattrs converter into small attrs classes; Ark adds fields over time,
@@ -21,6 +21,7 @@ from reelay import (
     ImageInput,
     InvalidRequest,
     StatusUpdate,
+    Task,
     TaskError,
     TaskStatus,
     UpstreamError,
@@ -28,7 +29,7 @@ from reelay import (
     VideoResult,
     failure_for_http_status,
 )
-from reelay.upstream import parse_answer, vendor_error
+from reelay.upstream import callback_update, parse_answer, vendor_error
 
 from .models import SeedanceModel
 
@@ -54,7 +55,9 @@ def build_body(request: GenerationRequest, model: SeedanceModel, upstream_model:
     ``request`` arrives normalized: duration within the model's range, size a
     ratio, images placed as first and last frame, metadata reduced to the
     documented keys. Only body fields are sent (never the legacy ``--rs``
-    text commands), so Ark validates every one of them.
+    text commands), so Ark validates every one of them. The core's
+    ``callback_url`` (the gateway's own route) is sent when given, in place of
+    a caller's ``metadata.callback_url``.
     """
     extra = dict(request.extra)
     references = list(request.reference_images)
@@ -83,6 +86,8 @@ def build_body(request: GenerationRequest, model: SeedanceModel, upstream_model:
         body["duration"] = request.duration
     _check_metadata(extra, model)
     body.update(extra)
+    if request.callback_url is not None:
+        body["callback_url"] = request.callback_url
     return body
 
 
@@ -219,6 +224,27 @@ def task_error(failure: TaskFailure | None) -> TaskError:
     if any(marker in failure.code for marker in _POLICY_MARKERS):
         return TaskError("content_policy_violation", text)
     return TaskError("generation_failed", text)
+
+
+# ---------------------------------------------------------------- callbacks
+
+
+def parse_callback(body: bytes, task: Task) -> StatusUpdate | None:
+    """An Ark callback about ``task`` as the status update a poll would give, or None.
+
+    With ``callback_url`` in the create body, Ark POSTs the task object (the
+    JSON ``GET /contents/generations/tasks/{id}`` answers) when the task is
+    ``queued``, ``running``, ``succeeded``, ``failed`` or ``expired``; the
+    ``succeeded`` and ``failed`` posts are made again, 3 times, when not
+    acknowledged within 5 s (volcengine.com/docs/82379/1520757 and BytePlus
+    ModelArk's video-generation tutorial, docs.byteplus.com/en/docs/ModelArk/2298881,
+    as the fact sheet restates them). Ark does not sign callbacks: the URL's
+    per-task token is the credential, and the body must name the task (``id``
+    equal to ``task.vendor_ref``). None for anything else (another task's
+    body, a task whose Ark id is not recorded yet, unreadable JSON, a status
+    Ark does not document): it changes nothing, and the polls go on.
+    """
+    return callback_update(body, task, lambda data: parse_task(data).id, map_status)
 
 
 # ---------------------------------------------------------------- errors
