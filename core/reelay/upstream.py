@@ -9,7 +9,6 @@ as its status answer.
 from __future__ import annotations
 
 import io
-import json
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
@@ -150,10 +149,10 @@ def callback_update(
         against). None changes nothing: the polls go on.
     """
     try:
-        data = json.loads(body)
+        data = orjson.loads(body)
         named = vendor_id(data)
         update = map_status(data)
-    except (ValueError, UpstreamError):  # json's errors are ValueErrors, undecodable bytes too
+    except (ValueError, UpstreamError):  # orjson's errors are ValueErrors, invalid UTF-8 too
         return None
     if task.vendor_ref is None or named != task.vendor_ref.id:
         return None

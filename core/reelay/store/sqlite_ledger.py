@@ -27,6 +27,10 @@ from .ledger import (
 _ACCOUNT = "SELECT token, credit_micros, held_micros, spent_micros, quota_applied FROM accounts WHERE token = ?"
 _ENSURE_ACCOUNT = "INSERT INTO accounts (token) VALUES (?) ON CONFLICT (token) DO NOTHING"
 # One statement for "make the account if need be, and add the hold" (an upsert).
+_HOLD_IF_COVERED = (
+    "UPDATE accounts SET held_micros = held_micros + ?"
+    " WHERE token = ? AND credit_micros - held_micros - spent_micros >= ?"
+)
 _HOLD = (
     "INSERT INTO accounts (token, held_micros) VALUES (?, ?)"
     " ON CONFLICT (token) DO UPDATE SET held_micros = held_micros + excluded.held_micros"
@@ -49,33 +53,35 @@ def entry_from_row(row: Any) -> Entry:
 
 def admit(task: Task, admission: Admission, insert: tuple[str, Any], connection: sqlite3.Connection) -> None:
     """Check the task fits, insert it and write its hold (inside a transaction: SQLite's one
-    writer admits one task at a time). The account is read only when the balance limits."""
-    account = None
-    if admission.limited and task.cost is not None:
-        row = connection.execute(_ACCOUNT, (task.owner,)).fetchone()
-        account = account_from_row(row) if row else None
-    in_flight = None
+    writer admits one task at a time; what this raises rolls it all back)."""
     if admission.max_in_flight is not None:
         in_flight = connection.execute(_IN_FLIGHT, (task.owner,)).fetchone()[0]
-    check_admission(task, admission, account, in_flight)
+        check_admission(task, Admission(max_in_flight=admission.max_in_flight), None, in_flight)
     connection.execute(*insert)
-    if task.cost is not None:
-        micros = to_micros(task.cost.amount)
-        connection.execute(_HOLD, (task.owner, micros))
-        connection.execute(
-            _INSERT_ENTRY,
-            (
-                task.owner,
-                EntryKind.HOLD,
-                micros,
-                task.cost.currency,
-                task.created_at,
-                task.id,
-                task.model,
-                task.seconds,
-                None,
-            ),
-        )
+    if task.cost is None:
+        return
+    micros = to_micros(task.cost.amount)
+    # A limited token's balance is checked and its hold added by one statement, in
+    # integer micros; the account is read (and turned into Decimals) only to refuse.
+    if not admission.limited or connection.execute(_HOLD_IF_COVERED, (micros, task.owner, micros)).rowcount == 0:
+        if admission.limited:
+            row = connection.execute(_ACCOUNT, (task.owner,)).fetchone()
+            check_admission(task, admission, account_from_row(row) if row else None, None)  # raises: refused
+        connection.execute(_HOLD, (task.owner, micros))  # unlimited, or a free task on a new account
+    connection.execute(
+        _INSERT_ENTRY,
+        (
+            task.owner,
+            EntryKind.HOLD,
+            micros,
+            task.cost.currency,
+            task.created_at,
+            task.id,
+            task.model,
+            task.seconds,
+            None,
+        ),
+    )
 
 
 def close(task: Task, update: tuple[str, Any], now: float, connection: sqlite3.Connection) -> bool:
