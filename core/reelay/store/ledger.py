@@ -27,6 +27,23 @@ def to_micros(amount: Decimal) -> int:
     return int((amount * MICROS).to_integral_value(rounding=ROUND_HALF_EVEN))
 
 
+def hold_values(task: Task, micros: int) -> tuple[object, ...]:
+    """The values of a new task's hold entry (token, kind, amount, currency, time, task, model, seconds, note),
+    in the column order both stores' ledger inserts use."""
+    assert task.cost is not None
+    return (
+        task.owner,
+        EntryKind.HOLD,
+        micros,
+        task.cost.currency,
+        task.created_at,
+        task.id,
+        task.model,
+        task.seconds,
+        None,
+    )
+
+
 def from_micros(micros: int | None) -> Decimal:
     return Decimal(amount_text(Decimal(micros or 0) / MICROS))
 

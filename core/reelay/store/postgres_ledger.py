@@ -14,7 +14,18 @@ from decimal import Decimal
 from typing import Any
 
 from ..models import Task, amount_text
-from .ledger import Account, Admission, Entry, EntryKind, ModelUsage, check_admission, closing, from_micros, to_micros
+from .ledger import (
+    Account,
+    Admission,
+    Entry,
+    EntryKind,
+    ModelUsage,
+    check_admission,
+    closing,
+    from_micros,
+    hold_values,
+    to_micros,
+)
 
 _ACCOUNT = "SELECT token, credit_micros, held_micros, spent_micros, quota_applied FROM accounts WHERE token = $1"
 _ENSURE_ACCOUNT = "INSERT INTO accounts (token) VALUES ($1) ON CONFLICT (token) DO NOTHING"
@@ -63,18 +74,7 @@ class PostgresLedger:
                 await connection.execute(
                     "UPDATE accounts SET held_micros = held_micros + $1 WHERE token = $2", micros, task.owner
                 )
-                await connection.fetchrow(
-                    _INSERT_ENTRY,
-                    task.owner,
-                    EntryKind.HOLD,
-                    micros,
-                    task.cost.currency,
-                    task.created_at,
-                    task.id,
-                    task.model,
-                    task.seconds,
-                    None,
-                )
+                await connection.fetchrow(_INSERT_ENTRY, *hold_values(task, micros))
 
         await self._in_transaction(work)
 

@@ -21,16 +21,18 @@ from .ledger import (
     check_admission,
     closing,
     from_micros,
+    hold_values,
     to_micros,
 )
 
 _ACCOUNT = "SELECT token, credit_micros, held_micros, spent_micros, quota_applied FROM accounts WHERE token = ?"
 _ENSURE_ACCOUNT = "INSERT INTO accounts (token) VALUES (?) ON CONFLICT (token) DO NOTHING"
-# One statement for "make the account if need be, and add the hold" (an upsert).
+# A limited token's hold, added only when its balance covers it (rowcount 0: refused).
 _HOLD_IF_COVERED = (
     "UPDATE accounts SET held_micros = held_micros + ?"
     " WHERE token = ? AND credit_micros - held_micros - spent_micros >= ?"
 )
+# One statement for "make the account if need be, and add the hold" (an upsert).
 _HOLD = (
     "INSERT INTO accounts (token, held_micros) VALUES (?, ?)"
     " ON CONFLICT (token) DO UPDATE SET held_micros = held_micros + excluded.held_micros"
@@ -68,20 +70,7 @@ def admit(task: Task, admission: Admission, insert: tuple[str, Any], connection:
             row = connection.execute(_ACCOUNT, (task.owner,)).fetchone()
             check_admission(task, admission, account_from_row(row) if row else None, None)  # raises: refused
         connection.execute(_HOLD, (task.owner, micros))  # unlimited, or a free task on a new account
-    connection.execute(
-        _INSERT_ENTRY,
-        (
-            task.owner,
-            EntryKind.HOLD,
-            micros,
-            task.cost.currency,
-            task.created_at,
-            task.id,
-            task.model,
-            task.seconds,
-            None,
-        ),
-    )
+    connection.execute(_INSERT_ENTRY, hold_values(task, micros))
 
 
 def close(task: Task, update: tuple[str, Any], now: float, connection: sqlite3.Connection) -> bool:
