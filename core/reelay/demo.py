@@ -121,8 +121,13 @@ async def demo_environment(
                     typical_seconds=generation_seconds,
                 )
             )
+        # On loopback (the default) the gateway's own address is public enough for the
+        # emulators, so vendors that call back do (issue 18); bound wider, a guessed
+        # address could be wrong for callers' content URLs, so the demo only polls.
+        shown = f"[{host}]" if ":" in host else host
+        public_url = f"http://{shown}:{port}" if host in ("127.0.0.1", "localhost", "::1") and port else None
         config = Config(
-            server=ServerConfig(host=host, port=port),
+            server=ServerConfig(host=host, port=port, public_url=public_url),
             store=StoreConfig(
                 url=store_url or f"sqlite:///{workdir / 'reelay.db'}",
                 results_dir=results_dir or str(workdir / "results"),

@@ -34,7 +34,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     request_id = request.headers.get("X-Request-Id") or next(_request_ids)
     # Keep-alive connections serve requests one after another in one task:
     # overwrite what the previous request bound (the token is bound once known).
-    structlog.contextvars.bind_contextvars(request_id=request_id, token=None)
+    structlog.contextvars.bind_contextvars(request_id=request_id)
+    structlog.contextvars.unbind_contextvars("token")  # a request without a caller token logs none
     try:
         response = await _handle(request, handler)
     except ReelayError as error:
