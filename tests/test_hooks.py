@@ -540,3 +540,28 @@ def test_reelay_parse_callback(acme_pm):
         assert hook(body=b"video_1 done", headers={}, task=task, channel=other) is None  # not its vendor
     finally:
         acme_pm.unregister(plugin)
+
+
+def test_reelay_callback_reply(acme_pm):
+    import json
+
+    from reelay import Task, VendorPlugin, VendorSpec
+
+    class Challenged(VendorPlugin):
+        vendor = VendorSpec(name="calling", callbacks=True)
+
+        def callback_reply(self, body):
+            challenge = json.loads(body).get("challenge")
+            return {"challenge": challenge} if isinstance(challenge, str) else None
+
+    plugin = Challenged()
+    acme_pm.register(plugin)
+    try:
+        task = Task(id="video_1", owner="t", model="m", vendor="calling", channel="c")  # no vendor_ref yet
+        mine, other = Channel(name="c", vendor="calling", base_url=""), Channel(name="a", vendor="acme", base_url="")
+        hook = acme_pm.hook.reelay_callback_reply
+        assert hook(body=b'{"challenge": "x1"}', headers={}, task=task, channel=mine) == {"challenge": "x1"}
+        assert hook(body=b'{"status": "done"}', headers={}, task=task, channel=mine) is None  # read as a status
+        assert hook(body=b'{"challenge": "x1"}', headers={}, task=task, channel=other) is None  # not its vendor
+    finally:
+        acme_pm.unregister(plugin)

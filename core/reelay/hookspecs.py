@@ -261,7 +261,8 @@ def reelay_parse_callback(body: bytes, headers: Mapping[str, str], task: Task, c
     Called for vendors whose :class:`reelay.VendorSpec` says ``callbacks``:
     the core passed them ``GenerationRequest.callback_url`` (a route of the
     gateway's own, with a token unguessable per task) and the vendor posted
-    ``body`` there. Check what the vendor lets you check (its signature, that
+    ``body`` there, and :func:`reelay_callback_reply` did not answer it as a
+    handshake. Check what the vendor lets you check (its signature, that
     the body names ``task.vendor_ref``); the core applies the update as a
     poll's (statuses only move forward, progress never decreases), so a
     replayed callback changes nothing.
@@ -273,6 +274,35 @@ def reelay_parse_callback(body: bytes, headers: Mapping[str, str], task: Task, c
     :return: the update; None for channels of other vendors, or a body that is
         not a valid callback for this task (it changes nothing). Stops at the
         first non-None result.
+
+    .. versionadded:: 0.2
+    """
+
+
+@hookspec(firstresult=True)
+def reelay_callback_reply(
+    body: bytes, headers: Mapping[str, str], task: Task, channel: Channel
+) -> Mapping[str, Any] | None:
+    """A JSON body to answer a vendor's callback with, instead of reading it as a status: a handshake.
+
+    Some vendors check a callback URL before they use it: they post a
+    challenge there and create the task only if the URL answers it in time.
+    The core asks this hook first, for every callback to a valid token; a
+    mapping is answered as JSON with HTTP 200 and the body is not read as a
+    status (:func:`reelay_parse_callback` is not called; the task does not
+    change). The handshake may arrive while :func:`reelay_submit` still
+    awaits the vendor's answer (``task.vendor_ref`` is then None): the task
+    and its callback token are recorded before the create call. Answer at
+    once, without I/O: vendors give such handshakes a few seconds.
+
+    :param body: the request body as received.
+    :param headers: the request headers.
+    :param task: the task the callback's token belongs to, as stored (without its request).
+    :param channel: the channel the task runs on.
+    :return: the JSON object to answer with (what the vendor expects back,
+        such as its challenge echoed); None for anything that is not your
+        vendor's handshake (a status callback, a malformed challenge) and for
+        channels of other vendors. Stops at the first non-None result.
 
     .. versionadded:: 0.2
     """

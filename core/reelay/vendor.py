@@ -77,6 +77,7 @@ HOOK_ARGUMENTS: dict[str, tuple[str, ...]] = {
     "create_character": ("name", "video", "channel", "http"),
     "get_character": ("character", "channel", "http"),
     "parse_callback": ("body", "headers", "task", "channel"),
+    "callback_reply": ("body", "headers", "task", "channel"),
 }
 
 
@@ -98,8 +99,9 @@ class VendorPlugin:
     ``async fetch_status``, ``map_status``, ``async open_content`` (all a
     vendor needs), and where the vendor has them ``async cancel``,
     ``async remix``, ``async extend``, ``async edit``, ``async create_character``,
-    ``async get_character``, ``validate_channel``, ``serves``, ``parse_callback``. Each takes any of its
-    hook's arguments by name (see :data:`HOOK_ARGUMENTS`).
+    ``async get_character``, ``validate_channel``, ``serves``, ``parse_callback``,
+    ``callback_reply``. Each takes any of its hook's arguments by name (see
+    :data:`HOOK_ARGUMENTS`).
     """
 
     vendor: ClassVar[VendorSpec]
@@ -134,6 +136,13 @@ class VendorPlugin:
         given = dict(zip(HOOK_ARGUMENTS[method], values, strict=True))
         return getattr(self, method)(**{name: given[name] for name in taken})
 
+    def _optional(self, method: str, channel: Channel, *values: Any) -> Any:
+        """:meth:`_delegate` for a method a vendor may lack: None for another vendor's
+        ``channel``, or when the subclass did not write ``method``."""
+        if not self._owns(channel) or not self._has(method):
+            return None
+        return self._delegate(method, *values)
+
     # ------------------------------------------------------------ registration
 
     @hookimpl
@@ -154,15 +163,11 @@ class VendorPlugin:
 
     @hookimpl
     def reelay_validate_channel(self, channel: Channel, vendor: VendorSpec) -> list[str] | None:
-        if not self._owns(channel) or not self._has("validate_channel"):
-            return None
-        return self._delegate("validate_channel", channel, vendor)
+        return self._optional("validate_channel", channel, channel, vendor)
 
     @hookimpl
     def reelay_channel_serves(self, model: ModelSpec, channel: Channel) -> bool | None:
-        if not self._owns(channel) or not self._has("serves"):
-            return None
-        return self._delegate("serves", model, channel)
+        return self._optional("serves", channel, model, channel)
 
     # ------------------------------------------------------------ the task's life
 
@@ -204,57 +209,49 @@ class VendorPlugin:
 
     @hookimpl
     def reelay_cancel(self, task: Task, channel: Channel, http: aiohttp.ClientSession) -> Awaitable[None] | None:
-        if not self._owns(channel) or not self._has("cancel"):
-            return None
-        return self._delegate("cancel", task, channel, http)
+        return self._optional("cancel", channel, task, channel, http)
 
     @hookimpl
     def reelay_remix(
         self, task: Task, prompt: str, channel: Channel, http: aiohttp.ClientSession
     ) -> Awaitable[VendorRef] | None:
-        if not self._owns(channel) or not self._has("remix"):
-            return None
-        return self._delegate("remix", task, prompt, channel, http)
+        return self._optional("remix", channel, task, prompt, channel, http)
 
     @hookimpl
     def reelay_extend(
         self, source: SourceVideo, prompt: str, seconds: int, channel: Channel, http: aiohttp.ClientSession
     ) -> Awaitable[VendorRef] | None:
-        if not self._owns(channel) or not self._has("extend"):
-            return None
-        return self._delegate("extend", source, prompt, seconds, channel, http)
+        return self._optional("extend", channel, source, prompt, seconds, channel, http)
 
     @hookimpl
     def reelay_edit(
         self, source: SourceVideo, prompt: str, channel: Channel, http: aiohttp.ClientSession
     ) -> Awaitable[VendorRef] | None:
-        if not self._owns(channel) or not self._has("edit"):
-            return None
-        return self._delegate("edit", source, prompt, channel, http)
+        return self._optional("edit", channel, source, prompt, channel, http)
 
     @hookimpl
     def reelay_create_character(
         self, name: str, video: SourceVideo, channel: Channel, http: aiohttp.ClientSession
     ) -> Awaitable[VendorRef] | None:
-        if not self._owns(channel) or not self._has("create_character"):
-            return None
-        return self._delegate("create_character", name, video, channel, http)
+        return self._optional("create_character", channel, name, video, channel, http)
 
     @hookimpl
     def reelay_get_character(
         self, character: Character, channel: Channel, http: aiohttp.ClientSession
     ) -> Awaitable[Any] | None:
-        if not self._owns(channel) or not self._has("get_character"):
-            return None
-        return self._delegate("get_character", character, channel, http)
+        return self._optional("get_character", channel, character, channel, http)
 
     @hookimpl
     def reelay_parse_callback(
         self, body: bytes, headers: Mapping[str, str], task: Task, channel: Channel
     ) -> StatusUpdate | None:
-        if not self._owns(channel) or not self._has("parse_callback"):
-            return None
-        return self._delegate("parse_callback", body, headers, task, channel)
+        return self._optional("parse_callback", channel, body, headers, task, channel)
+
+    @hookimpl
+    def reelay_callback_reply(
+        self, body: bytes, headers: Mapping[str, str], task: Task, channel: Channel
+    ) -> Mapping[str, Any] | None:
+        return self._optional("callback_reply", channel, body, headers, task, channel)
 
     # ------------------------------------------------------------ what a subclass writes
 
@@ -325,6 +322,14 @@ class VendorPlugin:
     def parse_callback(self, body: bytes, headers: Mapping[str, str], task: Task, channel: Channel) -> StatusUpdate:
         """A vendor callback as a status update (``reelay_parse_callback``); written by vendors
         that call back (``VendorSpec.callbacks``). Return None for a body that is not valid."""
+        raise NotImplementedError
+
+    def callback_reply(
+        self, body: bytes, headers: Mapping[str, str], task: Task, channel: Channel
+    ) -> Mapping[str, Any] | None:
+        """The JSON body answering a vendor's handshake, such as its challenge echoed
+        (``reelay_callback_reply``); written by vendors that check the callback URL before
+        using it. Return None for every other body (it is then read as a status)."""
         raise NotImplementedError
 
 

@@ -4,6 +4,8 @@ For a vendor whose :class:`~reelay.models.VendorSpec` says ``callbacks``, and
 when ``[server] public_url`` is set, each submission carries a callback URL
 on the gateway's own route ``/v1/callbacks/{vendor}/{token}``, the token
 random and unguessable per task. When the vendor posts there, the plugin
+first says whether the post is a handshake to answer (``reelay_callback_reply``:
+a challenge some vendors post before they create the task); otherwise it
 reads the body into a status update (``reelay_parse_callback``) and the task
 is settled at once, under a lease as a poll would be. Polling goes on at a
 slower backstop rate (:data:`BACKSTOP_FACTOR`) in case a callback is lost.
@@ -18,6 +20,7 @@ import os
 import secrets
 import socket
 from collections.abc import Mapping
+from typing import Any
 
 import structlog
 
@@ -74,9 +77,15 @@ class Callbacks:
         await self.tokens.add(token, task_id, channel.vendor, self.context.clock())
         return f"{self.base}/v1/callbacks/{channel.vendor}/{token}"
 
-    async def receive(self, vendor: str, token: str, body: bytes, headers: Mapping[str, str]) -> Task:
-        """Apply a vendor's callback; returns the task as it now is.
+    async def receive(
+        self, vendor: str, token: str, body: bytes, headers: Mapping[str, str]
+    ) -> Mapping[str, Any] | None:
+        """Answer or apply a vendor's callback.
 
+        :return: the JSON body to answer with, when the plugin reads the post
+            as a handshake (``reelay_callback_reply``; the task is not
+            changed); None when it was read as a status (applied, or a replay
+            that changes nothing).
         :raises NotFound: an unknown token, or one of another vendor (a forgery).
         :raises InvalidRequest: a body the plugin does not accept.
         """
@@ -84,6 +93,30 @@ class Callbacks:
         if found is None or found[1] != vendor:
             raise NotFound("no such callback", code="callback_not_found")
         task_id = found[0]
+        # Before any claim: a handshake comes while the create call is in flight, and
+        # a resend of an interrupted submission holds the task's lease meanwhile.
+        reply = await self._reply(task_id, body, headers)
+        if reply is not None:
+            log.info("vendor callback answered", task_id=task_id, vendor=vendor)
+            return reply
+        await self._apply(task_id, vendor, body, headers)
+        return None
+
+    async def _reply(self, task_id: str, body: bytes, headers: Mapping[str, str]) -> Mapping[str, Any] | None:
+        """What the task's plugin answers the post with (``reelay_callback_reply``), or None."""
+        context = self.context
+        task = await context.store.get(task_id)
+        channel = context.channel_for(task) if task is not None else None
+        if task is None or channel is None:
+            return None
+        try:
+            return context.hooks(channel).reelay_callback_reply(body=body, headers=headers, task=task, channel=channel)
+        except Exception:  # a plugin bug: the body is read as a status instead
+            log.exception("plugin raised answering a callback", task_id=task_id, vendor=channel.vendor)
+            return None
+
+    async def _apply(self, task_id: str, vendor: str, body: bytes, headers: Mapping[str, str]) -> Task:
+        """Read the post as a status update and settle the task with it; the task as it now is."""
         context = self.context
         lease = f"{self.lease}:{secrets.token_hex(4)}"  # this callback's own
         task = await self._claim(task_id, lease)

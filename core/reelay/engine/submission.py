@@ -118,6 +118,8 @@ class Submitter:
                 continue
             task = await self.record(task, token, model, channel, request)
             try:
+                # The row and its callback token are committed by now: a vendor may post to the
+                # URL (a handshake) before it answers the create call.
                 ref = await self.send(payload, request, channel)
             except UpstreamError as error:
                 if error.kind in (FailureKind.CALLER, FailureKind.CONTENT_POLICY):

@@ -2,7 +2,8 @@
 
 No bearer token: the path's token, random per task, is the credential (the
 plugin checks what else its vendor signs). The answer says nothing about the
-task beyond that the callback was taken.
+task beyond that the callback was taken, unless the vendor posted a
+handshake: then it is what the plugin answers it with (a challenge echoed).
 """
 
 from __future__ import annotations
@@ -27,5 +28,5 @@ async def vendor_callback(request: web.Request) -> web.Response:
     if len(body) > MAX_CALLBACK_BYTES:
         raise PayloadTooLarge("callback body too large")
     vendor, token = request.match_info["vendor"], request.match_info["token"]
-    await dispatcher_of(request).callbacks.receive(vendor, token, body, request.headers)
-    return json_response({"received": True})
+    reply = await dispatcher_of(request).callbacks.receive(vendor, token, body, request.headers)
+    return json_response({"received": True} if reply is None else dict(reply))  # a handshake: the plugin's answer

@@ -427,7 +427,9 @@ OPERATIONS: dict[str, dict[str, Any]] = {
         "description": (
             "For vendors that call back: the gateway hands each task's vendor this URL with a token "
             "unguessable per task (needs `server.public_url`). Unknown tokens are 404; bodies the "
-            "vendor's plugin does not accept are 400 and change nothing."
+            "vendor's plugin does not accept are 400 and change nothing. A handshake the plugin "
+            "recognizes (a challenge posted before the vendor creates the task) is answered with "
+            "the body the plugin gives, such as the challenge echoed."
         ),
         "security": [],
         "parameters": [
