@@ -8,6 +8,7 @@ still overrides the host.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import aiohttp
@@ -54,6 +55,7 @@ class HailuoPlugin(VendorPlugin):
         credentials=(CredentialSpec("api_key", description="MiniMax API key of the channel's platform"),),
         options={"region": "intl (api.minimax.io, the default) or cn (api.minimaxi.com); base_url overrides"},
         docs_url="https://platform.minimax.io/docs/api-reference/video-generation-t2v",
+        callbacks=True,  # MiniMax checks callback_url with a challenge, then posts each status (wire.callback_reply)
     )
     models = tuple(model.spec for model in MODELS)
     emulators = (EmulatorSpec(vendor=VENDOR, create_app=create_app, credentials=dict(DEMO_CREDENTIALS)),)
@@ -81,6 +83,12 @@ class HailuoPlugin(VendorPlugin):
 
     def map_status(self, payload: Any, task: Task, channel: Channel) -> StatusUpdate:
         return wire.map_status(payload)
+
+    def callback_reply(self, body: bytes) -> Mapping[str, str] | None:
+        return wire.callback_reply(body)
+
+    def parse_callback(self, body: bytes, task: Task) -> StatusUpdate | None:
+        return wire.parse_callback(body, task)
 
     async def open_content(
         self, task: Task, channel: Channel, http: aiohttp.ClientSession, variant: str

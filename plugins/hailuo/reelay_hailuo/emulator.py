@@ -11,6 +11,18 @@ by the emulator itself without auth, like MiniMax's CDN: a landscape clip of
 the asked duration (``settings.video_for``), whose length the file's
 ``bytes`` tells.
 
+A body with ``callback_url`` is checked first, as MiniMax documents: the
+create handler POSTs ``{"challenge": <value>}`` there and creates the task
+only if the URL answers HTTP 200 with the same value within 3 s
+(``state.challenge_seconds``); otherwise the creation fails (2013, an
+answer MiniMax does not document: assumed). Then each status change is
+posted with the query answer's shape, the status in lower case as the
+create pages name callback statuses (``processing`` when the job starts,
+``success`` or ``failed`` at its end; none while queued), without
+``video_width``/``video_height`` (the earlier guide); no retries (none
+documented). ``state.challenges`` records each check, ``state.callbacks.sent``
+each post.
+
 Markers in the prompt (:class:`reelay.emulation.Scenario`): ``reject`` ->
 1026 at creation; ``invalid`` -> 2013; ``fail`` -> ``Fail``; ``block`` ->
 ``Fail`` with 1027. The first ``settings.fail_submissions`` creations answer
@@ -21,13 +33,16 @@ from __future__ import annotations
 
 import re
 import secrets
+import uuid
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
+import aiohttp
 import attrs
 from aiohttp import web
 
 from reelay.emulation import (
+    CallbackSender,
     EmulatedJob,
     EmulatorRefusal,
     EmulatorSettings,
@@ -64,8 +79,18 @@ _IMAGE = re.compile(r"^(https?://\S+|data:image/(jpeg|jpg|png|webp);base64,[A-Za
 _BY_RESOLUTION = {label: size for size, label in RESOLUTIONS.items()}
 
 
+#: Seconds MiniMax gives a callback URL to echo its challenge ("within 3s", the create pages).
+CHALLENGE_SECONDS = 3.0
+#: The callback status for each query status (lower case, the create pages); none while queued.
+CALLBACK_STATUSES = {"Processing": "processing", "Success": "success", "Fail": "failed"}
+
+
+def _body(code: int = 0, message: str = "success", **fields: Any) -> dict[str, Any]:
+    return {**fields, "base_resp": {"status_code": code, "status_msg": message}}
+
+
 def _answer(code: int = 0, message: str = "success", **fields: Any) -> web.Response:
-    return web.json_response({**fields, "base_resp": {"status_code": code, "status_msg": message}})
+    return web.json_response(_body(code, message, **fields))
 
 
 class Refusal(EmulatorRefusal):
@@ -75,9 +100,26 @@ class Refusal(EmulatorRefusal):
         super().__init__(200, {"base_resp": {"status_code": code, "status_msg": message}})
 
 
+class Challenge(NamedTuple):
+    """One check of a callback URL by the emulator."""
+
+    url: str
+    passed: bool  # answered 200 with the challenge echoed, in time
+
+
+def _minimax_callbacks() -> CallbackSender:
+    """MiniMax's status callbacks: when the job starts (``processing``) and when it ends; no retries
+    (MiniMax documents none)."""
+    return CallbackSender(status_key="status", moments=(0.1, 1.0))
+
+
 @attrs.define
 class MiniMaxState(EmulatorState):
     files: dict[str, str] = attrs.field(factory=dict)  # file_id -> task_id
+    queries: int = 0  # task queries answered (the gateway's polls)
+    challenge_seconds: float = CHALLENGE_SECONDS  # how long a callback URL has to echo the challenge
+    challenges: list[Challenge] = attrs.field(factory=list)
+    callbacks: CallbackSender = attrs.field(factory=_minimax_callbacks)
 
 
 STATE = web.AppKey("hailuo_state", MiniMaxState)
@@ -94,6 +136,7 @@ def create_app(settings: EmulatorSettings) -> web.Application:
     app.router.add_get("/v1/query/video_generation", _query)
     app.router.add_get("/v1/files/retrieve", _retrieve)
     app.router.add_get("/cdn/{file_id}.mp4", _download)
+    app.on_cleanup.append(app[STATE].callbacks.stop)
     return app
 
 
@@ -118,14 +161,35 @@ async def _create(request: web.Request) -> web.Response:
         raise Refusal(1026, "input new_sensitive")
     if scenario is Scenario.INVALID:
         raise _param("refused by the emulator scenario")
+    callback = body.get("callback_url")
+    if callback is not None and not await _challenge(state, callback):
+        raise _param("callback_url did not answer the challenge")
     task_id = str(secrets.randbelow(9 * 10**14) + 10**14)
-    state.jobs[task_id] = EmulatedJob(
+    job = state.jobs[task_id] = EmulatedJob(
         task_id,
         state.settings.generation_seconds,
         scenario,
         data={"model": model.name, "duration": body.get("duration", 6)},
     )
+    if callback is not None:
+        state.callbacks.start(job, callback, lambda: _callback(state, job))
     return _answer(task_id=task_id)
+
+
+async def _challenge(state: MiniMaxState, url: str) -> bool:
+    """Whether ``url`` echoes a fresh challenge in time: HTTP 200 and ``{"challenge": <the value>}``."""
+    value = str(uuid.uuid4())  # the shape of the value in MiniMax's example
+    answer: Any = None
+    timeout = aiohttp.ClientTimeout(total=state.challenge_seconds)
+    try:
+        async with aiohttp.ClientSession(timeout=timeout) as http, http.post(url, json={"challenge": value}) as sent:
+            if sent.status == 200:
+                answer = await sent.json(content_type=None)
+    except (aiohttp.ClientError, TimeoutError, ValueError):  # unreachable, late, not a URL, not JSON
+        answer = None
+    passed = isinstance(answer, dict) and answer.get("challenge") == value
+    state.challenges.append(Challenge(url, passed))
+    return passed
 
 
 def _checked(body: Mapping[str, Any]) -> HailuoModel:
@@ -133,6 +197,8 @@ def _checked(body: Mapping[str, Any]) -> HailuoModel:
     unknown = sorted(set(body) - _FIELDS)
     if unknown:
         raise _param(f"unknown field {unknown[0]}")
+    if "callback_url" in body and not isinstance(body["callback_url"], str):
+        raise _param("callback_url must be a string")
     model = BY_NAME.get(body.get("model"))  # type: ignore[arg-type]
     if model is None:
         raise _param(f"model {body.get('model')!r} is not supported")
@@ -178,19 +244,37 @@ async def _query(request: web.Request) -> web.Response:
     job = state.jobs.get(request.query.get("task_id", ""))
     if job is None:
         raise _param("task_id not found")
+    state.queries += 1
+    return web.json_response(_task_body(state, job))
+
+
+def _task_body(state: MiniMaxState, job: EmulatedJob) -> dict[str, Any]:
+    """The query answer about ``job`` now; a success registers its file for ``/v1/files/retrieve``."""
     phase = job.phase()
     if phase is JobPhase.QUEUED:
         status = "Preparing" if job.elapsed() < job.duration * 0.05 else "Queueing"
-        return _answer(task_id=job.id, status=status, file_id="")
+        return _body(task_id=job.id, status=status, file_id="")
     if phase is JobPhase.RUNNING:
-        return _answer(task_id=job.id, status="Processing", file_id="")
+        return _body(task_id=job.id, status="Processing", file_id="")
     if job.scenario is Scenario.BLOCK:
-        return _answer(1027, "output new_sensitive", task_id=job.id, status="Fail", file_id="")
+        return _body(1027, "output new_sensitive", task_id=job.id, status="Fail", file_id="")
     if not job.succeeds:
-        return _answer(task_id=job.id, status="Fail", file_id="")
+        return _body(task_id=job.id, status="Fail", file_id="")
     file_id = f"3{job.id}"
     state.files[file_id] = job.id
-    return _answer(task_id=job.id, status="Success", file_id=file_id, video_width=1366, video_height=768)
+    return _body(task_id=job.id, status="Success", file_id=file_id, video_width=1366, video_height=768)
+
+
+def _callback(state: MiniMaxState, job: EmulatedJob) -> dict[str, Any] | None:
+    """The body of a callback about ``job`` now: the query answer with its status in lower case and
+    without the video's size; None while queued (the pages name no queued callback status)."""
+    body = _task_body(state, job)
+    status = CALLBACK_STATUSES.get(body["status"])
+    if status is None:
+        return None
+    body.pop("video_width", None)
+    body.pop("video_height", None)
+    return {**body, "status": status}
 
 
 async def _retrieve(request: web.Request) -> web.Response:

@@ -1,4 +1,4 @@
-"""Hailuo's wire format: the create body out, query and file answers in, ``base_resp`` codes sorted.
+"""Hailuo's wire format: the create body out, query and file answers and callbacks in, ``base_resp`` codes sorted.
 
 MiniMax answers HTTP 200 with ``base_resp.status_code`` non-zero for most
 failures, so a failure is read from the body first and the HTTP status only
@@ -7,28 +7,26 @@ after. Unknown keys in answers are ignored on purpose.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
-
-import structlog
 
 from reelay import (
     FailureKind,
     GenerationRequest,
     InvalidRequest,
+    StatusTable,
     StatusUpdate,
+    Task,
     TaskError,
     TaskStatus,
     UpstreamError,
     VideoResult,
     failure_for_http_status,
 )
-from reelay.upstream import vendor_error
+from reelay.upstream import callback_update, vendor_error
 
 from .models import RESOLUTIONS, HailuoModel
-
-log = structlog.get_logger("reelay.hailuo")
-
 
 # ---------------------------------------------------------------- the create body
 
@@ -39,6 +37,8 @@ def build_body(request: GenerationRequest, model: HailuoModel, upstream_model: s
     Images go as MiniMax takes them: an https URL passed through, inline ones
     as ``data:image/...;base64,`` URIs. The core has refused what the model's
     data excludes (the prompt's length, sizes per kind of input, image rules).
+    The core's ``callback_url`` (the gateway's own route) is sent when given,
+    in place of a caller's ``metadata.callback_url``.
     """
     body: dict[str, Any] = {"model": upstream_model}
     if request.prompt is not None:
@@ -56,6 +56,8 @@ def build_body(request: GenerationRequest, model: HailuoModel, upstream_model: s
     if request.last_frame is not None:
         body["last_frame_image"] = request.last_frame.data_uri()
     body.update(_checked_metadata(request.extra, model))
+    if request.callback_url is not None:
+        body["callback_url"] = request.callback_url
     return body
 
 
@@ -69,6 +71,9 @@ def _checked_metadata(extra: Mapping[str, Any], model: HailuoModel) -> dict[str,
             f"metadata.fast_pretreatment has no effect on {model.name}: only Hailuo 2.3, 2.3-Fast and 02",
             param="metadata.fast_pretreatment",
         )
+    callback = checked.get("callback_url")
+    if "callback_url" in checked and not (isinstance(callback, str) and callback.startswith(("https://", "http://"))):
+        raise InvalidRequest("metadata.callback_url must be an http(s) URL", param="metadata.callback_url")
     return checked
 
 
@@ -136,36 +141,100 @@ def checked(http_status: int, body: Any, retry_after: float | None = None, *, lo
 
 # ---------------------------------------------------------------- statuses
 
-_QUEUED = ("Preparing", "Queueing")
+#: Every ``status`` MiniMax documents: the query's capitalised values (video-generation-query),
+#: and the lower-case ones the create pages give for callbacks (``processing``, ``success``,
+#: ``failed``). The earlier guide's callback example sends ``Success``: both are read.
+STATUSES = StatusTable(
+    "Hailuo",
+    {
+        "Preparing": TaskStatus.QUEUED,
+        "Queueing": TaskStatus.QUEUED,
+        "Processing": TaskStatus.IN_PROGRESS,
+        "Success": TaskStatus.COMPLETED,
+        "Fail": TaskStatus.FAILED,
+        "processing": TaskStatus.IN_PROGRESS,
+        "success": TaskStatus.COMPLETED,
+        "failed": TaskStatus.FAILED,
+    },
+)
 
 
 def map_status(payload: Any) -> StatusUpdate:
-    """A query answer as a :class:`StatusUpdate`; the video is a ``file_id`` resolved when it is read."""
+    """A query answer (or a callback, the same shape) as a :class:`StatusUpdate`; the video is a
+    ``file_id`` resolved when it is read.
+
+    :raises UpstreamError: transient, for a payload that is not an object (``upstream_bad_response``)
+        or a status outside :data:`STATUSES` (``unknown_status``, logged with the value).
+    """
     if not isinstance(payload, Mapping):
         raise UpstreamError(FailureKind.TRANSIENT, "Hailuo answered without a task", code="upstream_bad_response")
-    status = str(payload.get("status") or "")
     code = status_code(payload)
-    if code in MODERATION_CODES or status == "Fail":
+    if code in MODERATION_CODES:  # the task's end whatever its status says
         return StatusUpdate(TaskStatus.FAILED, error=_task_error(code, _status_msg(payload)))
-    if status in _QUEUED:
-        return StatusUpdate(TaskStatus.QUEUED)
-    if status == "Processing":
-        return StatusUpdate(TaskStatus.IN_PROGRESS)
-    if status == "Success":
-        file_id = payload.get("file_id")
-        if file_id in (None, ""):
-            return StatusUpdate(
-                TaskStatus.FAILED, error=TaskError("generation_failed", "Hailuo reported success but sent no file_id")
-            )
-        facts = {"file_id": str(file_id), "hailuo_task_id": str(payload.get("task_id") or "")}
-        for key in ("video_width", "video_height"):
-            if isinstance(payload.get(key), int):
-                facts[key] = payload[key]
-        return StatusUpdate(TaskStatus.COMPLETED, progress=100, result=VideoResult(extra=facts))
-    log.warning("hailuo_unknown_status", status=status[:40], task=str(payload.get("task_id"))[:40])
-    raise UpstreamError(
-        FailureKind.TRANSIENT, f"Hailuo reported an unknown status {status[:40]!r}", code="upstream_bad_response"
-    )
+    status = STATUSES.read(payload.get("status"))
+    if status is TaskStatus.FAILED:
+        return StatusUpdate(TaskStatus.FAILED, error=_task_error(code, _status_msg(payload)))
+    if status is not TaskStatus.COMPLETED:
+        return StatusUpdate(status)
+    file_id = payload.get("file_id")
+    if file_id in (None, ""):
+        return StatusUpdate(
+            TaskStatus.FAILED, error=TaskError("generation_failed", "Hailuo reported success but sent no file_id")
+        )
+    facts = {"file_id": str(file_id), "hailuo_task_id": str(payload.get("task_id") or "")}
+    for key in ("video_width", "video_height"):  # a callback leaves them out (the earlier guide)
+        if isinstance(payload.get(key), int):
+            facts[key] = payload[key]
+    return StatusUpdate(TaskStatus.COMPLETED, progress=100, result=VideoResult(extra=facts))
+
+
+def task_id(payload: Any) -> str:
+    """``task_id`` of a query answer or callback: MiniMax sends a string of digits.
+
+    :raises UpstreamError: transient, when there is none (or it is not a string).
+    """
+    value = payload.get("task_id") if isinstance(payload, Mapping) else None
+    if not isinstance(value, str) or not value:
+        raise UpstreamError(FailureKind.TRANSIENT, "Hailuo sent no task_id", code="upstream_bad_response")
+    return value
+
+
+# ---------------------------------------------------------------- callbacks
+
+
+def callback_reply(body: bytes) -> dict[str, str] | None:
+    """The answer to MiniMax's check of a callback URL: ``{"challenge": <value>}`` echoed, else None.
+
+    With ``callback_url`` in the create body, MiniMax first POSTs
+    ``{"challenge": "<value>"}`` there and creates the task only if the URL
+    answers the same value within 3 s (platform.minimax.io video-generation
+    create pages, ``callback_url``; the earlier guide: otherwise "task
+    creation failure"). A challenge is a JSON object whose ``challenge`` is
+    a non-empty string; anything else is None (read as a status callback).
+    """
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested past the parser's depth
+        return None
+    challenge = data.get("challenge") if isinstance(data, dict) else None
+    return {"challenge": challenge} if isinstance(challenge, str) and challenge else None
+
+
+def parse_callback(body: bytes, task: Task) -> StatusUpdate | None:
+    """A MiniMax status callback about ``task`` as the update a poll would give, or None.
+
+    After the challenge, MiniMax POSTs each status change with the query
+    answer's shape (``task_id``, ``status``, ``file_id``, ``base_resp``),
+    statuses named ``processing``, ``success``, ``failed`` (create pages; the
+    earlier guide's example says ``Success`` and leaves out width and
+    height): read by :func:`map_status` as a poll is. MiniMax signs nothing:
+    the URL's per-task token is the credential, and the body must name the
+    task (``task_id`` equal to ``task.vendor_ref``). None for anything else
+    (another task's body, a task whose MiniMax id is not recorded yet,
+    unreadable JSON, a status MiniMax does not document): it changes
+    nothing, and the polls go on.
+    """
+    return callback_update(body, task, task_id, map_status)
 
 
 def _task_error(code: int, message: str) -> TaskError:

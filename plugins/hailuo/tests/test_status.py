@@ -6,6 +6,8 @@ import pytest
 from structlog.testing import capture_logs
 
 from reelay import FailureKind, Task, TaskStatus, UpstreamError, VendorRef
+from reelay.testing import check_status_table
+from reelay_hailuo import wire
 
 STATUS_TABLE = [
     ("preparing", TaskStatus.QUEUED, None),
@@ -48,8 +50,25 @@ def test_success_keeps_the_file_id_to_resolve_later(pm, channel, recorded):
 def test_unknown_status_is_transient_with_a_warning(pm, channel, recorded):
     with capture_logs() as logs, pytest.raises(UpstreamError) as caught:
         mapped(pm, channel, recorded("processing") | {"status": "Rendering"})
-    assert caught.value.kind is FailureKind.TRANSIENT
-    assert [(e["event"], e["status"]) for e in logs] == [("hailuo_unknown_status", "Rendering")]
+    assert caught.value.kind is FailureKind.TRANSIENT and caught.value.code == "unknown_status"
+    assert [(e["event"], e["vendor"], e["value"]) for e in logs] == [("unknown vendor status", "Hailuo", "'Rendering'")]
+
+
+def test_the_status_table_holds_the_query_and_the_callback_statuses(recorded):
+    def payload_for(value):
+        return recorded("success") | {"status": value}
+
+    check_status_table(wire.STATUSES, payload_for, wire.map_status)
+    assert set(wire.STATUSES.statuses) >= {"Preparing", "Queueing", "Processing", "Success", "Fail"}
+    assert set(wire.STATUSES.statuses) >= {"processing", "success", "failed"}  # callbacks (the create pages)
+
+
+@pytest.mark.parametrize(
+    ("query", "callback"), [("Processing", "processing"), ("Success", "success"), ("Fail", "failed")]
+)
+def test_a_callback_status_means_what_its_query_status_means(recorded, query, callback):
+    body = recorded("success")
+    assert wire.map_status(body | {"status": callback}) == wire.map_status(body | {"status": query})
 
 
 def test_a_payload_that_is_not_an_object_is_transient(pm, channel):
