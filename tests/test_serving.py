@@ -191,3 +191,55 @@ def test_max_connections_is_parsed_and_checked():
     for wrong in (-1, 1.5, "8"):
         with pytest.raises(ConfigError, match="max_connections"):
             parse_config({"server": {"max_connections": wrong}})
+
+
+async def test_sigint_stops_reelay_demo_at_once_while_an_event_stream_is_open(tmp_path):
+    """The README's two-terminal start: a task followed on its event stream, then Ctrl-C on the
+    gateway. The stream ends and the process exits at once, not when the task would have ended."""
+    import os
+    import signal
+    import socket
+    import sys
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        *("-m", "reelay.cli", "demo", "--port", str(port), "--generation-seconds", "120"),
+        *("--store", f"sqlite:///{tmp_path / 'demo.db'}"),
+        env={key: value for key, value in os.environ.items() if key != "REELAY_PLUGINS"},
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    headers = {"Authorization": "Bearer sk-reelay-demo"}
+    try:
+        async with aiohttp.ClientSession(base) as http:
+            for _ in range(200):
+                try:
+                    async with http.get("/healthz"):
+                        break
+                except aiohttp.ClientConnectionError:
+                    await asyncio.sleep(0.05)
+            else:
+                raise AssertionError("reelay demo did not start")
+            async with http.get("/v1/models", headers=headers) as answer:
+                models = (await answer.json())["data"]
+            if not models:
+                pytest.skip("no vendor plugin installed: the demo has no model to follow a task of")
+            body = {"model": models[0]["id"], "prompt": "a fox in the snow"}
+            async with http.post("/v1/video/generations", json=body, headers=headers) as answer:
+                task = await answer.json()
+            async with http.get(f"/v1/videos/{task['id']}/events", headers=headers) as stream:
+                await stream.content.readline()  # the stream is open: its first event is on its way
+                started = time.monotonic()
+                process.send_signal(signal.SIGINT)
+                with contextlib.suppress(aiohttp.ClientError):
+                    await asyncio.wait_for(stream.read(), 10)  # ends with the gateway
+        assert await asyncio.wait_for(process.wait(), 10) == 0
+        assert time.monotonic() - started < 5, "the gateway waited for the task instead of ending its stream"
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()

@@ -23,6 +23,7 @@ from .metrics import metrics_middleware, metrics_page
 from .middleware import error_middleware
 from .notify import setup_notify_routes
 from .openapi import docs_page, openapi_json
+from .streaming import OPEN_STREAMS, end_open_streams
 
 __all__ = ["DISPATCHER", "POLLER", "PUBLIC_URL", "create_app", "error_middleware", "setup_routes"]
 
@@ -52,6 +53,8 @@ def setup_routes(app: web.Application, dispatcher: Dispatcher, *, poller: bool =
     and stopped with ``app`` through ``cleanup_ctx``.
     """
     app[DISPATCHER] = dispatcher
+    app[OPEN_STREAMS] = set()
+    app.on_shutdown.append(end_open_streams)  # event streams end with the gateway, not with their tasks
     if error_middleware not in app.middlewares:
         app.middlewares.append(error_middleware)
     if dispatcher.config.server.max_connections:  # inside the error middleware, which renders its 429

@@ -17,6 +17,7 @@ from aiohttp_sse import sse_response
 from ..engine import Dispatcher
 from ..models import Task
 from .common import PUBLIC_URL, ROUTE_PREFIX, authenticate, content_url, dispatcher_of, json_response
+from .streaming import ended_at_shutdown
 from .wire import task_to_json
 
 
@@ -46,10 +47,11 @@ async def task_events(request: web.Request) -> web.StreamResponse:
     after = _last_event_id(request)
     heartbeat = dispatcher.config.events.heartbeat_seconds
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-    async with sse_response(request, ping_interval=heartbeat, headers=headers) as stream:
-        async for number, current in dispatcher.watcher.follow(token, task, after):
-            body = orjson.dumps(task_to_json(current, content_url(request, current))).decode()
-            await stream.send(body, id=str(number), event=current.status.value)
+    with ended_at_shutdown(request):
+        async with sse_response(request, ping_interval=heartbeat, headers=headers) as stream:
+            async for number, current in dispatcher.watcher.follow(token, task, after):
+                body = orjson.dumps(task_to_json(current, content_url(request, current))).decode()
+                await stream.send(body, id=str(number), event=current.status.value)
     return stream
 
 

@@ -13,12 +13,18 @@ response and calls :func:`break_stream` instead when one was started.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import Iterator
+
 import structlog
 from aiohttp import web
 
 log = structlog.get_logger("reelay.http")
 
 _STARTED = "reelay.started_stream"
+#: The handlers of the streams that last as long as their subject (see :func:`ended_at_shutdown`).
+OPEN_STREAMS = web.AppKey("reelay.open_streams", set)
 
 
 async def start_stream(
@@ -45,3 +51,25 @@ def break_stream(request: web.Request, reason: str) -> None:
     transport = request.transport
     if transport is not None:
         transport.close()  # what was written still goes out, then the caller sees the short body
+
+
+@contextlib.contextmanager
+def ended_at_shutdown(request: web.Request) -> Iterator[None]:
+    """Serve a response that lasts as long as its subject (an event stream follows a task
+    for minutes): the gateway's shutdown ends it (:func:`end_open_streams`) rather than
+    waiting for the task, so SIGINT and SIGTERM stop the gateway at once."""
+    handler = asyncio.current_task()
+    streams: set[asyncio.Task[object]] = request.app[OPEN_STREAMS]
+    if handler is not None:
+        streams.add(handler)
+    try:
+        yield
+    finally:
+        streams.discard(handler)
+
+
+async def end_open_streams(app: web.Application) -> None:
+    """An ``on_shutdown`` handler: cancel the handlers of the open streams (their callers
+    see the stream end, and an SSE client resumes elsewhere with ``Last-Event-ID``)."""
+    for handler in list(app[OPEN_STREAMS]):
+        handler.cancel()
