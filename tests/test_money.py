@@ -143,6 +143,9 @@ async def test_all_channels_failing_refunds(acme_pm, tmp_path):
         assert (body["balance"], body["held"]) == ("5.00", "0.00")
         _, entries = await client.request("GET", "/v1/usage/entries")
         assert [entry["kind"] for entry in entries["data"]] == ["refund", "hold", "credit"]
+        # The caller got an error, not a task: none is listed (the ledger keeps the hold and its refund).
+        _, listed = await client.request("GET", "/v1/videos")
+        assert listed["data"] == []
 
 
 async def test_a_hold_the_balance_cannot_cover_is_refused_before_any_upstream_call(acme_pm, tmp_path, submissions):

@@ -188,12 +188,12 @@ class DerivedTasks:
         try:
             task.vendor_ref = await context.calls.timed(channel, "derive", context.from_vendor(awaitable), model.name)
         except UpstreamError as error:
-            await self._fail(task, TaskError(error.code, error.message))
+            await self.tasks.withdraw(task, TaskError(error.code, error.message))
             if error.kind in (FailureKind.CALLER, FailureKind.CONTENT_POLICY):
                 raise InvalidRequest(error.message, code=error.code, param=error.param) from None
             raise UpstreamUnavailable(f"the vendor did not start the task: {error.message}") from None
         except Exception:
-            await self._fail(task, TaskError("plugin_error", "the vendor plugin failed"))
+            await self.tasks.withdraw(task, TaskError("plugin_error", "the vendor plugin failed"))
             raise
         task.updated_at = context.clock()
         task.next_poll_at = now + self.schedule.first_poll_delay(model, channel)
@@ -205,12 +205,3 @@ class DerivedTasks:
         )
         context.events.request_accepted(task, request)
         return task
-
-    async def _fail(self, task: Task, error: TaskError) -> None:
-        context = self.context
-        previous = task.status
-        task.status = TaskStatus.FAILED
-        task.error = error
-        task.completed_at = task.updated_at = context.clock()
-        await context.store.save(task)
-        context.events.task_changed(task, previous)

@@ -26,7 +26,6 @@ from ..models import (
     ModelSpec,
     Task,
     TaskError,
-    TaskStatus,
     Token,
     UnifiedRequest,
 )
@@ -123,7 +122,7 @@ class Submitter:
                 ref = await self.send(payload, request, channel)
             except UpstreamError as error:
                 if error.kind in (FailureKind.CALLER, FailureKind.CONTENT_POLICY):
-                    await self._fail(task, TaskError(error.code, error.message))
+                    await self.tasks.withdraw(task, TaskError(error.code, error.message))
                     raise InvalidRequest(error.message, code=error.code, param=error.param) from None
                 log.warning(
                     "channel failed at submission",
@@ -137,7 +136,7 @@ class Submitter:
                     queue.insert(0, Route(model, channel))  # the key is out: the channel's next key may serve
                 continue
             except ReelayError as error:
-                await self._fail(task, TaskError(error.code, error.message))
+                await self.tasks.withdraw(task, TaskError(error.code, error.message))
                 raise
             except Exception:  # a plugin bug: this channel failed, the next may not
                 log.exception("plugin raised while submitting", task_id=public_id, channel=channel.name)
@@ -155,7 +154,7 @@ class Submitter:
             if strict_error is not None:
                 raise strict_error
             raise UpstreamUnavailable("no channel could take this request", status=503, code="no_channel_available")
-        await self._fail(task, TaskError("upstream_failed", "every eligible channel failed"))
+        await self.tasks.withdraw(task, TaskError("upstream_failed", "every eligible channel failed"))
         rate_limited = all(failure.kind is FailureKind.RATE_LIMITED for failure in failures)
         raise UpstreamUnavailable(
             f"every eligible channel failed ({len(failures)} tried): "
@@ -215,16 +214,6 @@ class Submitter:
         if awaitable is None:
             raise UpstreamError(FailureKind.CHANNEL, f"no plugin submits to vendor {channel.vendor!r}")
         return await context.calls.timed(channel, "submit", context.from_vendor(awaitable), request.model)
-
-    async def _fail(self, task: Task, error: TaskError) -> None:
-        context = self.context
-        previous = task.status
-        task.status = TaskStatus.FAILED
-        task.error = error
-        task.completed_at = task.updated_at = context.clock()
-        await context.store.save(task)
-        if previous is not TaskStatus.FAILED:
-            context.events.task_changed(task, previous)
 
 
 def _served_by_alias(request: GenerationRequest, alias: str, model: ModelSpec) -> GenerationRequest:

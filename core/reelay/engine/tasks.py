@@ -6,7 +6,7 @@ import asyncio
 import hmac
 
 from ..errors import Conflict, InvalidRequest, NotFound, UpstreamError, UpstreamUnavailable
-from ..models import Task, TaskStatus, Token
+from ..models import Task, TaskError, TaskStatus, Token
 from .context import EngineContext
 from .keeping import unlink_quietly
 from .schedule import Schedule
@@ -43,6 +43,17 @@ class Tasks:
         starting after the task id ``after``."""
         tasks = await self._store.list(token.name, limit=limit, after=after, descending=descending)
         return [self.schedule.with_estimate(task) for task in tasks]
+
+    async def withdraw(self, task: Task, error: TaskError) -> None:
+        """Forget a task whose request is answered with an error (the vendor refused it, or
+        every channel failed): the caller never hears of it, so it leaves no task in their
+        list and no webhook. Its final save refunds a held price (the ledger keeps the hold
+        and the refund), then the row goes."""
+        task.status = TaskStatus.FAILED
+        task.error = error
+        task.completed_at = task.updated_at = self.context.clock()
+        await self._store.save(task)
+        await self._store.delete(task.id)
 
     async def cancel(self, token: Token, task_id: str) -> Task:
         """Ask the vendor to stop the task; returns it ``cancelled``.
