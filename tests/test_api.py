@@ -114,6 +114,13 @@ async def test_malformed_json_is_400(gateway, data):
     assert_error(status, body, 400)
 
 
+async def test_a_form_body_on_a_json_route_is_told_what_to_send(gateway):
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    status, body, _ = await raw(gateway, "POST", "/v1/video/generations", data=b"model=acme-1&prompt=x", headers=form)
+    assert_error(status, body, 400)
+    assert "application/json" in body["error"]["message"]
+
+
 @pytest.mark.parametrize("header", [None, "Bearer", "Basic abc", "Bearer wrong-token", "bearer  "])
 async def test_bad_token_is_401(gateway, header):
     headers = {"Authorization": header} if header is not None else {}
@@ -249,3 +256,10 @@ async def test_a_malformed_multipart_body_is_a_400_never_a_500(gateway, route, c
     status, answer = await gateway.client.request("POST", route, data=body, headers={"Content-Type": content_type})
     assert status == 400, answer
     assert answer["error"]["type"] == "invalid_request_error"
+    assert "b'" not in answer["error"]["message"], "the reason in words, not a bytes repr"
+
+
+async def test_a_qualified_model_name_works_unescaped_in_the_path(gateway):
+    plain = await gateway.client.request("GET", "/v1/models/acme/acme-1")
+    escaped = await gateway.client.request("GET", "/v1/models/acme%2Facme-1")
+    assert plain[0] == escaped[0] == 200 and plain[1]["id"] == escaped[1]["id"]

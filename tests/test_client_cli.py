@@ -398,3 +398,8 @@ async def test_demo_generate_ends_with_a_playable_mp4(acme_pm, tmp_path):
         result = await run(args, gw.base_url, token=DEMO_TOKEN)
         assert result.exit_code == 0, result.output
         assert_playable(out)
+
+
+async def test_without_an_api_key_the_401_says_how_to_give_one(gateway):
+    result = await run(["models"], gateway.base_url, token="")
+    assert result.exit_code == 1 and "REELAY_API_KEY" in result.stderr

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -106,6 +107,8 @@ async def demo_environment(
     workdir = Path(tempfile.mkdtemp(prefix="reelay-demo-"))
     channels, emulators = [], {}
     async with contextlib.AsyncExitStack() as stack:
+        if store_url is None and results_dir is None:  # all of it throwaway: gone when the demo stops
+            stack.callback(shutil.rmtree, workdir, ignore_errors=True)
         for spec in registry.emulators:
             settings = spec.settings(generation_seconds=generation_seconds)
             base_url = await stack.enter_async_context(serve_app(spec.create_app(settings), host="127.0.0.1"))

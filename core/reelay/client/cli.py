@@ -108,6 +108,10 @@ def client_options(command: Callable[..., Any]) -> Callable[..., Any]:
         session = Session(base_url, api_key, as_json)
         try:
             return command(session, **kwargs)
+        except GatewayError as error:
+            if error.status == 401 and not api_key:  # the likely cause, said where the user can act on it
+                error.message += " (no API key was given: pass --api-key or set REELAY_API_KEY)"
+            _fail(session, error)
         except ClientError as error:
             _fail(session, error)
 

@@ -85,6 +85,10 @@ async def read_json(request: web.Request) -> Any:
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError:  # also invalid UTF-8 and lone surrogates
+        if request.content_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
+            raise InvalidRequest(
+                f"this route takes a JSON body (Content-Type: application/json), not {request.content_type}"
+            ) from None
         raise InvalidRequest("the request body is not valid JSON") from None
 
 
@@ -118,7 +122,9 @@ async def multipart_body(request: web.Request) -> AsyncIterator[None]:
         try:
             yield
         except (ValueError, AssertionError) as error:  # what aiohttp's multipart reader raises
-            raise InvalidRequest(f"the multipart body is malformed: {error}") from None
+            # aiohttp's reason quotes raw bytes (b'--...'): say it in words.
+            reason = str(error).split(" b'", 1)[0].split(' b"', 1)[0].rstrip(": ")
+            raise InvalidRequest(f"the multipart body is malformed ({reason or 'unreadable'})") from None
 
 
 @contextlib.asynccontextmanager
