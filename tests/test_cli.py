@@ -356,3 +356,15 @@ def test_demo_banner_marks_image_to_video_only_models(acme_pm):
     [models] = [line for line in banner.splitlines() if line.startswith("Models: ")]
     assert models == "Models: acme-1, acme-still (image-to-video only)"
     assert "image-to-video only: send an image" in banner
+
+
+async def test_the_demo_removes_the_folder_it_made_but_not_a_store_it_was_given(tmp_path, monkeypatch):
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    async with demo_environment(port=0):
+        assert len(list(tmp_path.glob("reelay-demo-*"))) == 1
+    assert not list(tmp_path.glob("reelay-demo-*"))
+    async with demo_environment(port=0, store_url=f"sqlite:///{tmp_path / 'kept.db'}"):
+        pass
+    assert len(list(tmp_path.glob("reelay-demo-*"))) == 1  # its results go with the store the caller keeps
