@@ -95,7 +95,7 @@ def setup_routes(app: web.Application, dispatcher: Dispatcher, *, poller: bool =
         ("GET", "/v1/videos/{task_id}/content", routes.get_content, "content"),
         ("POST", "/v1/videos/{task_id}/cancel", routes.cancel_task, "cancel"),
         ("GET", "/v1/models", routes.list_models, "models"),
-        # {model_id:.+}: a qualified name ("runway/gen4.5") has a slash, and works unescaped.
+        # {model_id:.+}: a qualified name ("vendor/model") has a slash, and works unescaped.
         ("GET", "/v1/models/{model_id:.+}", model_info.get_model, "model"),
         ("GET", "/healthz", routes.healthz, "healthz"),
         ("GET", "/openapi.json", openapi_json, "openapi"),
