@@ -191,7 +191,7 @@ def test_demo_losing_its_port_after_the_check_is_one_line_and_exit_2(busy_port):
     assert result.stderr.splitlines() == [f"Error: cannot start on 127.0.0.1:{busy_port}: Address already in use"]
 
 
-def test_demo_serves_as_reelay_serve_does_with_the_server_timeouts(monkeypatch, acme_pm, tmp_path):
+def test_demo_serves_as_reelay_serve_does_with_the_server_timeouts(monkeypatch, acme_pm, tmp_path, capsys):
     """`reelay demo` is served by `reelay.http.serving.run` (slow-client timeouts), not aiohttp's run_app."""
     import asyncio
 
@@ -203,7 +203,7 @@ def test_demo_serves_as_reelay_serve_does_with_the_server_timeouts(monkeypatch, 
 
     seen = {}
 
-    def run(app, server):
+    def run(app, server, ready=None):
         async def serve_once():
             made = await app  # the demo's app is made on the serving loop, emulators and all
             async with (
@@ -212,6 +212,7 @@ def test_demo_serves_as_reelay_serve_does_with_the_server_timeouts(monkeypatch, 
                 session.get(f"{base_url}/healthz") as response,
             ):
                 seen["healthz"] = response.status
+                ready(base_url)  # the banner: printed once listening
 
         seen["server"] = server
         asyncio.run(serve_once())
@@ -219,6 +220,7 @@ def test_demo_serves_as_reelay_serve_does_with_the_server_timeouts(monkeypatch, 
     monkeypatch.setattr(reelay.demo, "run", run)
     reelay.demo.run_demo("127.0.0.1", 8765, 0.2, "sk-demo-test", f"sqlite:///{tmp_path / 'demo.db'}", pm=acme_pm)
     assert seen == {"server": ServerConfig(host="127.0.0.1", port=8765), "healthz": 200}
+    assert "Reelay demo gateway on http://127.0.0.1:8765" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(

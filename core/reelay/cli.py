@@ -108,8 +108,7 @@ def serve(config_path: str, host: str | None, port: int | None) -> None:
     # the process: keep it out of the collector's scans, which otherwise show
     # up as millisecond pauses in the latency tail.
     gc.freeze()
-    click.echo(f"reelay {__version__} listening on http://{config.server.host}:{config.server.port}", err=True)
-    _run(app, config.server)
+    _run(app, config.server, lambda url: click.echo(f"reelay {__version__} listening on {url}", err=True))
 
 
 async def _reload_on_sighup(app: Any) -> None:
@@ -138,13 +137,13 @@ async def _reload_on_sighup(app: Any) -> None:
         asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, hangup)
 
 
-def _run(app: Any, server: Any) -> None:
-    """Serve with ``[server]``'s timeouts for slow clients; a failure to start (the port
-    taken meanwhile, the store unreachable) is one line."""
+def _run(app: Any, server: Any, ready: Any = None) -> None:
+    """Serve with ``[server]``'s timeouts for slow clients (``ready(url)`` once listening); a
+    failure to start (the port taken meanwhile, the store unreachable) is one line."""
     from .http.serving import run
 
     try:
-        run(app, server)
+        run(app, server, ready)
     except OSError as error:
         raise _cannot_start(server.host, server.port, error) from None
 

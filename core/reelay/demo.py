@@ -213,8 +213,10 @@ def run_demo(
             await stack.aclose()
 
         app.on_cleanup.append(close_emulators)
-        print(demo_banner(setup, token, dispatcher.registry), flush=True)
+        banner.append(demo_banner(setup, token, dispatcher.registry))
         return app
 
+    banner: list[str] = []  # printed once the gateway listens: a script may wait for it
+
     # As `reelay serve` serves: [server]'s slow-client timeouts (their defaults), SIGINT or SIGTERM to stop.
-    run(make_app(), ServerConfig(host=host, port=port))
+    run(make_app(), ServerConfig(host=host, port=port), lambda _url: print(*banner, flush=True))

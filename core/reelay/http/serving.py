@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import structlog
 from aiohttp import web
@@ -53,12 +53,18 @@ async def serving(app: web.Application, server: ServerConfig) -> AsyncIterator[s
         await runner.cleanup()
 
 
-def run(app: web.Application | Awaitable[web.Application], server: ServerConfig) -> None:
+def run(
+    app: web.Application | Awaitable[web.Application],
+    server: ServerConfig,
+    ready: Callable[[str], None] | None = None,
+) -> None:
     """Serve ``app`` until SIGINT or SIGTERM (``reelay serve``, ``reelay demo``).
 
     :param app: the application, or an awaitable making it on the serving
         loop (as :func:`aiohttp.web.run_app` takes): one that starts
         servers of its own, such as the demo's emulators.
+    :param ready: called with the base URL once the socket listens (what a
+        script waiting for the "listening" line may rely on).
     """
 
     async def main() -> None:
@@ -67,7 +73,9 @@ def run(app: web.Application | Awaitable[web.Application], server: ServerConfig)
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
         made = app if isinstance(app, web.Application) else await app
-        async with serving(made, server):
+        async with serving(made, server) as base_url:
+            if ready is not None:
+                ready(base_url)
             await stop.wait()
 
     asyncio.run(main())
