@@ -243,3 +243,37 @@ async def test_sigint_stops_reelay_demo_at_once_while_an_event_stream_is_open(tm
         if process.returncode is None:
             process.kill()
             await process.wait()
+
+
+async def test_700_slowloris_connections_are_cut_off_and_never_slow_a_prompt_client(gateway):
+    """Issue 14's slow-client bar at scale: 700 connections each sending its headers a byte
+    now and then (slowloris) are all closed after ``header_timeout``, and meanwhile a prompt
+    client's requests are answered as quickly as ever."""
+    count = 700
+    request = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"s" * 64
+
+    async def slow_client() -> float:
+        async with connection(gateway.base_url) as (reader, writer):
+            writer.write(request[:20])
+            sending = asyncio.create_task(trickle(writer, request[20:], every=0.2))
+            try:
+                data, took = await until_closed(reader, within=5)
+            finally:
+                sending.cancel()
+            assert data == b"", "a slow client got an answer"
+            return took
+
+    slow = [asyncio.create_task(slow_client()) for _ in range(count)]
+    await asyncio.sleep(0.1)  # most are connected and trickling
+    latencies = []
+    async with aiohttp.ClientSession(gateway.base_url) as http:
+        for _ in range(20):
+            started = time.monotonic()
+            async with http.get("/v1/models", headers={"Authorization": f"Bearer {TEST_TOKEN}"}) as answer:
+                assert answer.status == 200
+            latencies.append(time.monotonic() - started)
+            await asyncio.sleep(0.01)
+    closed_after = await asyncio.gather(*slow)
+    assert max(latencies) < 0.5, latencies
+    # header_timeout is 0.5 s: every slow connection closed soon after, none held for long.
+    assert max(closed_after) < 2.5, sorted(closed_after)[-5:]
