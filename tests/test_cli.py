@@ -370,3 +370,10 @@ async def test_the_demo_removes_the_folder_it_made_but_not_a_store_it_was_given(
     async with demo_environment(port=0, store_url=f"sqlite:///{tmp_path / 'kept.db'}"):
         pass
     assert len(list(tmp_path.glob("reelay-demo-*"))) == 1  # its results go with the store the caller keeps
+
+
+async def test_the_demo_on_loopback_gives_vendors_its_own_address_for_callbacks(tmp_path):
+    async with demo_environment(port=18123, store_url=f"sqlite:///{tmp_path / 'd.db'}") as setup:
+        assert setup.config.server.public_url == "http://127.0.0.1:18123"
+    async with demo_environment(host="0.0.0.0", port=18123, store_url=f"sqlite:///{tmp_path / 'd.db'}") as setup:
+        assert setup.config.server.public_url is None  # bound wider: no guessing the address callers use
