@@ -222,6 +222,22 @@ async def test_a_405_is_the_callers_error_and_says_what_is_allowed(gateway):
     assert headers["Allow"] == "POST"
 
 
+async def test_a_cancel_the_vendor_refuses_in_the_tasks_state_is_a_409(gateway, monkeypatch):
+    from reelay import FailureKind, UpstreamError
+
+    async def refused():
+        raise UpstreamError(FailureKind.CALLER, "only a pending task can be cancelled", code="bad_state")
+
+    acme_hooks = gateway.dispatcher.context.hooks(gateway.dispatcher.channels["acme-main"])
+    monkeypatch.setattr(acme_hooks, "reelay_cancel", lambda **kwargs: refused(), raising=False)
+    _, task = await gateway.client.submit(model="acme-1", prompt="a fox")
+    status, body = await gateway.client.request("POST", f"/v1/videos/{task['id']}/cancel")
+    assert_error(status, body, 409, code="cancel_refused")
+    assert "only a pending task" in body["error"]["message"]
+    status, _ = await gateway.client.request("GET", f"/v1/videos/{task['id']}")
+    assert status == 200  # still there, still tracked
+
+
 async def test_cancel_not_supported_says_it_once(gateway, monkeypatch):
     # No plugin answers the cancel hook for the acme channel (the vendor hooks a channel's calls go through).
     acme_hooks = gateway.dispatcher.context.hooks(gateway.dispatcher.channels["acme-main"])
@@ -242,15 +258,31 @@ def test_the_readme_error_table_lists_every_error_code_the_routes_answer():
         assert needle in table, needle
 
 
-@pytest.mark.parametrize("route", ["/v1/videos", "/v1/videos/extensions", "/v1/videos/edits", "/v1/videos/characters"])
+@pytest.mark.parametrize(
+    "route", ["/v1/videos", "/v1/videos/extensions", "/v1/videos/edits", "/v1/videos/characters", "/v1/videos/x/remix"]
+)
 @pytest.mark.parametrize(
     ("content_type", "body"),
     [
         ("multipart/form-data; boundary=xyz", b"garbage"),
         ("multipart/form-data", b"--xyz\r\n"),
         ("multipart/form-data; boundary=xyz", b'--xyz\r\nContent-Disposition: form-data; name="prompt"\r\n\r\nhal'),
+        ("multipart/form-data; boundary=xyz", b"--xyz\r\nContent-Disposition: x\x01\r\n\r\nx\r\n--xyz--\r\n"),
+        ("multipart/form-data; boundary=xyz", b"--xyz\r\nno colon here\r\n\r\nx\r\n--xyz--\r\n"),
+        (
+            "multipart/form-data; boundary=xyz",
+            b'--xyz\r\nContent-Disposition: form-data; name="prompt"\r\nContent-Transfer-Encoding: bogus\r\n\r\n'
+            b"x\r\n--xyz--\r\n",
+        ),
     ],
-    ids=["no-starting-boundary", "no-boundary-parameter", "truncated-part"],
+    ids=[
+        "no-starting-boundary",
+        "no-boundary-parameter",
+        "truncated-part",
+        "bad-header-value",
+        "bad-header-line",
+        "bad-transfer-encoding",
+    ],
 )
 async def test_a_malformed_multipart_body_is_a_400_never_a_500(gateway, route, content_type, body):
     status, answer = await gateway.client.request("POST", route, data=body, headers={"Content-Type": content_type})
@@ -263,3 +295,14 @@ async def test_a_qualified_model_name_works_unescaped_in_the_path(gateway):
     plain = await gateway.client.request("GET", "/v1/models/acme/acme-1")
     escaped = await gateway.client.request("GET", "/v1/models/acme%2Facme-1")
     assert plain[0] == escaped[0] == 200 and plain[1]["id"] == escaped[1]["id"]
+
+
+async def test_numbers_in_unicode_digits_are_the_callers_400_not_a_500(gateway):
+    """str.isdigit() takes "³" and int() does not: every number the caller sends is read as ASCII digits."""
+    for after in ("entry_%C2%B3", "entry_9223372036854775808", "99999999999999999999"):
+        status, body = await gateway.client.request("GET", f"/v1/usage/entries?after={after}")
+        assert_error(status, body, 400, param="after")
+    _, task = await gateway.client.submit(model="acme-1", prompt="a fox")
+    headers = {"Authorization": f"Bearer {TEST_TOKEN}", "Last-Event-ID": "\u00b3"}
+    async with gateway.client.http.get(f"{gateway.base_url}/v1/videos/{task['id']}/events", headers=headers) as r:
+        assert r.status == 200  # an unreadable Last-Event-ID is no Last-Event-ID

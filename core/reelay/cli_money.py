@@ -76,7 +76,7 @@ def credit(token_name: str, amount: str, note: str | None, config_path: str) -> 
 def _since(value: str | None) -> float | None:
     if value is None:
         return None
-    if value.isdigit():
+    if value.isascii() and value.isdigit():
         return float(value)
     try:
         moment = datetime.datetime.fromisoformat(value)

@@ -58,7 +58,8 @@ def size_dimensions(size: str | None) -> tuple[int, int]:
     if size:
         for separator in ("x", ":"):
             width, found, height = size.lower().partition(separator)
-            if found and width.strip().isdigit() and height.strip().isdigit():
+            width, height = width.strip(), height.strip()
+            if found and width.isascii() and width.isdigit() and height.isascii() and height.isdigit():
                 return int(width), int(height)
     return 16, 9
 

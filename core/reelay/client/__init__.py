@@ -345,9 +345,9 @@ def _total_size(response: http.client.HTTPResponse, start: int) -> int | None:
         if match and match.group(3) != "*":
             return int(match.group(3))
         length = response.headers.get("Content-Length")
-        return start + int(length) if length and length.isdigit() else None
+        return start + int(length) if length and length.isascii() and length.isdigit() else None
     length = response.headers.get("Content-Length")
-    return int(length) if length and length.isdigit() else None
+    return int(length) if length and length.isascii() and length.isdigit() else None
 
 
 def _final_event(

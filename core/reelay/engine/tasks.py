@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 
-from ..errors import Conflict, InvalidRequest, NotFound, UpstreamError, UpstreamUnavailable
+from ..errors import Conflict, FailureKind, InvalidRequest, NotFound, UpstreamError, UpstreamUnavailable
 from ..models import Task, TaskError, TaskStatus, Token
 from .context import EngineContext
 from .keeping import unlink_quietly
@@ -58,9 +58,10 @@ class Tasks:
     async def cancel(self, token: Token, task_id: str) -> Task:
         """Ask the vendor to stop the task; returns it ``cancelled``.
 
-        Raises :class:`Conflict` if it already ended, :class:`InvalidRequest`
-        if its vendor cannot cancel, :class:`UpstreamUnavailable` if the
-        vendor refused or its channel is gone.
+        Raises :class:`Conflict` if it already ended (``task_ended``) or the
+        vendor refuses to cancel it in its present state (``cancel_refused``),
+        :class:`InvalidRequest` if its vendor cannot cancel at all,
+        :class:`UpstreamUnavailable` if the vendor failed or its channel is gone.
         """
         context = self.context
         task = await self._owned(token, task_id)
@@ -76,6 +77,12 @@ class Tasks:
         try:
             await context.calls.timed(channel, "cancel", context.from_vendor(awaitable), task.model)
         except UpstreamError as error:
+            if error.kind is FailureKind.CALLER:  # the vendor cannot cancel it now (it has started, say)
+                raise Conflict(
+                    f"the vendor refused to cancel task {task_id} now: {error.message}; it runs to its end",
+                    param="task_id",
+                    code="cancel_refused",
+                ) from None
             raise UpstreamUnavailable(f"the vendor did not cancel the task: {error.message}") from None
         previous = task.status
         task.status = TaskStatus.CANCELLED

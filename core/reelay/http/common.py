@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 import structlog
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import BadHttpMessage
 
 from ..engine import Dispatcher
 from ..engine.poller import Poller
@@ -121,7 +122,10 @@ async def multipart_body(request: web.Request) -> AsyncIterator[None]:
     async with body_deadline(request):
         try:
             yield
-        except (ValueError, AssertionError) as error:  # what aiohttp's multipart reader raises
+        except BadHttpMessage:  # aiohttp's reader, on a part's header it cannot parse
+            raise InvalidRequest("the multipart body is malformed (a part's header is invalid)") from None
+        # What aiohttp's multipart reader raises otherwise (RuntimeError: an unknown Content-Transfer-Encoding).
+        except (ValueError, AssertionError, RuntimeError) as error:
             # aiohttp's reason quotes raw bytes (b'--...'): say it in words.
             reason = str(error).split(" b'", 1)[0].split(' b"', 1)[0].rstrip(": ")
             raise InvalidRequest(f"the multipart body is malformed ({reason or 'unreadable'})") from None

@@ -37,7 +37,7 @@ def setup_notify_routes(app: web.Application, dispatcher: Dispatcher) -> None:
 
 def _last_event_id(request: web.Request) -> int | None:
     value = request.headers.get("Last-Event-ID", "").strip()
-    return int(value) if value.isdigit() else None
+    return int(value) if value.isascii() and value.isdigit() else None  # "³".isdigit() is True
 
 
 async def task_events(request: web.Request) -> web.StreamResponse:

@@ -98,7 +98,7 @@ def _seconds(value: Any) -> int:
     if value is None:
         raise InvalidRequest("seconds is required", param="seconds", code="missing_required_parameter")
     text = str(value).strip().removesuffix("s") if not isinstance(value, bool) else ""
-    if not text.isdigit() or int(text) <= 0:
+    if not (text.isascii() and text.isdigit()) or int(text) <= 0:
         raise InvalidRequest(f"seconds must be a positive whole number, not {value!r}", param="seconds")
     return int(text)
 

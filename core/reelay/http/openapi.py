@@ -538,7 +538,7 @@ OPERATIONS: dict[str, dict[str, Any]] = {
                 "name": "limit",
                 "in": "query",
                 "required": False,
-                "schema": {"type": "integer", "minimum": 0, "maximum": 100, "default": 20},
+                "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20},
             },
             {"name": "order", "in": "query", "required": False, "schema": {"enum": ["asc", "desc"], "default": "desc"}},
             {"name": "after", "in": "query", "required": False, "schema": {"type": "string"}},

@@ -158,7 +158,7 @@ def _answers() -> dict[str, dict[str, Any]]:
     }
     admin_task = {**tasks["completed"], "token": "example-team", "channel": "example-main", "vendor": "example"}
     hold = {
-        "id": "led_2",
+        "id": "entry_2",
         "object": "usage.entry",
         "kind": "settle",
         "amount": amount_text(Decimal("0.40")),
@@ -208,7 +208,7 @@ def _answers() -> dict[str, dict[str, Any]]:
             "until": None,
             "by_model": [{"model": "example-1", "tasks": 1, "seconds": 8.0, "amount": amount_text(Decimal("0.40"))}],
         },
-        "usage.entries": _list([hold, {**hold, "id": "led_1", "kind": "hold", "created_at": _CREATED}]),
+        "usage.entries": _list([hold, {**hold, "id": "entry_1", "kind": "hold", "created_at": _CREATED}]),
         "admin.channels": {"object": "list", "data": [_channel(), _channel(name="example-backup", in_flight=0)]},
         "admin.disable": _channel(healthy=False, state="disabled", reason="disabled by an operator"),
         "admin.enable": _channel(),

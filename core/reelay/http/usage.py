@@ -74,7 +74,8 @@ async def list_entries(request: web.Request) -> web.Response:
     before = None
     if after:
         number = after.removeprefix("entry_")
-        if not number.isdigit():
+        # str.isdigit() takes "³", int() does not; an id past SQL's 64-bit integers names no entry.
+        if not (number.isascii() and number.isdigit()) or int(number) >= 2**63:
             raise InvalidRequest("after must be an entry id", param="after")
         before = int(number)
     entries = await billing.entries(token.name, limit=limit + 1, before=before)
