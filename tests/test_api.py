@@ -306,3 +306,6 @@ async def test_numbers_in_unicode_digits_are_the_callers_400_not_a_500(gateway):
     headers = {"Authorization": f"Bearer {TEST_TOKEN}", "Last-Event-ID": "\u00b3"}
     async with gateway.client.http.get(f"{gateway.base_url}/v1/videos/{task['id']}/events", headers=headers) as r:
         assert r.status == 200  # an unreadable Last-Event-ID is no Last-Event-ID
+    extension = {"prompt": "on", "seconds": "\u00b3", "video": {"id": task["id"]}}
+    status, body = await gateway.client.request("POST", "/v1/videos/extensions", json=extension)
+    assert status == 400 and body["error"]["param"] == "seconds", body
