@@ -1,5 +1,6 @@
 """The HTTP API on a real server: task objects, listings and every error path."""
 
+import asyncio
 import json
 
 import pytest
@@ -303,9 +304,14 @@ async def test_numbers_in_unicode_digits_are_the_callers_400_not_a_500(gateway):
         status, body = await gateway.client.request("GET", f"/v1/usage/entries?after={after}")
         assert_error(status, body, 400, param="after")
     _, task = await gateway.client.submit(model="acme-1", prompt="a fox")
-    headers = {"Authorization": f"Bearer {TEST_TOKEN}", "Last-Event-ID": "\u00b3"}
-    async with gateway.client.http.get(f"{gateway.base_url}/v1/videos/{task['id']}/events", headers=headers) as r:
-        assert r.status == 200  # an unreadable Last-Event-ID is no Last-Event-ID
+    # Raw bytes: the UTF-8 of "³" in the header, as curl sends it.
+    host, port = gateway.base_url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    head = f"GET /v1/videos/{task['id']}/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TEST_TOKEN}\r\n"
+    writer.write(head.encode() + "Last-Event-ID: \u00b3\r\n\r\n".encode())
+    status_line = await asyncio.wait_for(reader.readline(), 5)
+    writer.close()
+    assert status_line.split()[1] == b"200", status_line  # an unreadable Last-Event-ID is no Last-Event-ID
     extension = {"prompt": "on", "seconds": "\u00b3", "video": {"id": task["id"]}}
     status, body = await gateway.client.request("POST", "/v1/videos/extensions", json=extension)
     assert status == 400 and body["error"]["param"] == "seconds", body

@@ -155,6 +155,15 @@ class Bench:
         self.verdicts.append(Verdict(case, summary, met))
         self.log(f"  -> {summary}: {'MET' if met else 'NOT MET'}")
 
+    def wrk_cpu(self, url: str, load: Load, connections: int, proc: Proc, into: list[float] | None) -> WrkResult:
+        """:meth:`wrk`, adding the server's CPU per request (us, its own process: steadier than rps on a
+        shared machine) to ``into`` when given."""
+        before = proc.cpu_seconds()
+        result = self.wrk(url, load, connections)
+        if into is not None and result.requests:
+            into.append((proc.cpu_seconds() - before) / result.requests * 1e6)
+        return result
+
     def wrk(self, url: str, load: Load, connections: int, seconds: float | None = None) -> WrkResult:
         return run_wrk(
             url, load, connections=connections, seconds=seconds or self.settings.wrk_seconds, workdir=self.workdir
@@ -213,14 +222,20 @@ def _check(results: list[WrkResult], what: str) -> None:
 # ---------------------------------------------------------------- cases 1 and 3: status reads
 
 
+def _completed_tasks(b: Bench) -> tuple[dict[str, Any], Any]:
+    """The channel table and the completed task the status-read cases fill their stores with
+    (the channel's vendor is never called: its address is a closed port)."""
+    spec = b.spec()
+    harness_model = fixtures.text_model(fixtures.Registry.collect(fixtures.plugin_manager_for(b.vendor)), b.vendor)
+    channel = fixtures.channel_table(spec, "http://127.0.0.1:9")
+    return channel, fixtures.completed_template(channel["name"], harness_model.name, spec.vendor)
+
+
 def case_status(b: Bench) -> None:
     """Case 1 (status read against a bare handler) and case 3 (the same at two store sizes)."""
     s = b.settings
     b.log(f"case 1+3: status read, store of {s.scale_small:,} and {s.scale_big:,} tasks")
-    spec = b.spec()
-    harness_model = fixtures.text_model(fixtures.Registry.collect(fixtures.plugin_manager_for(b.vendor)), b.vendor)
-    channel = fixtures.channel_table(spec, "http://127.0.0.1:9")
-    template = fixtures.completed_template(channel["name"], harness_model.name, spec.vendor)
+    channel, template = _completed_tasks(b)
     stores = {}
     for label, count in (("small", s.scale_small), ("big", s.scale_big)):
         db = b.dir(f"status-{label}") / "reelay.db"
@@ -301,10 +316,7 @@ def case_metrics(b: Bench) -> None:
     """Case 7: status reads with ``[metrics] enabled`` against the same gateway without metrics."""
     s = b.settings
     b.log(f"case 7: status read with metrics on and off, {s.scale_small:,} tasks")
-    spec = b.spec()
-    harness_model = fixtures.text_model(fixtures.Registry.collect(fixtures.plugin_manager_for(b.vendor)), b.vendor)
-    channel = fixtures.channel_table(spec, "http://127.0.0.1:9")
-    template = fixtures.completed_template(channel["name"], harness_model.name, spec.vendor)
+    channel, template = _completed_tasks(b)
     with contextlib.ExitStack() as stack:
         loads = {}
         for label, enabled in (("on", True), ("off", False)):
@@ -321,20 +333,11 @@ def case_metrics(b: Bench) -> None:
         if status != 200 or b"reelay_http_requests_total" not in body:
             raise RuntimeError(f"/metrics answered {status}: {body[:300]!r}")
 
-        # CPU per request of the gateway (its own process) is steadier than rps on a shared machine.
         cpu_us: dict[str, list[float]] = {label: [] for label in loads}
 
         def measure(label: str) -> Callable[[], WrkResult]:
             port, load, gateway = loads[label]
-
-            def run() -> WrkResult:
-                before = gateway.cpu_seconds()
-                result = b.wrk(f"http://127.0.0.1:{port}", load, s.connections)
-                if result.requests:
-                    cpu_us[label].append((gateway.cpu_seconds() - before) / result.requests * 1e6)
-                return result
-
-            return run
+            return lambda: b.wrk_cpu(f"http://127.0.0.1:{port}", load, s.connections, gateway, cpu_us[label])
 
         if s.warmup_seconds:
             for port, load, _ in loads.values():
@@ -389,16 +392,12 @@ def case_submit(b: Bench) -> None:
         )
         targets = {"baseline": (base_port, baseline), "gateway": (port, gateway)}
         results: dict[int, dict[str, list[WrkResult]]] = {}
-        # CPU per request of the server measured (its own process) is steadier than rps on a shared machine.
         cpu_us: dict[str, list[float]] = {label: [] for label in targets}
 
         def measure(label: str, connections: int) -> WrkResult:
             target, proc = targets[label]
-            before = proc.cpu_seconds()
-            result = b.wrk(f"http://127.0.0.1:{target}", load, connections)
-            if connections == s.connections and result.requests:
-                cpu_us[label].append((proc.cpu_seconds() - before) / result.requests * 1e6)
-            return result
+            into = cpu_us[label] if connections == s.connections else None
+            return b.wrk_cpu(f"http://127.0.0.1:{target}", load, connections, proc, into)
 
         for connections in dict.fromkeys((s.connections, 1)):
             if s.warmup_seconds:
@@ -484,11 +483,7 @@ def case_billing(b: Bench) -> None:
 
         def measure(label: str) -> WrkResult:
             port, proc = targets[label]
-            before = proc.cpu_seconds()
-            result = b.wrk(f"http://127.0.0.1:{port}", load, s.connections)
-            if result.requests:
-                cpu_us[label].append((proc.cpu_seconds() - before) / result.requests * 1e6)
-            return result
+            return b.wrk_cpu(f"http://127.0.0.1:{port}", load, s.connections, proc, cpu_us[label])
 
         if s.warmup_seconds:
             for port, _ in targets.values():

@@ -12,8 +12,9 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from . import DEFAULT_BASE_URL, ClientError
+from . import ClientError
 from .admin import AdminClient
+from .options import base_url_option, json_option
 
 _STATE_STYLES = {"closed": "green", "half_open": "yellow", "open": "red", "disabled": "red"}
 
@@ -32,15 +33,9 @@ def admin_options(columns: tuple[str, ...]) -> Callable[[Callable[..., Any]], Ca
 
 
 def _with_admin_options(command: Callable[..., Any], columns: tuple[str, ...]) -> Callable[..., Any]:
-    @click.option(
-        "--base-url",
-        envvar="REELAY_BASE_URL",
-        default=DEFAULT_BASE_URL,
-        show_default=True,
-        help="The gateway's address (or REELAY_BASE_URL).",
-    )
+    @base_url_option
     @click.option("--admin-key", envvar="REELAY_ADMIN_KEY", default=None, help="The [admin] key (or REELAY_ADMIN_KEY).")
-    @click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON on stdout.")
+    @json_option
     @functools.wraps(command)
     def wrapper(base_url: str, admin_key: str | None, as_json: bool, **kwargs: Any) -> Any:
         try:

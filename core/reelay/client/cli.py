@@ -32,13 +32,13 @@ from rich.progress import (
 from rich.table import Table
 
 from . import (
-    DEFAULT_BASE_URL,
     ClientError,
     DownloadInterrupted,
     GatewayError,
     ReelayClient,
     image_value,
 )
+from .options import base_url_option, json_option
 
 EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130
@@ -94,25 +94,17 @@ def wait_options(what: str) -> Callable[[Callable[..., Any]], Callable[..., Any]
 def client_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """``--base-url``, ``--api-key`` and ``--json`` for a command; passes a :class:`Session`."""
 
-    @click.option(
-        "--base-url",
-        envvar="REELAY_BASE_URL",
-        default=DEFAULT_BASE_URL,
-        show_default=True,
-        help="The gateway's address (or REELAY_BASE_URL).",
-    )
+    @base_url_option
     @click.option("--api-key", envvar="REELAY_API_KEY", default=None, help="Bearer token (or REELAY_API_KEY).")
-    @click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON on stdout.")
+    @json_option
     @functools.wraps(command)
     def wrapper(base_url: str, api_key: str | None, as_json: bool, **kwargs: Any) -> Any:
         session = Session(base_url, api_key, as_json)
         try:
             return command(session, **kwargs)
-        except GatewayError as error:
-            if error.status == 401 and not api_key:  # the likely cause, said where the user can act on it
-                error.message += " (no API key was given: pass --api-key or set REELAY_API_KEY)"
-            _fail(session, error)
         except ClientError as error:
+            if isinstance(error, GatewayError) and error.status == 401 and not api_key:  # the likely cause
+                error.message += " (no API key was given: pass --api-key or set REELAY_API_KEY)"
             _fail(session, error)
 
     return wrapper

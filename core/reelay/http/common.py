@@ -74,11 +74,9 @@ async def read_json(request: web.Request) -> Any:
     if request.content_length is not None and request.content_length > limit:
         raise PayloadTooLarge("request body too large (limit: server.max_body_mb)")
     try:
-        if request.content.is_eof():  # it all came with the headers: no timer to arm (most JSON bodies)
+        # A body that came with the headers (most JSON bodies) needs no timer armed.
+        async with contextlib.nullcontext() if request.content.is_eof() else body_deadline(request):
             raw = await request.read()
-        else:
-            async with body_deadline(request):
-                raw = await request.read()
     except web.HTTPRequestEntityTooLarge:
         raise PayloadTooLarge("request body too large (limit: server.max_body_mb)") from None
     if not raw:
