@@ -164,8 +164,11 @@ def _cannot_start(host: str, port: int, error: OSError) -> StartupFailed:
 def demo(host: str, port: int, generation_seconds: float, token: str | None, store_url: str | None) -> None:
     """Run the gateway against every installed plugin's emulator (no keys, no network).
 
+    On loopback (the default host) the demo gives vendors that call back its
+    own address, so their tasks finish by callback; bound wider, it polls.
     One demo at a time may use a SQLite --store: a second one on the same
-    file refuses to start.
+    file refuses to start. The temporary folder of a demo without --store
+    is removed when it stops.
     """
     from .demo import DEMO_TOKEN, DemoStoreBusy, demo_store_lock, run_demo
     from .logs import configure_logging
